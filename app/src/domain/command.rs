@@ -1,0 +1,76 @@
+//! What can be asked of a venue. Values are already validated; the engine checks the rules.
+
+use super::values::*;
+use serde::{Deserialize, Serialize};
+
+/// Where a ticket goes when it is put back into a line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum End {
+    Front,
+    #[default]
+    Back,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "cmd", rename_all = "snake_case")]
+pub enum Command {
+    /// A customer joins, or staff add a walk-in (`walk_in: true`).
+    Join {
+        queue: QueueId,
+        name: CustomerName,
+        party_size: PartySize,
+        notes: Option<String>,
+        /// Drawn at the edge: the engine never draws randomness.
+        token: String,
+        walk_in: bool,
+    },
+    /// The customer (or staff) cancels a waiting or called ticket.
+    Cancel {
+        ticket: TicketId,
+    },
+    /// Call whoever is first in line to a counter.
+    CallNext {
+        queue: QueueId,
+        counter: CounterId,
+    },
+    /// Call a specific waiting ticket out of order.
+    CallTicket {
+        ticket: TicketId,
+        counter: CounterId,
+    },
+    /// Call an already called ticket again.
+    Recall {
+        ticket: TicketId,
+    },
+    StartServing {
+        ticket: TicketId,
+    },
+    MarkServed {
+        ticket: TicketId,
+    },
+    NoShow {
+        ticket: TicketId,
+    },
+    /// Put a ticket back into its own queue's line.
+    Requeue {
+        ticket: TicketId,
+        to: End,
+    },
+    /// Move a ticket into another queue of the venue.
+    Move {
+        ticket: TicketId,
+        queue: QueueId,
+        to: End,
+    },
+    PauseQueue {
+        queue: QueueId,
+    },
+    /// Open a paused or closed queue.
+    ResumeQueue {
+        queue: QueueId,
+    },
+    CloseQueue {
+        queue: QueueId,
+    },
+}

@@ -1,0 +1,47 @@
+use super::values::TicketStatus;
+
+/// Why the engine refused a command. Refused commands change nothing.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum DomainError {
+    #[error("no such queue in this venue")]
+    QueueNotFound,
+    #[error("no such ticket in this venue")]
+    TicketNotFound,
+    #[error("no such counter in this venue")]
+    CounterNotFound,
+    #[error("this queue is paused and not taking new people right now")]
+    QueuePaused,
+    #[error("this queue is closed for today")]
+    QueueClosed,
+    #[error("this queue is full right now; please try again later")]
+    QueueFull,
+    #[error("nobody is waiting in this queue")]
+    NobodyWaiting,
+    #[error("cannot {action} a ticket that is {from}")]
+    InvalidTransition {
+        from: TicketStatus,
+        action: &'static str,
+    },
+    #[error("the ticket is already in that queue")]
+    SameQueue,
+    #[error("that ticket token is already in use")]
+    TokenInUse,
+}
+
+impl DomainError {
+    /// Stable machine-readable code for API clients.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::QueueNotFound => "queue_not_found",
+            Self::TicketNotFound => "ticket_not_found",
+            Self::CounterNotFound => "counter_not_found",
+            Self::QueuePaused => "queue_paused",
+            Self::QueueClosed => "queue_closed",
+            Self::QueueFull => "queue_full",
+            Self::NobodyWaiting => "nobody_waiting",
+            Self::InvalidTransition { .. } => "invalid_transition",
+            Self::SameQueue => "same_queue",
+            Self::TokenInUse => "token_in_use",
+        }
+    }
+}

@@ -1,0 +1,86 @@
+//! What happened. Events carry no names or contacts, so they can go to any watcher as they are.
+
+use super::values::*;
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EventEnvelope {
+    /// Per-venue, gap-free: a watcher that sees offset n+2 after n knows it missed one.
+    pub offset: u64,
+    pub at: Timestamp,
+    #[serde(flatten)]
+    pub event: Event,
+}
+
+/// `from_position`: where the ticket stood in its queue's line before the event, if it was
+/// waiting. `position`: where it stands after. Watchers shift their own position with these.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    Joined {
+        ticket: TicketId,
+        queue: QueueId,
+        number: TicketNumber,
+        party_size: u8,
+        walk_in: bool,
+        position: u32,
+    },
+    Called {
+        ticket: TicketId,
+        queue: QueueId,
+        number: TicketNumber,
+        counter: CounterId,
+        from_position: Option<u32>,
+        recall: bool,
+        /// The queue's pace after this call, for everyone's wait estimate.
+        pace_ms: u64,
+    },
+    /// Serving, served, no-show or cancelled.
+    StatusChanged {
+        ticket: TicketId,
+        queue: QueueId,
+        number: TicketNumber,
+        status: TicketStatus,
+        from_position: Option<u32>,
+    },
+    /// Back into a line: its own queue (`from_queue == queue`) or another one (a move).
+    Requeued {
+        ticket: TicketId,
+        number: TicketNumber,
+        from_queue: QueueId,
+        from_position: Option<u32>,
+        queue: QueueId,
+        position: u32,
+        /// Pace of the queue it is now in.
+        pace_ms: u64,
+    },
+    QueueStatusChanged {
+        queue: QueueId,
+        status: QueueStatus,
+    },
+}
+
+impl Event {
+    pub fn ticket(&self) -> Option<TicketId> {
+        match self {
+            Event::Joined { ticket, .. }
+            | Event::Called { ticket, .. }
+            | Event::StatusChanged { ticket, .. }
+            | Event::Requeued { ticket, .. } => Some(*ticket),
+            Event::QueueStatusChanged { .. } => None,
+        }
+    }
+
+    /// Queues whose line or status this event changes.
+    pub fn queues(&self) -> (QueueId, Option<QueueId>) {
+        match self {
+            Event::Joined { queue, .. }
+            | Event::Called { queue, .. }
+            | Event::StatusChanged { queue, .. }
+            | Event::QueueStatusChanged { queue, .. } => (*queue, None),
+            Event::Requeued {
+                from_queue, queue, ..
+            } => (*queue, (from_queue != queue).then_some(*from_queue)),
+        }
+    }
+}

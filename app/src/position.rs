@@ -1,0 +1,138 @@
+//! How one ticket's position changes under a queue event.
+//!
+//! The server uses this to answer each ticket socket with its exact position without looking
+//! the ticket up on every event, and the phone runs the very same code. Property tests check
+//! it against the engine's own positions.
+
+use crate::domain::{
+    CounterId, Event, EventEnvelope, QueueId, Ticket, TicketId, TicketStatus, VenueState,
+    state::eta_seconds,
+};
+use serde::{Deserialize, Serialize};
+
+/// What a customer sees of their ticket, kept current event by event.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Watch {
+    pub ticket: TicketId,
+    pub queue: QueueId,
+    pub status: TicketStatus,
+    /// 1-based, only while waiting.
+    pub position: Option<u32>,
+    pub counter: Option<CounterId>,
+    pub pace_ms: u64,
+    /// Offset of the last event applied.
+    pub offset: u64,
+}
+
+impl Watch {
+    /// The watch of a ticket as the state has it now.
+    pub fn of(state: &VenueState, ticket: &Ticket) -> Self {
+        Self {
+            ticket: ticket.id,
+            queue: ticket.queue,
+            status: ticket.status,
+            position: state.position(ticket),
+            counter: ticket.counter,
+            pace_ms: state.queues.get(&ticket.queue).map_or(0, |q| q.pace_ms),
+            offset: state.offset,
+        }
+    }
+
+    pub fn eta_seconds(&self) -> Option<u64> {
+        self.position.map(|p| eta_seconds(p, self.pace_ms))
+    }
+
+    /// Apply one event; returns whether anything the customer sees changed.
+    /// Events at or before `offset` are ignored, so replays after a resync are harmless.
+    pub fn apply(&mut self, env: &EventEnvelope) -> bool {
+        if env.offset <= self.offset {
+            return false;
+        }
+        self.offset = env.offset;
+        let before = (self.status, self.position, self.counter, self.eta_seconds());
+        let me = self.ticket;
+        match &env.event {
+            Event::Joined {
+                ticket,
+                queue,
+                position,
+                ..
+            } => {
+                if *ticket != me {
+                    self.inserted(*queue, *position);
+                }
+            }
+            Event::Called {
+                ticket,
+                queue,
+                counter,
+                from_position,
+                pace_ms,
+                ..
+            } => {
+                if *queue == self.queue {
+                    self.pace_ms = *pace_ms;
+                }
+                if *ticket == me {
+                    self.status = TicketStatus::Called;
+                    self.position = None;
+                    self.counter = Some(*counter);
+                } else {
+                    self.removed(*queue, *from_position);
+                }
+            }
+            Event::StatusChanged {
+                ticket,
+                queue,
+                status,
+                from_position,
+                ..
+            } => {
+                if *ticket == me {
+                    self.status = *status;
+                    self.position = None;
+                } else {
+                    self.removed(*queue, *from_position);
+                }
+            }
+            Event::Requeued {
+                ticket,
+                from_queue,
+                from_position,
+                queue,
+                position,
+                pace_ms,
+                ..
+            } => {
+                if *ticket == me {
+                    self.status = TicketStatus::Waiting;
+                    self.queue = *queue;
+                    self.position = Some(*position);
+                    self.counter = None;
+                    self.pace_ms = *pace_ms;
+                } else {
+                    self.removed(*from_queue, *from_position);
+                    self.inserted(*queue, *position);
+                }
+            }
+            Event::QueueStatusChanged { .. } => {}
+        }
+        before != (self.status, self.position, self.counter, self.eta_seconds())
+    }
+
+    fn removed(&mut self, queue: QueueId, from: Option<u32>) {
+        if let (true, Some(from), Some(mine)) = (queue == self.queue, from, self.position) {
+            if from < mine {
+                self.position = Some(mine - 1);
+            }
+        }
+    }
+
+    fn inserted(&mut self, queue: QueueId, at: u32) {
+        if let (true, Some(mine)) = (queue == self.queue, self.position) {
+            if at <= mine {
+                self.position = Some(mine + 1);
+            }
+        }
+    }
+}

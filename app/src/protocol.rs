@@ -1,0 +1,289 @@
+//! The public contract: REST bodies and WebSocket messages (JSON), shared by the server, the
+//! hydrated pages and the tests. Changing a field here changes the API: keep it versioned.
+
+use serde::{Deserialize, Serialize};
+#[cfg(feature = "ssr")]
+use utoipa::ToSchema;
+
+pub const API_VERSION: &str = "v1";
+
+/// `{"error": {"code", "message"}}`, the body of every 4xx and 5xx.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct ErrorDetail {
+    /// Stable machine-readable code, e.g. `queue_paused`.
+    pub code: String,
+    /// A sentence for people.
+    pub message: String,
+}
+
+/// Body of a join (public) or a walk-in (staff).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct JoinRequest {
+    /// 1 to 80 characters.
+    pub name: String,
+    /// 1 to 20.
+    pub party_size: i64,
+    /// Up to 280 characters, optional.
+    #[serde(default)]
+    pub notes: Option<String>,
+}
+
+/// A ticket as its holder (or staff) sees it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct TicketView {
+    pub id: u64,
+    /// What people read and hear, e.g. `A007`.
+    pub number: String,
+    /// The holder's secret: only returned to the holder (on join) and to staff.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub token: Option<String>,
+    /// waiting, called, serving, served, no_show or cancelled.
+    pub status: String,
+    /// 1-based place in line while waiting, else null.
+    pub position: Option<u32>,
+    /// Estimated seconds until called while waiting, else null.
+    pub eta_seconds: Option<u64>,
+    /// Queue slug.
+    pub queue: String,
+    pub queue_name: String,
+    /// Venue slug.
+    pub venue: String,
+    pub venue_name: String,
+    pub name: String,
+    pub party_size: u8,
+    pub notes: Option<String>,
+    pub walk_in: bool,
+    /// Name of the counter or table it was called to.
+    pub counter: Option<String>,
+    pub calls: u32,
+    /// Milliseconds since the Unix epoch.
+    pub joined_at: i64,
+    pub called_at: Option<i64>,
+    pub finished_at: Option<i64>,
+    /// Offset of the venue's event stream this view is current at.
+    pub offset: u64,
+}
+
+/// Which counter: its id, or its name (case-insensitive).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+#[serde(untagged)]
+pub enum CounterRef {
+    Id(i64),
+    Name(String),
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct CallRequest {
+    pub counter: CounterRef,
+}
+
+/// Body of `requeue` and `move`. `to` is `back` (default) or `front`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct PlaceRequest {
+    /// Target queue slug (move only).
+    #[serde(default)]
+    pub queue: Option<String>,
+    #[serde(default)]
+    pub to: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct LoginRequest {
+    pub email: String,
+    pub password: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct LoginResponse {
+    /// Send as `Authorization: Bearer <token>`; also set as an HttpOnly cookie.
+    pub token: String,
+    pub expires_at: i64,
+    pub email: String,
+    /// Venues this account works at, with the role at each.
+    pub venues: Vec<StaffVenue>,
+}
+
+/// `GET /api/v1/auth/me`: who the credential belongs to.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct MeResponse {
+    pub email: String,
+    pub venues: Vec<StaffVenue>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct StaffVenue {
+    pub slug: String,
+    pub name: String,
+    /// owner, manager or staff.
+    pub role: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct CounterView {
+    pub id: i64,
+    pub name: String,
+}
+
+/// Public facts about a queue: enough for the join page and the venue screen.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct QueueSummary {
+    pub slug: String,
+    pub name: String,
+    pub prefix: String,
+    /// open, paused or closed.
+    pub status: String,
+    pub waiting: u32,
+    /// Estimated wait for someone joining now.
+    pub eta_seconds: u64,
+}
+
+/// `GET /api/v1/venues/{venue}`: public.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct VenueInfo {
+    pub slug: String,
+    pub name: String,
+    pub queues: Vec<QueueSummary>,
+    pub offset: u64,
+}
+
+/// A queue as staff see it: the line with names, and who is at a counter.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct StaffQueue {
+    #[serde(flatten)]
+    pub summary: QueueSummary,
+    /// Waiting tickets in line order, then called and serving ones.
+    pub tickets: Vec<TicketView>,
+}
+
+/// `GET /api/v1/venues/{venue}/queues` and the staff socket's snapshots.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct StaffSnapshot {
+    pub venue: String,
+    pub venue_name: String,
+    pub offset: u64,
+    pub queues: Vec<StaffQueue>,
+    pub counters: Vec<CounterView>,
+}
+
+/// A ticket on the venue screen: numbers only, never names.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct CalledTicket {
+    pub number: String,
+    pub queue: String,
+    pub counter: String,
+    pub called_at: i64,
+    /// How many times it has been called (recalls make the screen chime again).
+    pub calls: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct DisplayQueue {
+    #[serde(flatten)]
+    pub summary: QueueSummary,
+    /// The next few numbers in line.
+    pub next: Vec<String>,
+}
+
+/// `GET /api/v1/venues/{venue}/display` and the display socket's snapshots.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct DisplaySnapshot {
+    pub venue: String,
+    pub venue_name: String,
+    pub offset: u64,
+    /// Currently called tickets, newest call first.
+    pub called: Vec<CalledTicket>,
+    pub queues: Vec<DisplayQueue>,
+    /// The page a customer opens to join (what the QR code holds).
+    pub join_url: String,
+}
+
+/// Messages on `GET /api/v1/tickets/{token}/live`. Every message carries the ticket's current
+/// `status`, `position` and `eta_seconds`, so a client never needs another call.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum TicketMessage {
+    /// First message, and again after any resync.
+    Snapshot {
+        offset: u64,
+        status: String,
+        position: Option<u32>,
+        eta_seconds: Option<u64>,
+        counter: Option<String>,
+        ticket: TicketView,
+    },
+    Update {
+        offset: u64,
+        status: String,
+        position: Option<u32>,
+        eta_seconds: Option<u64>,
+        counter: Option<String>,
+        queue: String,
+    },
+}
+
+/// Messages on the staff and display sockets: each is the whole current picture.
+/// Pictures are coalesced: a slow screen gets the newest one, never a backlog.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum VenueMessage<T> {
+    Snapshot { offset: u64, data: T },
+}
+
+/// WebSocket close code sent when an instance is at its connection limit: try again later.
+pub const CLOSE_TRY_AGAIN: u16 = 1013;
+
+/// Seconds into a wait estimate string like "about 5 min".
+pub fn format_wait(seconds: u64) -> String {
+    match seconds {
+        0..=59 => "less than a minute".into(),
+        60..=5399 => format!("about {} min", seconds.div_ceil(60)),
+        _ => {
+            let mins = seconds.div_ceil(60);
+            format!("about {} h {:02} min", mins / 60, mins % 60)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waits_read_like_people_talk() {
+        assert_eq!(format_wait(10), "less than a minute");
+        assert_eq!(format_wait(61), "about 2 min");
+        assert_eq!(format_wait(5400), "about 1 h 30 min");
+    }
+
+    #[test]
+    fn counters_can_be_named_or_numbered() {
+        let by_id: CallRequest = serde_json::from_str(r#"{"counter": 3}"#).unwrap();
+        assert_eq!(by_id.counter, CounterRef::Id(3));
+        let by_name: CallRequest = serde_json::from_str(r#"{"counter": "Bar 1"}"#).unwrap();
+        assert_eq!(by_name.counter, CounterRef::Name("Bar 1".into()));
+    }
+}

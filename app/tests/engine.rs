@@ -1,0 +1,422 @@
+//! The queue engine against a simple model, over random command sequences, plus scenarios.
+
+use app::domain::*;
+use app::position::Watch;
+use proptest::prelude::*;
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+const QUEUES: [QueueId; 2] = [QueueId(1), QueueId(2)];
+const COUNTERS: [CounterId; 2] = [CounterId(10), CounterId(11)];
+
+fn venue() -> VenueState {
+    let mut v = VenueState::new(1, "demo", "Demo");
+    v.queues
+        .insert(QUEUES[0], QueueState::new(QUEUES[0], "bar", "Bar", "A"));
+    v.queues.insert(
+        QUEUES[1],
+        QueueState::new(QUEUES[1], "tables", "Tables", "B"),
+    );
+    for (i, c) in COUNTERS.iter().enumerate() {
+        v.counters.insert(
+            *c,
+            Counter {
+                id: *c,
+                name: format!("Counter {}", i + 1),
+            },
+        );
+    }
+    v
+}
+
+fn join_cmd(queue: QueueId, token: &str) -> Command {
+    join_as(queue, token, false)
+}
+
+fn join_as(queue: QueueId, token: &str, walk_in: bool) -> Command {
+    Command::Join {
+        queue,
+        name: CustomerName::parse("Ana").unwrap(),
+        party_size: PartySize::parse(2).unwrap(),
+        notes: None,
+        token: token.into(),
+        walk_in,
+    }
+}
+
+/// Commands drawn by index, so they usually hit existing tickets.
+#[derive(Clone, Debug)]
+enum Op {
+    Join(usize),
+    WalkIn(usize),
+    Cancel(usize),
+    CallNext(usize, usize),
+    CallTicket(usize, usize),
+    Recall(usize),
+    Start(usize),
+    Served(usize),
+    NoShow(usize),
+    Requeue(usize, bool),
+    Move(usize, usize, bool),
+    Pause(usize),
+    Resume(usize),
+    Close(usize),
+    /// Let time pass, sometimes past midnight.
+    Wait(i64),
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    let t = 0usize..40;
+    let q = 0usize..2;
+    prop_oneof![
+        4 => q.clone().prop_map(Op::Join),
+        1 => q.clone().prop_map(Op::WalkIn),
+        1 => t.clone().prop_map(Op::Cancel),
+        3 => (q.clone(), 0usize..2).prop_map(|(q, c)| Op::CallNext(q, c)),
+        1 => (t.clone(), 0usize..2).prop_map(|(t, c)| Op::CallTicket(t, c)),
+        1 => t.clone().prop_map(Op::Recall),
+        1 => t.clone().prop_map(Op::Start),
+        1 => t.clone().prop_map(Op::Served),
+        1 => t.clone().prop_map(Op::NoShow),
+        1 => (t.clone(), any::<bool>()).prop_map(|(t, f)| Op::Requeue(t, f)),
+        1 => (t.clone(), q.clone(), any::<bool>()).prop_map(|(t, q, f)| Op::Move(t, q, f)),
+        1 => q.clone().prop_map(Op::Pause),
+        1 => q.clone().prop_map(Op::Resume),
+        1 => q.clone().prop_map(Op::Close),
+        1 => prop_oneof![Just(1_000i64), Just(60_000), Just(7 * 3_600_000)].prop_map(Op::Wait),
+    ]
+}
+
+fn to_command(op: &Op, n: usize) -> Option<Command> {
+    let tid = |i: usize| TicketId(1 + (i % n.max(1)) as u64);
+    let end = |front: bool| if front { End::Front } else { End::Back };
+    Some(match *op {
+        Op::Join(q) => join_cmd(QUEUES[q], &format!("tok{n}")),
+        Op::WalkIn(q) => join_as(QUEUES[q], &format!("tok{n}"), true),
+        Op::Cancel(t) => Command::Cancel { ticket: tid(t) },
+        Op::CallNext(q, c) => Command::CallNext {
+            queue: QUEUES[q],
+            counter: COUNTERS[c],
+        },
+        Op::CallTicket(t, c) => Command::CallTicket {
+            ticket: tid(t),
+            counter: COUNTERS[c],
+        },
+        Op::Recall(t) => Command::Recall { ticket: tid(t) },
+        Op::Start(t) => Command::StartServing { ticket: tid(t) },
+        Op::Served(t) => Command::MarkServed { ticket: tid(t) },
+        Op::NoShow(t) => Command::NoShow { ticket: tid(t) },
+        Op::Requeue(t, f) => Command::Requeue {
+            ticket: tid(t),
+            to: end(f),
+        },
+        Op::Move(t, q, f) => Command::Move {
+            ticket: tid(t),
+            queue: QUEUES[q],
+            to: end(f),
+        },
+        Op::Pause(q) => Command::PauseQueue { queue: QUEUES[q] },
+        Op::Resume(q) => Command::ResumeQueue { queue: QUEUES[q] },
+        Op::Close(q) => Command::CloseQueue { queue: QUEUES[q] },
+        Op::Wait(_) => return None,
+    })
+}
+
+/// The model: each queue's line as a plain list, changed only by what the events say.
+#[derive(Default)]
+struct Model {
+    lines: BTreeMap<QueueId, Vec<TicketId>>,
+}
+
+impl Model {
+    fn take(&mut self, queue: QueueId, ticket: TicketId, from: Option<u32>) {
+        let line = self.lines.entry(queue).or_default();
+        match line.iter().position(|t| *t == ticket) {
+            Some(i) => {
+                assert_eq!(
+                    from,
+                    Some(i as u32 + 1),
+                    "event reports where the ticket stood"
+                );
+                line.remove(i);
+            }
+            None => assert_eq!(from, None, "only a waiting ticket has a from_position"),
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_command_sequences_keep_every_invariant(ops in prop::collection::vec(op(), 1..150)) {
+        let mut state = venue();
+        let mut now: Timestamp = 1_700_000_000_000;
+        let mut model = Model::default();
+        let mut called_by_next: HashSet<TicketId> = HashSet::new();
+        let mut numbers: HashSet<(QueueId, i64, String)> = HashSet::new();
+        let mut issued = 0usize;
+        let mut last_offset = 0u64;
+        let mut watches: HashMap<TicketId, Watch> = HashMap::new();
+        let mut finished: HashSet<TicketId> = HashSet::new();
+
+        for op in &ops {
+            if let Op::Wait(ms) = op {
+                now += ms;
+                continue;
+            }
+            now += 1;
+            let cmd = to_command(op, issued).unwrap();
+            let is_call_next = matches!(cmd, Command::CallNext { .. });
+            let before = state.clone();
+            match apply(&mut state, cmd, now) {
+                Err(_) => {
+                    prop_assert_eq!(&state, &before, "a refused command changes nothing");
+                    continue;
+                }
+                Ok(outcome) => {
+                    for env in &outcome.events {
+                        prop_assert_eq!(env.offset, last_offset + 1, "offsets have no gaps");
+                        last_offset = env.offset;
+                        for w in watches.values_mut() {
+                            w.apply(env);
+                        }
+                        match &env.event {
+                            Event::Joined { ticket, queue, number, position, .. } => {
+                                issued += 1;
+                                let line = model.lines.entry(*queue).or_default();
+                                line.push(*ticket);
+                                prop_assert_eq!(*position as usize, line.len());
+                                let t = &state.tickets[ticket];
+                                prop_assert!(numbers.insert((*queue, t.day, number.0.clone())),
+                                    "number {} repeated within a queue-day", number);
+                                watches.insert(*ticket, Watch::of(&state, t));
+                                if let Some(w) = watches.get_mut(ticket) { w.offset = env.offset; }
+                            }
+                            Event::Called { ticket, queue, from_position, recall, .. } => {
+                                model.take(*queue, *ticket, *from_position);
+                                if is_call_next && !recall {
+                                    prop_assert_eq!(*from_position, Some(1), "call next takes the first in line");
+                                    prop_assert!(called_by_next.insert(*ticket), "called twice by call next");
+                                }
+                            }
+                            Event::StatusChanged { ticket, queue, status, from_position, .. } => {
+                                model.take(*queue, *ticket, *from_position);
+                                if status.is_final() { finished.insert(*ticket); }
+                            }
+                            Event::Requeued { ticket, from_queue, from_position, queue, position, .. } => {
+                                model.take(*from_queue, *ticket, *from_position);
+                                finished.remove(ticket);
+                                // A requeued ticket may be called by call next again: that is a new turn.
+                                called_by_next.remove(ticket);
+                                let line = model.lines.entry(*queue).or_default();
+                                if *position == 1 { line.insert(0, *ticket) } else { line.push(*ticket) }
+                                prop_assert_eq!(*position as usize, if *position == 1 { 1 } else { line.len() });
+                            }
+                            Event::QueueStatusChanged { .. } => {}
+                        }
+                    }
+                }
+            }
+            // The engine's lines are the model's lines, and positions are exactly 1..n.
+            for (q, qs) in &state.queues {
+                let engine_line: Vec<TicketId> = qs.waiting.values().copied().collect();
+                let model_line = model.lines.get(q).cloned().unwrap_or_default();
+                prop_assert_eq!(&engine_line, &model_line);
+                for (i, id) in engine_line.iter().enumerate() {
+                    let t = &state.tickets[id];
+                    prop_assert_eq!(t.status, TicketStatus::Waiting);
+                    prop_assert_eq!(state.position(t), Some(i as u32 + 1));
+                }
+            }
+            // Every ticket ever issued is still known, or left with a final status event.
+            for id in 1..=issued as u64 {
+                let id = TicketId(id);
+                prop_assert!(state.tickets.contains_key(&id) || finished.contains(&id),
+                    "ticket {} vanished without a final event", id);
+            }
+            // Every watcher agrees with the engine, event by event.
+            for (id, w) in &watches {
+                if let Some(t) = state.tickets.get(id) {
+                    prop_assert_eq!(w.status, t.status);
+                    prop_assert_eq!(w.position, state.position(t));
+                    prop_assert_eq!(w.queue, t.queue);
+                    prop_assert_eq!(w.eta_seconds(), state.position(t).map(|p| state.queues[&t.queue].eta_seconds(p)));
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn first_come_first_called() {
+    let mut v = venue();
+    for i in 0..3 {
+        apply(&mut v, join_cmd(QUEUES[0], &format!("t{i}")), 1).unwrap();
+    }
+    let call = |v: &mut VenueState| {
+        apply(
+            v,
+            Command::CallNext {
+                queue: QUEUES[0],
+                counter: COUNTERS[0],
+            },
+            2,
+        )
+        .unwrap()
+        .ticket
+        .unwrap()
+    };
+    assert_eq!(call(&mut v), TicketId(1));
+    assert_eq!(call(&mut v), TicketId(2));
+    assert_eq!(v.position(&v.tickets[&TicketId(3)]), Some(1));
+}
+
+#[test]
+fn calling_an_empty_queue_is_refused() {
+    let mut v = venue();
+    let err = apply(
+        &mut v,
+        Command::CallNext {
+            queue: QUEUES[0],
+            counter: COUNTERS[0],
+        },
+        1,
+    );
+    assert_eq!(err, Err(DomainError::NobodyWaiting));
+}
+
+#[test]
+fn a_paused_queue_refuses_joins_but_takes_walk_ins() {
+    let mut v = venue();
+    apply(&mut v, Command::PauseQueue { queue: QUEUES[0] }, 1).unwrap();
+    assert_eq!(
+        apply(&mut v, join_cmd(QUEUES[0], "a"), 2),
+        Err(DomainError::QueuePaused)
+    );
+    let walk_in = join_as(QUEUES[0], "b", true);
+    assert!(apply(&mut v, walk_in, 3).is_ok());
+    apply(&mut v, Command::CloseQueue { queue: QUEUES[0] }, 4).unwrap();
+    assert_eq!(
+        apply(&mut v, join_cmd(QUEUES[0], "c"), 5),
+        Err(DomainError::QueueClosed)
+    );
+}
+
+#[test]
+fn a_full_queue_says_so() {
+    let mut v = venue();
+    v.queues.get_mut(&QUEUES[0]).unwrap().max_waiting = Some(1);
+    apply(&mut v, join_cmd(QUEUES[0], "a"), 1).unwrap();
+    assert_eq!(
+        apply(&mut v, join_cmd(QUEUES[0], "b"), 2),
+        Err(DomainError::QueueFull)
+    );
+}
+
+#[test]
+fn numbers_restart_each_venue_day() {
+    let mut v = venue();
+    let day = 86_400_000;
+    apply(&mut v, join_cmd(QUEUES[0], "a"), 10).unwrap();
+    apply(&mut v, join_cmd(QUEUES[0], "b"), 20).unwrap();
+    assert_eq!(v.tickets[&TicketId(2)].number.0, "A002");
+    apply(&mut v, join_cmd(QUEUES[0], "c"), day + 10).unwrap();
+    assert_eq!(v.tickets[&TicketId(3)].number.0, "A001");
+}
+
+#[test]
+fn no_show_can_be_brought_back_to_the_front() {
+    let mut v = venue();
+    apply(&mut v, join_cmd(QUEUES[0], "a"), 1).unwrap();
+    apply(&mut v, join_cmd(QUEUES[0], "b"), 1).unwrap();
+    apply(
+        &mut v,
+        Command::CallNext {
+            queue: QUEUES[0],
+            counter: COUNTERS[0],
+        },
+        2,
+    )
+    .unwrap();
+    apply(
+        &mut v,
+        Command::NoShow {
+            ticket: TicketId(1),
+        },
+        3,
+    )
+    .unwrap();
+    apply(
+        &mut v,
+        Command::Requeue {
+            ticket: TicketId(1),
+            to: End::Front,
+        },
+        4,
+    )
+    .unwrap();
+    assert_eq!(v.position(&v.tickets[&TicketId(1)]), Some(1));
+    assert_eq!(v.position(&v.tickets[&TicketId(2)]), Some(2));
+}
+
+#[test]
+fn served_tickets_cannot_be_recalled() {
+    let mut v = venue();
+    apply(&mut v, join_cmd(QUEUES[0], "a"), 1).unwrap();
+    apply(
+        &mut v,
+        Command::CallNext {
+            queue: QUEUES[0],
+            counter: COUNTERS[0],
+        },
+        2,
+    )
+    .unwrap();
+    apply(
+        &mut v,
+        Command::MarkServed {
+            ticket: TicketId(1),
+        },
+        3,
+    )
+    .unwrap();
+    assert!(matches!(
+        apply(
+            &mut v,
+            Command::Recall {
+                ticket: TicketId(1)
+            },
+            4
+        ),
+        Err(DomainError::InvalidTransition {
+            from: TicketStatus::Served,
+            ..
+        })
+    ));
+}
+
+#[test]
+fn pace_follows_the_calls() {
+    let mut v = venue();
+    for i in 0..5 {
+        apply(&mut v, join_cmd(QUEUES[0], &format!("t{i}")), 0).unwrap();
+    }
+    let mut now = 0;
+    for _ in 0..5 {
+        now += 60_000;
+        apply(
+            &mut v,
+            Command::CallNext {
+                queue: QUEUES[0],
+                counter: COUNTERS[0],
+            },
+            now,
+        )
+        .unwrap();
+    }
+    let pace = v.queues[&QUEUES[0]].pace_ms;
+    assert!(
+        pace < 120_000 && pace > 60_000,
+        "pace moved toward one minute: {pace}"
+    );
+}
