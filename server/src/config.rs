@@ -1,0 +1,88 @@
+//! Configuration: command-line flags, each with an environment variable and a default.
+
+use clap::{ArgAction, Args};
+use std::net::SocketAddr;
+
+#[derive(Args, Clone, Debug)]
+pub struct Config {
+    /// Address to listen on. 0.0.0.0 lets phones on the venue's network reach it.
+    #[arg(long, env = "FILA_ADDR", default_value = "0.0.0.0:3000", global = true)]
+    pub addr: SocketAddr,
+
+    /// Where data lives. `sqlite://PATH` runs embedded mode (the default).
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://fila.db",
+        global = true
+    )]
+    pub database_url: String,
+
+    /// The address customers reach Fila at, used in QR codes and printed links.
+    /// Defaults to http://localhost:PORT; set it to the box's LAN name or public URL.
+    #[arg(long, env = "FILA_PUBLIC_URL", global = true)]
+    pub public_url: Option<String>,
+
+    /// Directory with the built site (pkg/fila.js, pkg/fila_bg.wasm, pkg/fila.css, assets).
+    #[arg(
+        long,
+        env = "LEPTOS_SITE_ROOT",
+        default_value = "target/site",
+        global = true
+    )]
+    pub site_root: String,
+
+    /// Create a demo venue on the first start with an empty database.
+    #[arg(long, env = "FILA_DEMO", default_value_t = true, action = ArgAction::Set, global = true)]
+    pub demo: bool,
+
+    /// Password for the demo owner (default: generated and printed once).
+    #[arg(
+        long,
+        env = "FILA_DEMO_OWNER_PASSWORD",
+        global = true,
+        hide_env_values = true
+    )]
+    pub demo_owner_password: Option<String>,
+
+    /// Most WebSockets this instance holds; more are told to try again (close code 1013).
+    /// Keep it below the process's open-files limit.
+    #[arg(
+        long,
+        env = "FILA_MAX_SOCKETS",
+        default_value_t = 15_000,
+        global = true
+    )]
+    pub max_sockets: usize,
+
+    /// How long a staff login lasts, in hours.
+    #[arg(long, env = "FILA_SESSION_HOURS", default_value_t = 12, global = true)]
+    pub session_hours: u32,
+}
+
+impl Config {
+    pub fn public_url(&self) -> String {
+        match &self.public_url {
+            Some(u) => u.trim_end_matches('/').to_owned(),
+            None => format!("http://localhost:{}", self.addr.port()),
+        }
+    }
+
+    /// The SQLite URL, or a clear refusal for anything this build cannot run.
+    pub fn sqlite_url(&self) -> anyhow::Result<String> {
+        let url = self.database_url.trim();
+        if url.starts_with("sqlite:") {
+            Ok(url.to_owned())
+        } else if url.starts_with("mysql:") || url.starts_with("mariadb:") {
+            anyhow::bail!(
+                "DATABASE_URL={url:?} asks for distributed mode (MySQL + Redis), which this \
+                 version does not have yet; use a sqlite:// URL"
+            )
+        } else {
+            anyhow::bail!(
+                "DATABASE_URL must start with sqlite:// (got {url:?}); for a file in the current \
+                 directory use sqlite://fila.db"
+            )
+        }
+    }
+}

@@ -1,0 +1,232 @@
+//! Staff sign-in: argon2id passwords, opaque session tokens stored hashed, and the extractor
+//! every staff route uses.
+//!
+//! A token works as `Authorization: Bearer` everywhere. The HttpOnly cookie set at login is
+//! only accepted for reads and WebSocket upgrades (with an Origin check), so a cookie can
+//! never be used to change anything from another site (no CSRF surface).
+
+use super::AppState;
+use super::error::ApiError;
+use super::extract::ApiJson;
+use crate::clock::now_ms;
+use crate::secrets::{random_token, sha256_hex, verify_password};
+use crate::store::Role;
+use crate::venues::VenueHandle;
+use app::protocol::{ErrorBody, LoginRequest, LoginResponse, MeResponse, StaffVenue};
+use axum::Json;
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use std::sync::Arc;
+
+pub const SESSION_COOKIE: &str = "fila_session";
+/// The hash of a random password, verified when the e-mail is unknown so that a login takes
+/// as long for a stranger as for a staff member.
+fn dummy_hash() -> String {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DUMMY
+        .get_or_init(|| {
+            crate::secrets::hash_password(&crate::secrets::random_password()).unwrap_or_default()
+        })
+        .clone()
+}
+
+/// The staff account behind a request.
+#[derive(Debug, Clone)]
+pub struct StaffAuth {
+    pub user_id: i64,
+    pub email: String,
+    token_hash: String,
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+}
+
+fn cookie(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|c| c.trim().strip_prefix(SESSION_COOKIE)?.strip_prefix('='))
+}
+
+/// A cookie-carried request must come from our own pages: same Origin as Host.
+fn same_origin(headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) else {
+        // Browsers always send Origin on WebSocket upgrades and cross-site requests.
+        return true;
+    };
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("");
+    origin
+        .split_once("://")
+        .is_some_and(|(_, rest)| rest == host)
+}
+
+impl FromRequestParts<AppState> for StaffAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, s: &AppState) -> Result<Self, ApiError> {
+        let token = match bearer(&parts.headers) {
+            Some(t) => t,
+            None => {
+                let t = cookie(&parts.headers).ok_or_else(ApiError::unauthorized)?;
+                if parts.method != Method::GET || !same_origin(&parts.headers) {
+                    return Err(ApiError::unauthorized());
+                }
+                t
+            }
+        };
+        if token.is_empty() || token.len() > 200 {
+            return Err(ApiError::unauthorized());
+        }
+        let token_hash = sha256_hex(token);
+        let (user_id, email) = s
+            .store
+            .session_user(&token_hash, now_ms())
+            .await?
+            .ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "session_expired",
+                    "your session has ended; log in again",
+                )
+            })?;
+        Ok(Self {
+            user_id,
+            email,
+            token_hash,
+        })
+    }
+}
+
+impl StaffAuth {
+    /// The venue, if this account holds at least `min` there.
+    pub async fn venue(
+        &self,
+        s: &AppState,
+        slug: &str,
+        min: Role,
+    ) -> Result<Arc<VenueHandle>, ApiError> {
+        super::public::check_param(slug, "venue")?;
+        let v = s.venue(slug).await?;
+        match s.store.role_at(self.user_id, v.id).await? {
+            Some(role) if role >= min => Ok(v),
+            _ => Err(ApiError::forbidden()),
+        }
+    }
+}
+
+async fn staff_venues(s: &AppState, user_id: i64) -> Result<Vec<StaffVenue>, ApiError> {
+    Ok(s.store
+        .roles(user_id)
+        .await?
+        .into_iter()
+        .map(|(slug, name, role)| StaffVenue {
+            slug,
+            name,
+            role: role.as_str().to_owned(),
+        })
+        .collect())
+}
+
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "staff",
+    summary = "Log in; returns a bearer token and sets an HttpOnly cookie",
+    request_body = LoginRequest,
+    responses((status = 200, body = LoginResponse), (status = 401, body = ErrorBody)))]
+pub async fn login(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<LoginRequest>,
+) -> Result<Response, ApiError> {
+    let email = body.email.trim().to_lowercase();
+    if email.is_empty()
+        || email.len() > 254
+        || body.password.is_empty()
+        || body.password.len() > 1024
+    {
+        return Err(ApiError::unprocessable(
+            "invalid_credentials_format",
+            "give an e-mail address and a password",
+        ));
+    }
+    let user = s.store.user_by_email(&email).await?;
+    let hash = user
+        .as_ref()
+        .map_or_else(dummy_hash, |u| u.password_hash.clone());
+    let password = body.password;
+    // argon2 takes tens of milliseconds of CPU: keep it off the async workers.
+    let ok = tokio::task::spawn_blocking(move || verify_password(&password, &hash))
+        .await
+        .map_err(|e| anyhow::anyhow!("password check: {e}"))?;
+    let Some(user) = user.filter(|_| ok) else {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_credentials",
+            "wrong e-mail or password",
+        ));
+    };
+    let token = random_token();
+    let now = now_ms();
+    let expires_at = now + s.config.session_hours as i64 * 3_600_000;
+    s.store
+        .create_session(&sha256_hex(&token), user.id, now, expires_at)
+        .await?;
+    let secure = s.config.public_url().starts_with("https://")
+        || headers
+            .get("x-forwarded-proto")
+            .is_some_and(|p| p == "https");
+    let cookie = format!(
+        "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}",
+        s.config.session_hours as u64 * 3600,
+        if secure { "; Secure" } else { "" }
+    );
+    let body = LoginResponse {
+        token,
+        expires_at,
+        email: user.email.clone(),
+        venues: staff_venues(&s, user.id).await?,
+    };
+    let mut resp = Json(body).into_response();
+    resp.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_str(&cookie).map_err(|e| anyhow::anyhow!("cookie: {e}"))?,
+    );
+    Ok(resp)
+}
+
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "staff",
+    summary = "End this session (the token stops working at once)",
+    responses((status = 204), (status = 401, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn logout(State(s): State<AppState>, auth: StaffAuth) -> Result<Response, ApiError> {
+    s.store.delete_session(&auth.token_hash).await?;
+    let clear = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
+    let mut resp = StatusCode::NO_CONTENT.into_response();
+    resp.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_str(&clear).expect("ascii"),
+    );
+    Ok(resp)
+}
+
+#[utoipa::path(get, path = "/api/v1/auth/me", tag = "staff",
+    summary = "Who this credential belongs to",
+    responses((status = 200, body = MeResponse), (status = 401, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn me(State(s): State<AppState>, auth: StaffAuth) -> Result<Json<MeResponse>, ApiError> {
+    Ok(Json(MeResponse {
+        email: auth.email.clone(),
+        venues: staff_venues(&s, auth.user_id).await?,
+    }))
+}

@@ -1,0 +1,114 @@
+//! One place that turns every failure into a status code and `{"error": {"code", "message"}}`.
+
+use crate::venues::ExecError;
+use app::domain::DomainError;
+use app::protocol::{ErrorBody, ErrorDetail};
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, message)
+    }
+    pub fn unprocessable(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
+    }
+    pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, code, message)
+    }
+    pub fn unauthorized() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "log in first: send 'Authorization: Bearer <token>'",
+        )
+    }
+    pub fn forbidden() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "your account has no access to this venue",
+        )
+    }
+    pub fn venue_not_found() -> Self {
+        Self::not_found("venue_not_found", "no such venue")
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code.to_owned(),
+                message: self.message,
+            },
+        };
+        (self.status, Json(body)).into_response()
+    }
+}
+
+impl From<DomainError> for ApiError {
+    fn from(e: DomainError) -> Self {
+        let status = match e {
+            DomainError::QueueNotFound
+            | DomainError::TicketNotFound
+            | DomainError::CounterNotFound => StatusCode::NOT_FOUND,
+            DomainError::QueuePaused
+            | DomainError::QueueClosed
+            | DomainError::QueueFull
+            | DomainError::NobodyWaiting
+            | DomainError::InvalidTransition { .. }
+            | DomainError::SameQueue
+            | DomainError::TokenInUse => StatusCode::CONFLICT,
+        };
+        Self::new(status, e.code(), e.to_string())
+    }
+}
+
+impl From<ExecError> for ApiError {
+    fn from(e: ExecError) -> Self {
+        match e {
+            ExecError::Domain(d) => d.into(),
+            ExecError::Storage(err) => {
+                tracing::error!(error = %format!("{err:#}"), "storage failure");
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "storage_unavailable",
+                    "could not save right now; nothing was changed, please try again",
+                )
+            }
+            ExecError::ShuttingDown => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "shutting_down",
+                "the server is restarting; please try again in a moment",
+            ),
+        }
+    }
+}
+
+/// Unexpected failures: logged in full, answered without details (no SQL, no stack).
+impl From<anyhow::Error> for ApiError {
+    fn from(e: anyhow::Error) -> Self {
+        tracing::error!(error = %format!("{e:#}"), "internal error");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "something went wrong on our side",
+        )
+    }
+}

@@ -1,0 +1,144 @@
+//! HTTP: the REST API, the WebSockets, and the Leptos pages, on one axum router.
+//!
+//! Architecture invariant: handlers validate input and check access, then hand a
+//! `Command` to `venues`; no queue rule is decided here.
+
+pub mod auth;
+pub mod error;
+pub mod extract;
+pub mod openapi;
+pub mod public;
+pub mod staff;
+pub mod ws;
+
+use crate::config::Config;
+use crate::store::SqliteStore;
+use crate::venues::{VenueHandle, Venues};
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, FromRef, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use error::ApiError;
+use leptos::prelude::LeptosOptions;
+use leptos_axum::{LeptosRoutes, generate_route_list};
+use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
+use tower_http::set_header::SetResponseHeaderLayer;
+
+/// Largest request body we read. A join is ~100 bytes; 16 KiB leaves room and stops floods.
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub venues: Arc<Venues>,
+    pub store: SqliteStore,
+    pub config: Arc<Config>,
+    pub leptos: LeptosOptions,
+    /// Open WebSockets on this instance, checked against `config.max_sockets`.
+    pub sockets: Arc<AtomicUsize>,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(s: &AppState) -> Self {
+        s.leptos.clone()
+    }
+}
+
+impl AppState {
+    pub async fn venue(&self, slug: &str) -> Result<Arc<VenueHandle>, ApiError> {
+        self.venues
+            .get(slug)
+            .await?
+            .ok_or_else(ApiError::venue_not_found)
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/openapi.json", get(openapi::openapi_json))
+        .route("/venues/{venue}", get(public::venue_info))
+        .route("/venues/{venue}/queues/{queue}/tickets", post(public::join))
+        .route(
+            "/tickets/{token}",
+            get(public::get_ticket).delete(public::cancel_ticket),
+        )
+        .route("/tickets/{token}/live", get(ws::ticket_live))
+        .route("/venues/{venue}/display", get(public::display))
+        .route("/venues/{venue}/display/ws", get(ws::display_live))
+        .route("/venues/{venue}/qr.svg", get(public::qr_svg))
+        .route("/auth/login", post(auth::login))
+        .route("/auth/logout", post(auth::logout))
+        .route("/auth/me", get(auth::me))
+        .route("/venues/{venue}/queues", get(staff::queues))
+        .route("/venues/{venue}/ws", get(ws::staff_live))
+        .route(
+            "/venues/{venue}/queues/{queue}/call-next",
+            post(staff::call_next),
+        )
+        .route(
+            "/venues/{venue}/queues/{queue}/walk-ins",
+            post(staff::walk_in),
+        )
+        .route(
+            "/venues/{venue}/queues/{queue}/{action}",
+            post(staff::queue_action),
+        )
+        .route(
+            "/venues/{venue}/tickets/{id}/{action}",
+            post(staff::ticket_action),
+        )
+        .fallback(api_not_found)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ));
+
+    let routes = generate_route_list(app::App);
+    let leptos_options = state.leptos.clone();
+    Router::new()
+        .nest("/api/v1", api)
+        .route("/api", get(openapi::api_page))
+        .route("/api/{*rest}", get(api_not_found).post(api_not_found))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .leptos_routes(&state, routes, move || app::shell(leptos_options.clone()))
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
+            app::shell,
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("same-origin"),
+        ))
+        .with_state(state)
+}
+
+async fn api_not_found() -> ApiError {
+    ApiError::not_found("not_found", "no such API route; see /api/v1/openapi.json")
+}
+
+/// Liveness: the process answers.
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// Readiness: storage answers too.
+async fn readyz(State(s): State<AppState>) -> impl IntoResponse {
+    match s.store.ping().await {
+        Ok(()) => (StatusCode::OK, "ready").into_response(),
+        Err(e) => {
+            tracing::warn!(error = %format!("{e:#}"), "not ready");
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "not_ready",
+                "storage is unavailable",
+            )
+            .into_response()
+        }
+    }
+}

@@ -1,0 +1,203 @@
+//! Public routes: anyone with the venue link or a ticket token.
+
+use super::AppState;
+use super::error::ApiError;
+use super::extract::ApiJson;
+use crate::secrets::random_token;
+use crate::venues::VenueHandle;
+use crate::venues::views;
+use app::domain::{Command, CustomerName, PartySize, TicketId, parse_notes};
+use app::protocol::*;
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use std::sync::Arc;
+
+/// Longest slug or token accepted in a path; anything longer is not ours.
+const MAX_PATH_PARAM: usize = 100;
+
+pub(super) fn check_param(value: &str, what: &'static str) -> Result<(), ApiError> {
+    if value.is_empty() || value.len() > MAX_PATH_PARAM {
+        return Err(ApiError::not_found("not_found", format!("no such {what}")));
+    }
+    Ok(())
+}
+
+#[utoipa::path(get, path = "/api/v1/venues/{venue}", tag = "public",
+    summary = "A venue and its queues (public)",
+    params(("venue" = String, Path, description = "Venue slug")),
+    responses((status = 200, body = VenueInfo), (status = 404, body = ErrorBody)))]
+pub async fn venue_info(
+    State(s): State<AppState>,
+    Path(venue): Path<String>,
+) -> Result<Json<VenueInfo>, ApiError> {
+    check_param(&venue, "venue")?;
+    let v = s.venue(&venue).await?;
+    Ok(Json(views::venue_info(&v.read())))
+}
+
+/// Validate a join body into engine values; every refusal names the field.
+pub(super) fn join_command(
+    queue: app::domain::QueueId,
+    body: JoinRequest,
+    walk_in: bool,
+) -> Result<Command, ApiError> {
+    let name = CustomerName::parse(&body.name)
+        .map_err(|e| ApiError::unprocessable("invalid_name", e.to_string()))?;
+    let party_size = PartySize::parse(body.party_size)
+        .map_err(|e| ApiError::unprocessable("invalid_party_size", e.to_string()))?;
+    let notes = parse_notes(body.notes.as_deref())
+        .map_err(|e| ApiError::unprocessable("invalid_notes", e.to_string()))?;
+    Ok(Command::Join {
+        queue,
+        name,
+        party_size,
+        notes,
+        token: random_token(),
+        walk_in,
+    })
+}
+
+pub(super) fn queue_id(v: &VenueHandle, slug: &str) -> Result<app::domain::QueueId, ApiError> {
+    v.read()
+        .queue_by_slug(slug)
+        .map(|q| q.id)
+        .ok_or_else(|| ApiError::not_found("queue_not_found", "no such queue in this venue"))
+}
+
+pub(super) fn ticket_response(
+    v: &VenueHandle,
+    id: TicketId,
+    with_token: bool,
+) -> Result<TicketView, ApiError> {
+    let st = v.read();
+    let t = st
+        .tickets
+        .get(&id)
+        .ok_or_else(|| ApiError::not_found("ticket_not_found", "no such ticket"))?;
+    Ok(views::ticket_view(&st, t, with_token))
+}
+
+#[utoipa::path(post, path = "/api/v1/venues/{venue}/queues/{queue}/tickets", tag = "public",
+    summary = "Join a queue",
+    params(("venue" = String, Path), ("queue" = String, Path, description = "Queue slug")),
+    request_body = JoinRequest,
+    responses((status = 201, body = TicketView, description = "Joined; keep the token"),
+        (status = 409, body = ErrorBody, description = "Queue paused, closed or full"),
+        (status = 422, body = ErrorBody, description = "Invalid name, party size or notes")))]
+pub async fn join(
+    State(s): State<AppState>,
+    Path((venue, queue)): Path<(String, String)>,
+    ApiJson(body): ApiJson<JoinRequest>,
+) -> Result<(StatusCode, Json<TicketView>), ApiError> {
+    check_param(&venue, "venue")?;
+    check_param(&queue, "queue")?;
+    let v = s.venue(&venue).await?;
+    let cmd = join_command(queue_id(&v, &queue)?, body, false)?;
+    let outcome = s.venues.execute(&v, cmd, None).await?;
+    let id = outcome.ticket.expect("a join names its ticket");
+    Ok((StatusCode::CREATED, Json(ticket_response(&v, id, true)?)))
+}
+
+/// Find a ticket by token: in memory, else (finished on an earlier day) in storage.
+pub(super) async fn find_ticket(
+    s: &AppState,
+    token: &str,
+) -> Result<(Arc<VenueHandle>, TicketView, bool), ApiError> {
+    check_param(token, "ticket")?;
+    if let Some((v, id)) = s.venues.find_token(token) {
+        let view = ticket_response(&v, id, true)?;
+        return Ok((v, view, true));
+    }
+    let Some((slug, ticket)) = s.store.ticket_by_token(token).await? else {
+        return Err(ApiError::not_found("ticket_not_found", "no such ticket"));
+    };
+    let v = s.venue(&slug).await?;
+    let view = views::ticket_view(&v.read(), &ticket, true);
+    Ok((v, view, false))
+}
+
+#[utoipa::path(get, path = "/api/v1/tickets/{token}", tag = "public",
+    summary = "A ticket, by its holder's token",
+    params(("token" = String, Path)),
+    responses((status = 200, body = TicketView), (status = 404, body = ErrorBody)))]
+pub async fn get_ticket(
+    State(s): State<AppState>,
+    Path(token): Path<String>,
+) -> Result<Json<TicketView>, ApiError> {
+    Ok(Json(find_ticket(&s, &token).await?.1))
+}
+
+#[utoipa::path(delete, path = "/api/v1/tickets/{token}", tag = "public",
+    summary = "The holder cancels their ticket",
+    params(("token" = String, Path)),
+    responses((status = 200, body = TicketView), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "Already served, cancelled or being served")))]
+pub async fn cancel_ticket(
+    State(s): State<AppState>,
+    Path(token): Path<String>,
+) -> Result<Json<TicketView>, ApiError> {
+    let (v, view, live) = find_ticket(&s, &token).await?;
+    if !live {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "invalid_transition",
+            format!("cannot cancel a ticket that is {}", view.status),
+        ));
+    }
+    let id = TicketId(view.id);
+    s.venues
+        .execute(&v, Command::Cancel { ticket: id }, None)
+        .await?;
+    Ok(Json(ticket_response(&v, id, true)?))
+}
+
+#[utoipa::path(get, path = "/api/v1/venues/{venue}/display", tag = "public",
+    summary = "What the venue screen shows: called numbers, next numbers, waits (no names)",
+    params(("venue" = String, Path)),
+    responses((status = 200, body = DisplaySnapshot), (status = 404, body = ErrorBody)))]
+pub async fn display(
+    State(s): State<AppState>,
+    Path(venue): Path<String>,
+) -> Result<Json<DisplaySnapshot>, ApiError> {
+    check_param(&venue, "venue")?;
+    let v = s.venue(&venue).await?;
+    Ok(Json(views::display_snapshot(
+        &v.read(),
+        &s.config.public_url(),
+    )))
+}
+
+#[utoipa::path(get, path = "/api/v1/venues/{venue}/qr.svg", tag = "public",
+    summary = "QR code (SVG) of the venue's join page",
+    params(("venue" = String, Path)),
+    responses((status = 200, content_type = "image/svg+xml", description = "SVG image"), (status = 404, body = ErrorBody)))]
+pub async fn qr_svg(
+    State(s): State<AppState>,
+    Path(venue): Path<String>,
+) -> Result<Response, ApiError> {
+    check_param(&venue, "venue")?;
+    let v = s.venue(&venue).await?;
+    let url = views::join_url(&s.config.public_url(), &v.slug);
+    let code = qrcode::QrCode::new(url.as_bytes()).map_err(|e| anyhow::anyhow!("qr: {e}"))?;
+    let svg = code
+        .render::<qrcode::render::svg::Color>()
+        .min_dimensions(256, 256)
+        .quiet_zone(true)
+        .build();
+    Ok((
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("image/svg+xml"),
+            ),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=300"),
+            ),
+        ],
+        svg,
+    )
+        .into_response())
+}

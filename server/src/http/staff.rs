@@ -1,0 +1,210 @@
+//! Staff routes: see every queue, call people, and change tickets and queues.
+
+use super::AppState;
+use super::auth::StaffAuth;
+use super::error::ApiError;
+use super::extract::{ApiJson, OptionalJson};
+use super::public::{check_param, join_command, queue_id, ticket_response};
+use crate::store::Role;
+use crate::venues::{VenueHandle, views};
+use app::domain::{Command, CounterId, End, TicketId};
+use app::protocol::*;
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+
+#[utoipa::path(get, path = "/api/v1/venues/{venue}/queues", tag = "staff",
+    summary = "Every queue with its tickets (names included), and the counters",
+    params(("venue" = String, Path)),
+    responses((status = 200, body = StaffSnapshot), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn queues(
+    State(s): State<AppState>,
+    auth: StaffAuth,
+    Path(venue): Path<String>,
+) -> Result<Json<StaffSnapshot>, ApiError> {
+    let v = auth.venue(&s, &venue, Role::Staff).await?;
+    Ok(Json(views::staff_snapshot(&v.read())))
+}
+
+fn counter_id(v: &VenueHandle, r: &CounterRef) -> Result<CounterId, ApiError> {
+    let st = v.read();
+    let found = match r {
+        CounterRef::Id(id) => st.counters.get(&CounterId(*id)),
+        CounterRef::Name(name) => st.counter_by_name(name),
+    };
+    found
+        .map(|c| c.id)
+        .ok_or_else(|| ApiError::not_found("counter_not_found", "no such counter in this venue"))
+}
+
+#[utoipa::path(post, path = "/api/v1/venues/{venue}/queues/{queue}/call-next", tag = "staff",
+    summary = "Call whoever is first in line to a counter",
+    params(("venue" = String, Path), ("queue" = String, Path)),
+    request_body = CallRequest,
+    responses((status = 200, body = TicketView, description = "The called ticket"),
+        (status = 409, body = ErrorBody, description = "Nobody is waiting")),
+    security(("bearer" = [])))]
+pub async fn call_next(
+    State(s): State<AppState>,
+    auth: StaffAuth,
+    Path((venue, queue)): Path<(String, String)>,
+    ApiJson(body): ApiJson<CallRequest>,
+) -> Result<Json<TicketView>, ApiError> {
+    let v = auth.venue(&s, &venue, Role::Staff).await?;
+    check_param(&queue, "queue")?;
+    let cmd = Command::CallNext {
+        queue: queue_id(&v, &queue)?,
+        counter: counter_id(&v, &body.counter)?,
+    };
+    let outcome = s.venues.execute(&v, cmd, Some(auth.user_id)).await?;
+    Ok(Json(ticket_response(
+        &v,
+        outcome.ticket.expect("a call names its ticket"),
+        false,
+    )?))
+}
+
+#[utoipa::path(post, path = "/api/v1/venues/{venue}/queues/{queue}/walk-ins", tag = "staff",
+    summary = "Add a walk-in (joins even when the queue is paused or closed)",
+    params(("venue" = String, Path), ("queue" = String, Path)),
+    request_body = JoinRequest,
+    responses((status = 201, body = TicketView), (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn walk_in(
+    State(s): State<AppState>,
+    auth: StaffAuth,
+    Path((venue, queue)): Path<(String, String)>,
+    ApiJson(body): ApiJson<JoinRequest>,
+) -> Result<(StatusCode, Json<TicketView>), ApiError> {
+    let v = auth.venue(&s, &venue, Role::Staff).await?;
+    check_param(&queue, "queue")?;
+    let cmd = join_command(queue_id(&v, &queue)?, body, true)?;
+    let outcome = s.venues.execute(&v, cmd, Some(auth.user_id)).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(ticket_response(
+            &v,
+            outcome.ticket.expect("a join names its ticket"),
+            true,
+        )?),
+    ))
+}
+
+#[utoipa::path(post, path = "/api/v1/venues/{venue}/queues/{queue}/{action}", tag = "staff",
+    summary = "Pause, resume (open) or close a queue for the day",
+    params(("venue" = String, Path), ("queue" = String, Path),
+        ("action" = String, Path, description = "pause | resume | close")),
+    responses((status = 200, body = QueueSummary), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn queue_action(
+    State(s): State<AppState>,
+    auth: StaffAuth,
+    Path((venue, queue, action)): Path<(String, String, String)>,
+) -> Result<Json<QueueSummary>, ApiError> {
+    let v = auth.venue(&s, &venue, Role::Staff).await?;
+    check_param(&queue, "queue")?;
+    let q = queue_id(&v, &queue)?;
+    let cmd = match action.as_str() {
+        "pause" => Command::PauseQueue { queue: q },
+        "resume" | "open" => Command::ResumeQueue { queue: q },
+        "close" => Command::CloseQueue { queue: q },
+        _ => {
+            return Err(ApiError::not_found(
+                "unknown_action",
+                "queue actions are pause, resume and close",
+            ));
+        }
+    };
+    s.venues.execute(&v, cmd, Some(auth.user_id)).await?;
+    let st = v.read();
+    Ok(Json(views::queue_summary(&st.queues[&q])))
+}
+
+/// Body of a ticket action: a counter for `call`, a place for `requeue` and `move`.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActionBody {
+    #[serde(default)]
+    counter: Option<CounterRef>,
+    #[serde(default)]
+    queue: Option<String>,
+    #[serde(default)]
+    to: Option<String>,
+}
+
+fn end(to: Option<&str>) -> Result<End, ApiError> {
+    match to {
+        None | Some("back") => Ok(End::Back),
+        Some("front") => Ok(End::Front),
+        Some(_) => Err(ApiError::unprocessable(
+            "invalid_body",
+            "'to' must be \"front\" or \"back\"",
+        )),
+    }
+}
+
+#[utoipa::path(post, path = "/api/v1/venues/{venue}/tickets/{id}/{action}", tag = "staff",
+    summary = "Change a ticket: call, recall, start, serve, no-show, requeue, move, cancel",
+    description = "`call` takes `{\"counter\"}`; `requeue` takes `{\"to\": \"front\"|\"back\"}`; \
+        `move` takes `{\"queue\": slug, \"to\"}`; the others take no body.",
+    params(("venue" = String, Path), ("id" = u64, Path),
+        ("action" = String, Path, description = "call | recall | start | serve | no-show | requeue | move | cancel")),
+    request_body(content = PlaceRequest, description = "Only for call, requeue and move"),
+    responses((status = 200, body = TicketView), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "Not allowed from the ticket's status")),
+    security(("bearer" = [])))]
+pub async fn ticket_action(
+    State(s): State<AppState>,
+    auth: StaffAuth,
+    Path((venue, id, action)): Path<(String, String, String)>,
+    OptionalJson(body): OptionalJson<ActionBody>,
+) -> Result<Json<TicketView>, ApiError> {
+    let v = auth.venue(&s, &venue, Role::Staff).await?;
+    let ticket = id
+        .parse::<u64>()
+        .map(TicketId)
+        .map_err(|_| ApiError::not_found("ticket_not_found", "no such ticket"))?;
+    let cmd = match action.as_str() {
+        "call" => {
+            let counter = body.counter.as_ref().ok_or_else(|| {
+                ApiError::unprocessable(
+                    "invalid_body",
+                    "say which counter: {\"counter\": id or name}",
+                )
+            })?;
+            Command::CallTicket {
+                ticket,
+                counter: counter_id(&v, counter)?,
+            }
+        }
+        "recall" => Command::Recall { ticket },
+        "start" => Command::StartServing { ticket },
+        "serve" | "served" => Command::MarkServed { ticket },
+        "no-show" => Command::NoShow { ticket },
+        "cancel" => Command::Cancel { ticket },
+        "requeue" => Command::Requeue {
+            ticket,
+            to: end(body.to.as_deref())?,
+        },
+        "move" => {
+            let slug = body.queue.as_deref().ok_or_else(|| {
+                ApiError::unprocessable("invalid_body", "say which queue: {\"queue\": slug}")
+            })?;
+            check_param(slug, "queue")?;
+            Command::Move {
+                ticket,
+                queue: queue_id(&v, slug)?,
+                to: end(body.to.as_deref())?,
+            }
+        }
+        _ => {
+            return Err(ApiError::not_found(
+                "unknown_action",
+                "ticket actions are call, recall, start, serve, no-show, requeue, move and cancel",
+            ));
+        }
+    };
+    s.venues.execute(&v, cmd, Some(auth.user_id)).await?;
+    Ok(Json(ticket_response(&v, ticket, false)?))
+}

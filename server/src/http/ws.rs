@@ -1,0 +1,334 @@
+//! The three WebSockets. Only this module knows WebSocket framing.
+//!
+//! - Ticket sockets get a snapshot, then one small update per change of *their* ticket,
+//!   computed with `app::position` from the venue's event stream (no lookups per event).
+//! - Staff and display sockets get the whole picture, serialized once per change and shared
+//!   by every socket of the venue; a slow screen skips straight to the newest picture.
+//!
+//! Every socket pings, is bounded in what it buffers, and resynchronises on lag.
+
+use super::AppState;
+use super::auth::StaffAuth;
+use super::error::ApiError;
+use super::public::{check_param, find_ticket};
+use crate::store::Role;
+use crate::venues::{VenueHandle, views};
+use app::domain::TicketStatus;
+use app::position::Watch;
+use app::protocol::{CLOSE_TRY_AGAIN, TicketMessage, VenueMessage};
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::{Path, Query, State};
+use axum::response::Response;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+use tokio::sync::broadcast::error::RecvError;
+
+/// Read buffer per socket. Clients send almost nothing, so small buffers keep an idle watcher
+/// to a few KiB instead of the 128 KiB default.
+pub const READ_BUFFER: usize = 4 * 1024;
+/// Largest message a client may send us (pings and the odd "resync").
+pub const MAX_CLIENT_MESSAGE: usize = 4 * 1024;
+/// Keep-alive: proxies and phones drop silent connections, and a dead peer is noticed.
+pub const PING_EVERY: Duration = Duration::from_secs(20);
+
+/// Counts a socket against the instance's limit for as long as it lives.
+struct SocketSlot(Arc<AtomicUsize>);
+
+impl Drop for SocketSlot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+fn configure(ws: WebSocketUpgrade) -> WebSocketUpgrade {
+    ws.read_buffer_size(READ_BUFFER)
+        .write_buffer_size(0)
+        .max_message_size(MAX_CLIENT_MESSAGE)
+        .max_frame_size(MAX_CLIENT_MESSAGE)
+}
+
+/// Upgrade, or (at the limit) upgrade and close at once with "try again later".
+fn upgrade<F, Fut>(s: &AppState, ws: WebSocketUpgrade, run: F) -> Response
+where
+    F: FnOnce(WebSocket) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let open = s.sockets.fetch_add(1, Ordering::Relaxed) + 1;
+    let slot = SocketSlot(s.sockets.clone());
+    let full = open > s.config.max_sockets;
+    configure(ws).on_upgrade(move |mut socket| async move {
+        let _slot = slot;
+        if full {
+            let frame = CloseFrame {
+                code: CLOSE_TRY_AGAIN,
+                reason: Utf8Bytes::from_static("server busy, try again shortly"),
+            };
+            let _ = socket.send(Message::Close(Some(frame))).await;
+            return;
+        }
+        run(socket).await
+    })
+}
+
+#[derive(serde::Deserialize)]
+pub struct LiveQuery {
+    /// The last offset the client saw; informational, a snapshot always comes first.
+    #[allow(dead_code)]
+    after: Option<u64>,
+}
+
+#[utoipa::path(get, path = "/api/v1/tickets/{token}/live", tag = "public",
+    summary = "WebSocket: the ticket's status and position, live",
+    description = "JSON text messages. First `{\"type\":\"snapshot\",\"offset\",\"status\",\"position\",\"eta_seconds\",\"counter\",\"ticket\"}`, \
+        then `{\"type\":\"update\",\"offset\",\"status\",\"position\",\"eta_seconds\",\"counter\",\"queue\"}` on every change. \
+        Send the text `resync` to get a fresh snapshot.",
+    params(("token" = String, Path), ("after" = Option<u64>, Query)),
+    responses((status = 101, description = "Switching to WebSocket"), (status = 404, body = app::protocol::ErrorBody)))]
+pub async fn ticket_live(
+    State(s): State<AppState>,
+    Path(token): Path<String>,
+    Query(_q): Query<LiveQuery>,
+    ws: WebSocketUpgrade,
+) -> Result<Response, ApiError> {
+    let (venue, view, live) = find_ticket(&s, &token).await?;
+    let id = app::domain::TicketId(view.id);
+    Ok(upgrade(&s, ws, move |socket| async move {
+        if live {
+            ticket_socket(socket, venue, id).await
+        } else {
+            // Finished on an earlier day: it will not change again.
+            let msg = snapshot_message(view);
+            let mut socket = socket;
+            let _ = socket.send(Message::Text(json(&msg))).await;
+            let _ = socket.send(Message::Close(None)).await;
+        }
+    }))
+}
+
+fn json<T: serde::Serialize>(v: &T) -> Utf8Bytes {
+    Utf8Bytes::from(serde_json::to_string(v).expect("protocol types serialize"))
+}
+
+fn snapshot_message(view: app::protocol::TicketView) -> TicketMessage {
+    TicketMessage::Snapshot {
+        offset: view.offset,
+        status: view.status.clone(),
+        position: view.position,
+        eta_seconds: view.eta_seconds,
+        counter: view.counter.clone(),
+        ticket: view,
+    }
+}
+
+/// Current watch and snapshot of a ticket, or `None` if it left memory.
+fn snapshot(venue: &VenueHandle, id: app::domain::TicketId) -> Option<(Watch, TicketMessage)> {
+    let st = venue.read();
+    let t = st.tickets.get(&id)?;
+    Some((
+        Watch::of(&st, t),
+        snapshot_message(views::ticket_view(&st, t, true)),
+    ))
+}
+
+async fn ticket_socket(mut socket: WebSocket, venue: Arc<VenueHandle>, id: app::domain::TicketId) {
+    // Subscribe before the snapshot: nothing can slip between the two, and events the
+    // snapshot already includes are skipped by offset.
+    let mut events = venue.events.subscribe();
+    let Some((mut watch, first)) = snapshot(&venue, id) else {
+        return;
+    };
+    if socket.send(Message::Text(json(&first))).await.is_err() {
+        return;
+    }
+    let mut ping = tokio::time::interval(PING_EVERY);
+    ping.tick().await;
+    loop {
+        tokio::select! {
+            ev = events.recv() => {
+                let msg = match ev {
+                    Ok(env) => {
+                        if !watch.apply(&env) {
+                            continue;
+                        }
+                        update_message(&venue, &watch)
+                    }
+                    Err(RecvError::Lagged(_)) => {
+                        // We missed events: never guess, start again from the state.
+                        events = events.resubscribe();
+                        match snapshot(&venue, id) {
+                            Some((w, msg)) => { watch = w; msg }
+                            None => break,
+                        }
+                    }
+                    Err(RecvError::Closed) => break,
+                };
+                if socket.send(Message::Text(json(&msg))).await.is_err() {
+                    break;
+                }
+            }
+            incoming = socket.recv() => match incoming {
+                Some(Ok(Message::Text(t))) if t.as_str() == "resync" => {
+                    events = venue.events.subscribe();
+                    let Some((w, msg)) = snapshot(&venue, id) else { break };
+                    watch = w;
+                    if socket.send(Message::Text(json(&msg))).await.is_err() {
+                        break;
+                    }
+                }
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+                Some(Ok(_)) => {}
+            },
+            _ = ping.tick() => {
+                if socket.send(Message::Ping(Default::default())).await.is_err() {
+                    break;
+                }
+            }
+        }
+    }
+}
+
+fn update_message(venue: &VenueHandle, w: &Watch) -> TicketMessage {
+    // Names of counters and queues: read only when a call or move makes them matter.
+    let (counter, queue) = if w.status == TicketStatus::Waiting && w.counter.is_none() {
+        let st = venue.read();
+        (
+            None,
+            st.queues
+                .get(&w.queue)
+                .map(|q| q.slug.clone())
+                .unwrap_or_default(),
+        )
+    } else {
+        let st = venue.read();
+        (
+            w.counter
+                .and_then(|c| st.counters.get(&c))
+                .map(|c| c.name.clone()),
+            st.queues
+                .get(&w.queue)
+                .map(|q| q.slug.clone())
+                .unwrap_or_default(),
+        )
+    };
+    TicketMessage::Update {
+        offset: w.offset,
+        status: w.status.as_str().to_owned(),
+        position: w.position,
+        eta_seconds: w.eta_seconds(),
+        counter,
+        queue,
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Picture {
+    Display,
+    Staff,
+}
+
+/// The venue's current picture of this kind, serialized once per offset.
+fn frame(s: &AppState, venue: &VenueHandle, kind: Picture) -> Utf8Bytes {
+    let cache = match kind {
+        Picture::Display => &venue.display_frame,
+        Picture::Staff => &venue.staff_frame,
+    };
+    let st = venue.read();
+    let mut cached = cache.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((offset, bytes)) = cached.as_ref() {
+        if *offset == st.offset {
+            return bytes.clone();
+        }
+    }
+    let bytes = match kind {
+        Picture::Display => json(&VenueMessage::Snapshot {
+            offset: st.offset,
+            data: views::display_snapshot(&st, &s.config.public_url()),
+        }),
+        Picture::Staff => json(&VenueMessage::Snapshot {
+            offset: st.offset,
+            data: views::staff_snapshot(&st),
+        }),
+    };
+    *cached = Some((st.offset, bytes.clone()));
+    bytes
+}
+
+async fn picture_socket(
+    mut socket: WebSocket,
+    s: AppState,
+    venue: Arc<VenueHandle>,
+    kind: Picture,
+) {
+    let mut changed = venue.changed.subscribe();
+    let mut ping = tokio::time::interval(PING_EVERY);
+    ping.tick().await;
+    loop {
+        changed.borrow_and_update();
+        if socket
+            .send(Message::Text(frame(&s, &venue, kind)))
+            .await
+            .is_err()
+        {
+            break;
+        }
+        loop {
+            tokio::select! {
+                r = changed.changed() => {
+                    if r.is_err() {
+                        return;
+                    }
+                    break;
+                }
+                incoming = socket.recv() => match incoming {
+                    Some(Ok(Message::Text(t))) if t.as_str() == "resync" => break,
+                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+                    Some(Ok(_)) => {}
+                },
+                _ = ping.tick() => {
+                    if socket.send(Message::Ping(Default::default())).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/venues/{venue}/display/ws", tag = "public",
+    summary = "WebSocket: the venue screen's picture, live",
+    description = "JSON text messages `{\"type\":\"snapshot\",\"offset\",\"data\": DisplaySnapshot}`, one per change (coalesced).",
+    params(("venue" = String, Path)),
+    responses((status = 101, description = "Switching to WebSocket"), (status = 404, body = app::protocol::ErrorBody)))]
+pub async fn display_live(
+    State(s): State<AppState>,
+    Path(venue): Path<String>,
+    ws: WebSocketUpgrade,
+) -> Result<Response, ApiError> {
+    check_param(&venue, "venue")?;
+    let v = s.venue(&venue).await?;
+    let st = s.clone();
+    Ok(upgrade(&s, ws, move |socket| {
+        picture_socket(socket, st, v, Picture::Display)
+    }))
+}
+
+#[utoipa::path(get, path = "/api/v1/venues/{venue}/ws", tag = "staff",
+    summary = "WebSocket: the staff dashboard's picture, live",
+    description = "JSON text messages `{\"type\":\"snapshot\",\"offset\",\"data\": StaffSnapshot}`, one per change (coalesced). \
+        Authenticate with the session cookie set at login or an `Authorization: Bearer` header.",
+    params(("venue" = String, Path)),
+    responses((status = 101, description = "Switching to WebSocket"), (status = 401, body = app::protocol::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn staff_live(
+    State(s): State<AppState>,
+    auth: StaffAuth,
+    Path(venue): Path<String>,
+    ws: WebSocketUpgrade,
+) -> Result<Response, ApiError> {
+    let v = auth.venue(&s, &venue, Role::Staff).await?;
+    let st = s.clone();
+    Ok(upgrade(&s, ws, move |socket| {
+        picture_socket(socket, st, v, Picture::Staff)
+    }))
+}

@@ -1,0 +1,69 @@
+//! `fila`: parse the command line, then serve or run an admin command. See `server::cli`.
+
+use clap::Parser;
+use server::cli::{Cli, Cmd, run_admin};
+use server::startup::Application;
+use std::process::ExitCode;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,sqlx=warn".into()),
+        )
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        None | Some(Cmd::Serve) => serve(cli.config).await,
+        Some(cmd) => run_admin(&cli.config, cmd).await.map(|lines| {
+            for l in lines {
+                println!("{l}");
+            }
+        }),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(config: server::config::Config) -> anyhow::Result<()> {
+    let app = Application::build(config).await?;
+    let url = app.public_url();
+    println!(
+        "Fila is running at {url}  (listening on {})",
+        app.local_addr()
+    );
+    println!("  Phone (join):     {url}/v/demo");
+    println!("  Staff dashboard:  {url}/staff");
+    println!("  Venue screen:     {url}/display/demo");
+    println!("  API:              {url}/api");
+    if let Some(password) = &app.demo_password {
+        println!(
+            "  Demo owner login: {} / {password}   (shown only now; reset with `fila user reset-password`)",
+            server::demo::DEMO_OWNER
+        );
+    }
+    app.run_until_stopped(shutdown_signal()).await
+}
+
+/// Ctrl-C or SIGTERM (what `docker stop` and systemd send).
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down");
+}

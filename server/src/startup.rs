@@ -1,0 +1,96 @@
+//! Building and running the application: `Application::build` then `run_until_stopped`.
+//! Tests build it on `127.0.0.1:0` and stop it with their own shutdown signal.
+
+use crate::config::Config;
+use crate::demo;
+use crate::http::{self, AppState};
+use crate::store::SqliteStore;
+use crate::venues::Venues;
+use anyhow::Context;
+use leptos::prelude::LeptosOptions;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
+use tokio::net::TcpListener;
+
+pub struct Application {
+    listener: TcpListener,
+    router: axum::Router,
+    state: AppState,
+    writer: tokio::task::JoinHandle<()>,
+    /// The demo owner's password, when the demo venue was created by this start.
+    pub demo_password: Option<String>,
+}
+
+impl Application {
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let store = SqliteStore::open(&config.sqlite_url()?).await?;
+        let demo_password = if config.demo {
+            demo::seed_if_empty(&store, config.demo_owner_password.as_deref()).await?
+        } else {
+            None
+        };
+        let (venues, writer) = Venues::start(store.clone()).await?;
+        let listener = TcpListener::bind(config.addr)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.addr))?;
+        let addr = listener.local_addr()?;
+        let leptos = LeptosOptions::builder()
+            .output_name("fila")
+            .site_root(config.site_root.clone())
+            .site_pkg_dir("pkg")
+            .site_addr(addr)
+            .build();
+        let mut config = config;
+        config.addr = addr;
+        let state = AppState {
+            venues,
+            store,
+            config: Arc::new(config),
+            leptos,
+            sockets: Arc::new(AtomicUsize::new(0)),
+        };
+        Ok(Self {
+            listener,
+            router: http::router(state.clone()),
+            state,
+            writer,
+            demo_password,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.state.config.addr
+    }
+
+    pub fn public_url(&self) -> String {
+        self.state.config.public_url()
+    }
+
+    /// Serve until `shutdown` resolves, then finish in-flight requests, let the writer
+    /// commit what it was given, and close the database.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let Self {
+            listener,
+            router,
+            state,
+            writer,
+            ..
+        } = self;
+        axum::serve(listener, router)
+            .with_graceful_shutdown(shutdown)
+            .await
+            .context("server error")?;
+        let store = state.store.clone();
+        drop(state);
+        // The writer ends when the last `Venues` handle is gone; sockets may still hold one,
+        // so do not wait for ever.
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), writer).await;
+        store.close().await;
+        Ok(())
+    }
+}

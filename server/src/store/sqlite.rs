@@ -1,0 +1,525 @@
+//! SQLite adapter: WAL mode, `synchronous=FULL` so a committed batch survives power loss, and
+//! one writer (the venue writer task) that batches concurrent commands into one transaction.
+
+use super::{Batch, Role};
+use anyhow::{Context, bail};
+use app::domain::*;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::{AssertSqlSafe, Row};
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Schema migrations, applied in order at startup; the applied count lives in `user_version`.
+const MIGRATIONS: &[&str] = &[include_str!("../../migrations/sqlite/0001_init.sql")];
+
+/// Readers (ticket pages, logins) share a few connections; the writer takes one of them.
+const POOL_SIZE: u32 = 4;
+
+#[derive(Clone, Debug)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+/// One staff account as stored.
+#[derive(Debug, Clone)]
+pub struct StaffUser {
+    pub id: i64,
+    pub email: String,
+    pub password_hash: String,
+}
+
+impl SqliteStore {
+    /// Open (creating the file if needed) and migrate. `url` is `sqlite://path` or `sqlite::memory:`.
+    pub async fn open(url: &str) -> anyhow::Result<Self> {
+        let options = SqliteConnectOptions::from_str(url)
+            .with_context(|| format!("invalid SQLite URL {url:?}"))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(POOL_SIZE)
+            .connect_with(options)
+            .await
+            .with_context(|| format!("cannot open the SQLite database {url:?}"))?;
+        let store = Self { pool };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn migrate(&self) -> anyhow::Result<()> {
+        let mut conn = self.pool.acquire().await?;
+        let applied: i64 = sqlx::query_scalar("PRAGMA user_version")
+            .fetch_one(&mut *conn)
+            .await?;
+        if applied as usize > MIGRATIONS.len() {
+            bail!(
+                "the database was written by a newer Fila (schema {applied}, this build knows {})",
+                MIGRATIONS.len()
+            );
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(applied as usize) {
+            let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+            sqlx::raw_sql(*sql).execute(&mut *tx).await?;
+            // PRAGMA takes no bound parameters; the version is a number we produce.
+            let set = match i + 1 {
+                1 => "PRAGMA user_version = 1",
+                _ => unreachable!("add a line per migration"),
+            };
+            sqlx::raw_sql(set).execute(&mut *tx).await?;
+            tx.commit().await?;
+        }
+        Ok(())
+    }
+
+    pub async fn venue_slugs(&self) -> anyhow::Result<Vec<String>> {
+        Ok(sqlx::query_scalar("SELECT slug FROM venues ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    /// Load a venue with its queues, counters, active tickets and today's finished ones.
+    pub async fn load_venue(&self, slug: &str) -> anyhow::Result<Option<VenueState>> {
+        let Some(v) = sqlx::query(
+            "SELECT id, slug, name, utc_offset_minutes, event_offset, next_ticket_id \
+             FROM venues WHERE slug = ?",
+        )
+        .bind(slug.to_owned())
+        .fetch_optional(&self.pool)
+        .await?
+        else {
+            return Ok(None);
+        };
+        let mut state = VenueState::new(
+            v.get(0),
+            v.get::<String, _>(1).as_str(),
+            &v.get::<String, _>(2),
+        );
+        state.utc_offset_minutes = v.get(3);
+        state.offset = v.get::<i64, _>(4) as u64;
+        state.next_ticket_id = v.get::<i64, _>(5) as u64;
+
+        for r in sqlx::query(
+            "SELECT id, slug, name, prefix, status, max_waiting, day, last_number, pace_ms, \
+             last_call_at FROM queues WHERE venue_id = ? ORDER BY sort_order, id",
+        )
+        .bind(state.id)
+        .fetch_all(&self.pool)
+        .await?
+        {
+            let id = QueueId(r.get(0));
+            let mut q = QueueState::new(
+                id,
+                &r.get::<String, _>(1),
+                &r.get::<String, _>(2),
+                &r.get::<String, _>(3),
+            );
+            q.status = QueueStatus::parse(&r.get::<String, _>(4)).unwrap_or(QueueStatus::Open);
+            q.max_waiting = r.get::<Option<i64>, _>(5).map(|m| m as u32);
+            q.day = r.get(6);
+            q.last_number = r.get::<i64, _>(7) as u32;
+            q.pace_ms = r.get::<i64, _>(8) as u64;
+            q.last_call_at = r.get(9);
+            state.queues.insert(id, q);
+        }
+        for r in sqlx::query("SELECT id, name FROM counters WHERE venue_id = ? ORDER BY id")
+            .bind(state.id)
+            .fetch_all(&self.pool)
+            .await?
+        {
+            let id = CounterId(r.get(0));
+            state.counters.insert(id, Counter { id, name: r.get(1) });
+        }
+        let today_floor: i64 = state
+            .queues
+            .values()
+            .map(|q| q.day)
+            .max()
+            .unwrap_or(i64::MIN);
+        // Built from constants only: nothing user-supplied reaches the SQL text.
+        for r in sqlx::query(AssertSqlSafe(format!(
+            "SELECT {TICKET_COLUMNS} FROM tickets t WHERE t.venue_id = ? \
+             AND (t.status IN ('waiting', 'called', 'serving') OR t.day >= ?)"
+        )))
+        .bind(state.id)
+        .bind(today_floor)
+        .fetch_all(&self.pool)
+        .await?
+        {
+            state.insert_ticket(ticket_from_row(&r)?);
+        }
+        Ok(Some(state))
+    }
+
+    /// Write one batch atomically. Nothing of it is visible, or all of it is.
+    pub async fn persist(&self, batch: &Batch) -> anyhow::Result<()> {
+        let mut tx = self.pool.begin().await?;
+        for v in &batch.venues {
+            sqlx::query("UPDATE venues SET event_offset = ?, next_ticket_id = ? WHERE id = ?")
+                .bind(v.event_offset as i64)
+                .bind(v.next_ticket_id as i64)
+                .bind(v.id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        for q in &batch.queues {
+            sqlx::query(
+                "UPDATE queues SET status = ?, day = ?, last_number = ?, pace_ms = ?, \
+                 last_call_at = ? WHERE id = ?",
+            )
+            .bind(q.status.as_str())
+            .bind(q.day)
+            .bind(q.last_number as i64)
+            .bind(q.pace_ms as i64)
+            .bind(q.last_call_at)
+            .bind(q.id.0)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for (venue_id, t) in &batch.tickets {
+            sqlx::query(
+                "INSERT INTO tickets (venue_id, id, queue_id, number, token, name, party_size, \
+                 notes, walk_in, status, rank, counter_id, calls, day, joined_at, called_at, \
+                 serving_at, finished_at) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+                 ON CONFLICT (venue_id, id) DO UPDATE SET queue_id = excluded.queue_id, \
+                 status = excluded.status, rank = excluded.rank, counter_id = excluded.counter_id, \
+                 calls = excluded.calls, called_at = excluded.called_at, \
+                 serving_at = excluded.serving_at, finished_at = excluded.finished_at",
+            )
+            .bind(*venue_id)
+            .bind(t.id.0 as i64)
+            .bind(t.queue.0)
+            .bind(t.number.0.clone())
+            .bind(t.token.clone())
+            .bind(t.name.as_str().to_owned())
+            .bind(t.party_size.get() as i64)
+            .bind(t.notes.clone())
+            .bind(t.walk_in)
+            .bind(t.status.as_str())
+            .bind(t.rank)
+            .bind(t.counter.map(|c| c.0))
+            .bind(t.calls as i64)
+            .bind(t.day)
+            .bind(t.joined_at)
+            .bind(t.called_at)
+            .bind(t.serving_at)
+            .bind(t.finished_at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for e in &batch.events {
+            let body = serde_json::to_string(&e.event.event)?;
+            let kind = serde_json::from_str::<serde_json::Value>(&body)?["type"]
+                .as_str()
+                .unwrap_or("unknown")
+                .to_owned();
+            sqlx::query(
+                "INSERT INTO events (venue_id, offset, at, kind, ticket_id, actor, body) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(e.venue_id)
+            .bind(e.event.offset as i64)
+            .bind(e.event.at)
+            .bind(kind)
+            .bind(e.event.event.ticket().map(|t| t.0 as i64))
+            .bind(e.actor)
+            .bind(body)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// A ticket that is no longer in memory (finished on an earlier day), by its token.
+    pub async fn ticket_by_token(&self, token: &str) -> anyhow::Result<Option<(String, Ticket)>> {
+        let sql = AssertSqlSafe(format!(
+            "SELECT {TICKET_COLUMNS}, v.slug FROM tickets t JOIN venues v ON v.id = t.venue_id \
+             WHERE t.token = ?"
+        ));
+        match sqlx::query(sql)
+            .bind(token.to_owned())
+            .fetch_optional(&self.pool)
+            .await?
+        {
+            Some(r) => Ok(Some((r.get(TICKET_COLUMN_COUNT), ticket_from_row(&r)?))),
+            None => Ok(None),
+        }
+    }
+
+    /// Events of a venue after `offset`, oldest first (history, and catching up watchers).
+    pub async fn events_after(
+        &self,
+        venue_id: i64,
+        offset: u64,
+        limit: u32,
+    ) -> anyhow::Result<Vec<EventEnvelope>> {
+        let rows = sqlx::query(
+            "SELECT offset, at, body FROM events WHERE venue_id = ? AND offset > ? \
+             ORDER BY offset LIMIT ?",
+        )
+        .bind(venue_id)
+        .bind(offset as i64)
+        .bind(limit as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(EventEnvelope {
+                    offset: r.get::<i64, _>(0) as u64,
+                    at: r.get(1),
+                    event: serde_json::from_str(&r.get::<String, _>(2))?,
+                })
+            })
+            .collect()
+    }
+
+    // ----- configuration (admin CLI and demo) -----
+
+    pub async fn create_venue(
+        &self,
+        slug: &str,
+        name: &str,
+        now: Timestamp,
+    ) -> anyhow::Result<i64> {
+        let r = sqlx::query("INSERT INTO venues (slug, name, created_at) VALUES (?, ?, ?)")
+            .bind(slug.to_owned())
+            .bind(name.to_owned())
+            .bind(now)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| {
+                unique_violation(e, &format!("a venue with slug {slug:?} already exists"))
+            })?;
+        Ok(r.last_insert_rowid())
+    }
+
+    pub async fn venue_id(&self, slug: &str) -> anyhow::Result<i64> {
+        sqlx::query_scalar("SELECT id FROM venues WHERE slug = ?")
+            .bind(slug.to_owned())
+            .fetch_optional(&self.pool)
+            .await?
+            .with_context(|| format!("no venue with slug {slug:?}"))
+    }
+
+    pub async fn create_queue(
+        &self,
+        venue_id: i64,
+        slug: &str,
+        name: &str,
+        prefix: &str,
+    ) -> anyhow::Result<i64> {
+        let r = sqlx::query(
+            "INSERT INTO queues (venue_id, slug, name, prefix, sort_order) VALUES (?, ?, ?, ?, \
+             (SELECT COUNT(*) FROM queues WHERE venue_id = ?))",
+        )
+        .bind(venue_id)
+        .bind(slug.to_owned())
+        .bind(name.to_owned())
+        .bind(prefix.to_owned())
+        .bind(venue_id)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| unique_violation(e, &format!("this venue already has a queue {slug:?}")))?;
+        Ok(r.last_insert_rowid())
+    }
+
+    pub async fn create_counter(&self, venue_id: i64, name: &str) -> anyhow::Result<i64> {
+        let r = sqlx::query("INSERT INTO counters (venue_id, name) VALUES (?, ?)")
+            .bind(venue_id)
+            .bind(name.to_owned())
+            .execute(&self.pool)
+            .await
+            .map_err(|e| {
+                unique_violation(e, &format!("this venue already has a counter {name:?}"))
+            })?;
+        Ok(r.last_insert_rowid())
+    }
+
+    // ----- staff accounts and sessions -----
+
+    pub async fn create_user(
+        &self,
+        email: &str,
+        password_hash: &str,
+        now: Timestamp,
+    ) -> anyhow::Result<i64> {
+        let r = sqlx::query(
+            "INSERT INTO staff_users (email, password_hash, created_at) VALUES (?, ?, ?)",
+        )
+        .bind(email.to_owned())
+        .bind(password_hash.to_owned())
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| unique_violation(e, &format!("a user {email:?} already exists")))?;
+        Ok(r.last_insert_rowid())
+    }
+
+    pub async fn set_role(&self, venue_id: i64, user_id: i64, role: Role) -> anyhow::Result<()> {
+        sqlx::query(
+            "INSERT INTO venue_staff (venue_id, user_id, role) VALUES (?, ?, ?) \
+             ON CONFLICT (venue_id, user_id) DO UPDATE SET role = excluded.role",
+        )
+        .bind(venue_id)
+        .bind(user_id)
+        .bind(role.as_str())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn user_by_email(&self, email: &str) -> anyhow::Result<Option<StaffUser>> {
+        Ok(
+            sqlx::query("SELECT id, email, password_hash FROM staff_users WHERE email = ?")
+                .bind(email.to_owned())
+                .fetch_optional(&self.pool)
+                .await?
+                .map(|r| StaffUser {
+                    id: r.get(0),
+                    email: r.get(1),
+                    password_hash: r.get(2),
+                }),
+        )
+    }
+
+    /// Set a new password and end every session of that account.
+    pub async fn set_password(&self, user_id: i64, password_hash: &str) -> anyhow::Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE staff_users SET password_hash = ? WHERE id = ?")
+            .bind(password_hash.to_owned())
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM sessions WHERE user_id = ?")
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn create_session(
+        &self,
+        token_hash: &str,
+        user_id: i64,
+        now: Timestamp,
+        expires_at: Timestamp,
+    ) -> anyhow::Result<()> {
+        sqlx::query("INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)")
+            .bind(token_hash.to_owned())
+            .bind(user_id)
+            .bind(now)
+            .bind(expires_at)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The account behind a live session.
+    pub async fn session_user(
+        &self,
+        token_hash: &str,
+        now: Timestamp,
+    ) -> anyhow::Result<Option<(i64, String)>> {
+        Ok(sqlx::query(
+            "SELECT u.id, u.email FROM sessions s JOIN staff_users u ON u.id = s.user_id \
+             WHERE s.token_hash = ? AND s.expires_at > ?",
+        )
+        .bind(token_hash.to_owned())
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?
+        .map(|r| (r.get(0), r.get(1))))
+    }
+
+    pub async fn delete_session(&self, token_hash: &str) -> anyhow::Result<()> {
+        sqlx::query("DELETE FROM sessions WHERE token_hash = ?")
+            .bind(token_hash.to_owned())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Venues an account works at: (slug, name, role).
+    pub async fn roles(&self, user_id: i64) -> anyhow::Result<Vec<(String, String, Role)>> {
+        let rows = sqlx::query(
+            "SELECT v.slug, v.name, s.role FROM venue_staff s JOIN venues v ON v.id = s.venue_id \
+             WHERE s.user_id = ? ORDER BY v.id",
+        )
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .filter_map(|r| Some((r.get(0), r.get(1), Role::parse(&r.get::<String, _>(2))?)))
+            .collect())
+    }
+
+    pub async fn role_at(&self, user_id: i64, venue_id: i64) -> anyhow::Result<Option<Role>> {
+        let role: Option<String> =
+            sqlx::query_scalar("SELECT role FROM venue_staff WHERE user_id = ? AND venue_id = ?")
+                .bind(user_id)
+                .bind(venue_id)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(role.as_deref().and_then(Role::parse))
+    }
+
+    pub async fn is_empty(&self) -> anyhow::Result<bool> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM venues")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(n == 0)
+    }
+
+    pub async fn ping(&self) -> anyhow::Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+const TICKET_COLUMNS: &str = "t.id, t.queue_id, t.number, t.token, t.name, t.party_size, t.notes, \
+     t.walk_in, t.status, t.rank, t.counter_id, t.calls, t.day, t.joined_at, t.called_at, \
+     t.serving_at, t.finished_at";
+const TICKET_COLUMN_COUNT: usize = 17;
+
+fn ticket_from_row(r: &SqliteRow) -> anyhow::Result<Ticket> {
+    let status: String = r.get(8);
+    Ok(Ticket {
+        id: TicketId(r.get::<i64, _>(0) as u64),
+        queue: QueueId(r.get(1)),
+        number: TicketNumber(r.get(2)),
+        token: r.get(3),
+        name: CustomerName::parse(&r.get::<String, _>(4)).context("stored name")?,
+        party_size: PartySize::parse(r.get(5)).context("stored party size")?,
+        notes: r.get(6),
+        walk_in: r.get(7),
+        status: TicketStatus::parse(&status)
+            .with_context(|| format!("stored status {status:?}"))?,
+        rank: r.get(9),
+        counter: r.get::<Option<i64>, _>(10).map(CounterId),
+        calls: r.get::<i64, _>(11) as u32,
+        day: r.get(12),
+        joined_at: r.get(13),
+        called_at: r.get(14),
+        serving_at: r.get(15),
+        finished_at: r.get(16),
+    })
+}
+
+fn unique_violation(e: sqlx::Error, message: &str) -> anyhow::Error {
+    match &e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => anyhow::anyhow!("{message}"),
+        _ => anyhow::Error::new(e),
+    }
+}

@@ -1,0 +1,153 @@
+//! Turning venue state into the public DTOs of `app::protocol`. Pure functions of the state.
+
+use app::domain::{QueueState, Ticket, TicketStatus, VenueState};
+use app::protocol::*;
+
+/// How many called tickets the venue screen lists.
+pub const DISPLAY_CALLED: usize = 8;
+/// How many upcoming numbers the venue screen shows per queue.
+pub const DISPLAY_NEXT: usize = 5;
+
+pub fn ticket_view(state: &VenueState, t: &Ticket, with_token: bool) -> TicketView {
+    let q = state.queues.get(&t.queue);
+    let position = state.position(t);
+    TicketView {
+        id: t.id.0,
+        number: t.number.0.clone(),
+        token: with_token.then(|| t.token.clone()),
+        status: t.status.as_str().to_owned(),
+        position,
+        eta_seconds: position.zip(q).map(|(p, q)| q.eta_seconds(p)),
+        queue: q.map(|q| q.slug.clone()).unwrap_or_default(),
+        queue_name: q.map(|q| q.name.clone()).unwrap_or_default(),
+        venue: state.slug.clone(),
+        venue_name: state.name.clone(),
+        name: t.name.as_str().to_owned(),
+        party_size: t.party_size.get(),
+        notes: t.notes.clone(),
+        walk_in: t.walk_in,
+        counter: counter_name(state, t),
+        calls: t.calls,
+        joined_at: t.joined_at,
+        called_at: t.called_at,
+        finished_at: t.finished_at,
+        offset: state.offset,
+    }
+}
+
+pub fn counter_name(state: &VenueState, t: &Ticket) -> Option<String> {
+    t.counter
+        .and_then(|c| state.counters.get(&c))
+        .map(|c| c.name.clone())
+}
+
+pub fn queue_summary(q: &QueueState) -> QueueSummary {
+    QueueSummary {
+        slug: q.slug.clone(),
+        name: q.name.clone(),
+        prefix: q.prefix.clone(),
+        status: q.status.as_str().to_owned(),
+        waiting: q.waiting_len(),
+        eta_seconds: q.eta_seconds(q.waiting_len() + 1),
+    }
+}
+
+pub fn venue_info(state: &VenueState) -> VenueInfo {
+    VenueInfo {
+        slug: state.slug.clone(),
+        name: state.name.clone(),
+        queues: state.queues.values().map(queue_summary).collect(),
+        offset: state.offset,
+    }
+}
+
+pub fn staff_snapshot(state: &VenueState) -> StaffSnapshot {
+    let queues = state
+        .queues
+        .values()
+        .map(|q| {
+            let mut tickets: Vec<TicketView> = state
+                .waiting_tickets(q.id)
+                .map(|t| ticket_view(state, t, false))
+                .collect();
+            let mut at_counters: Vec<&Ticket> = state
+                .tickets
+                .values()
+                .filter(|t| {
+                    t.queue == q.id
+                        && matches!(t.status, TicketStatus::Called | TicketStatus::Serving)
+                })
+                .collect();
+            at_counters.sort_by_key(|t| (t.called_at, t.id));
+            tickets.extend(
+                at_counters
+                    .into_iter()
+                    .map(|t| ticket_view(state, t, false)),
+            );
+            StaffQueue {
+                summary: queue_summary(q),
+                tickets,
+            }
+        })
+        .collect();
+    StaffSnapshot {
+        venue: state.slug.clone(),
+        venue_name: state.name.clone(),
+        offset: state.offset,
+        queues,
+        counters: state
+            .counters
+            .values()
+            .map(|c| CounterView {
+                id: c.id.0,
+                name: c.name.clone(),
+            })
+            .collect(),
+    }
+}
+
+pub fn display_snapshot(state: &VenueState, public_url: &str) -> DisplaySnapshot {
+    let mut called: Vec<&Ticket> = state
+        .tickets
+        .values()
+        .filter(|t| t.status == TicketStatus::Called)
+        .collect();
+    called.sort_by_key(|t| std::cmp::Reverse((t.called_at, t.id)));
+    DisplaySnapshot {
+        venue: state.slug.clone(),
+        venue_name: state.name.clone(),
+        offset: state.offset,
+        called: called
+            .into_iter()
+            .take(DISPLAY_CALLED)
+            .map(|t| CalledTicket {
+                number: t.number.0.clone(),
+                queue: state
+                    .queues
+                    .get(&t.queue)
+                    .map(|q| q.slug.clone())
+                    .unwrap_or_default(),
+                counter: counter_name(state, t).unwrap_or_default(),
+                called_at: t.called_at.unwrap_or(t.joined_at),
+                calls: t.calls,
+            })
+            .collect(),
+        queues: state
+            .queues
+            .values()
+            .map(|q| DisplayQueue {
+                summary: queue_summary(q),
+                next: state
+                    .waiting_tickets(q.id)
+                    .take(DISPLAY_NEXT)
+                    .map(|t| t.number.0.clone())
+                    .collect(),
+            })
+            .collect(),
+        join_url: join_url(public_url, &state.slug),
+    }
+}
+
+pub fn join_url(public_url: &str, venue: &str) -> String {
+    format!("{}/v/{venue}", public_url.trim_end_matches('/'))
+}

@@ -1,0 +1,119 @@
+//! The venue writer: one task that applies commands with the engine and commits them.
+//!
+//! It takes every command that is waiting (up to [`MAX_BATCH`]), applies them in arrival
+//! order, writes all their changes in one SQLite transaction, and only then publishes the
+//! events and answers the callers. One fsync serves a whole burst of joins.
+
+use super::{ExecError, VenueHandle, WriteRequest};
+use crate::clock::now_ms;
+use crate::store::{Batch, EventRow, QueueRow, SqliteStore, VenueRow};
+use app::domain::apply;
+use app::domain::engine::Outcome;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+use tokio::sync::{mpsc, oneshot};
+
+/// Most commands committed in one transaction: large enough to absorb a door-opening burst,
+/// small enough that the first caller in a batch is not kept waiting long.
+pub const MAX_BATCH: usize = 1024;
+
+type Reply = oneshot::Sender<Result<Outcome, ExecError>>;
+
+pub(super) async fn run(store: SqliteStore, mut rx: mpsc::Receiver<WriteRequest>) {
+    let mut last_now = 0;
+    let mut requests = Vec::with_capacity(MAX_BATCH);
+    while rx.recv_many(&mut requests, MAX_BATCH).await > 0 {
+        // Time never runs backwards within the log, even if the wall clock does.
+        let now = now_ms().max(last_now);
+        last_now = now;
+        commit_batch(&store, std::mem::take(&mut requests), now).await;
+    }
+    tracing::info!(task = "venue-writer", "stopped: no more commands");
+}
+
+async fn commit_batch(store: &SqliteStore, requests: Vec<WriteRequest>, now: i64) {
+    let mut batch = Batch::default();
+    let mut touched: HashMap<i64, Arc<VenueHandle>> = HashMap::new();
+    let mut accepted: Vec<(Reply, Outcome, Arc<VenueHandle>)> = Vec::new();
+    for req in requests {
+        let mut state = req.venue.write();
+        match apply(&mut state, req.cmd, now) {
+            Err(e) => {
+                let _ = req.reply.send(Err(e.into()));
+            }
+            Ok(outcome) => {
+                if outcome.events.is_empty() {
+                    drop(state);
+                    let _ = req.reply.send(Ok(outcome));
+                    continue;
+                }
+                let mut tickets = BTreeSet::new();
+                let mut queues = BTreeSet::new();
+                for e in &outcome.events {
+                    tickets.extend(e.event.ticket());
+                    let (a, b) = e.event.queues();
+                    queues.insert(a);
+                    queues.extend(b);
+                    batch.events.push(EventRow {
+                        venue_id: state.id,
+                        actor: req.actor,
+                        event: e.clone(),
+                    });
+                }
+                for id in tickets {
+                    if let Some(t) = state.tickets.get(&id) {
+                        batch.tickets.push((state.id, t.clone()));
+                    }
+                }
+                for id in queues {
+                    if let Some(q) = state.queues.get(&id) {
+                        batch.queues.push(QueueRow {
+                            id,
+                            status: q.status,
+                            day: q.day,
+                            last_number: q.last_number,
+                            pace_ms: q.pace_ms,
+                            last_call_at: q.last_call_at,
+                        });
+                    }
+                }
+                batch.venues.retain(|v: &VenueRow| v.id != state.id);
+                batch.venues.push(VenueRow {
+                    id: state.id,
+                    event_offset: state.offset,
+                    next_ticket_id: state.next_ticket_id,
+                });
+                drop(state);
+                touched.insert(req.venue.id, req.venue.clone());
+                accepted.push((req.reply, outcome, req.venue));
+            }
+        }
+    }
+    if accepted.is_empty() {
+        return;
+    }
+    if let Err(e) = store.persist(&batch).await {
+        tracing::error!(task = "venue-writer", error = %format!("{e:#}"), "batch not committed; reloading venues");
+        // Memory ran ahead of storage: put it back to what storage holds, then refuse.
+        for venue in touched.values() {
+            match store.load_venue(&venue.slug).await {
+                Ok(Some(fresh)) => *venue.write() = fresh,
+                Ok(None) | Err(_) => tracing::error!(venue = %venue.slug, "could not reload venue"),
+            }
+        }
+        for (reply, _, _) in accepted {
+            let _ = reply.send(Err(ExecError::Storage(anyhow::anyhow!("{e:#}"))));
+        }
+        return;
+    }
+    for (reply, outcome, venue) in accepted {
+        for e in &outcome.events {
+            // No receivers is fine: nobody is watching this venue right now.
+            let _ = venue.events.send(Arc::new(e.clone()));
+        }
+        if let Some(last) = outcome.events.last() {
+            venue.changed.send_replace(last.offset);
+        }
+        let _ = reply.send(Ok(outcome));
+    }
+}
