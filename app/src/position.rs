@@ -121,18 +121,18 @@ impl Watch {
     }
 
     fn removed(&mut self, queue: QueueId, from: Option<u32>) {
-        if let (true, Some(from), Some(mine)) = (queue == self.queue, from, self.position) {
-            if from < mine {
-                self.position = Some(mine - 1);
-            }
+        if let (true, Some(from), Some(mine)) = (queue == self.queue, from, self.position)
+            && from < mine
+        {
+            self.position = Some(mine - 1);
         }
     }
 
     fn inserted(&mut self, queue: QueueId, at: u32) {
-        if let (true, Some(mine)) = (queue == self.queue, self.position) {
-            if at <= mine {
-                self.position = Some(mine + 1);
-            }
+        if let (true, Some(mine)) = (queue == self.queue, self.position)
+            && at <= mine
+        {
+            self.position = Some(mine + 1);
         }
     }
 }

@@ -233,7 +233,7 @@ pub enum TicketMessage {
         position: Option<u32>,
         eta_seconds: Option<u64>,
         counter: Option<String>,
-        ticket: TicketView,
+        ticket: Box<TicketView>,
     },
     Update {
         offset: u64,

@@ -50,6 +50,7 @@ impl Application {
             config: Arc::new(config),
             leptos,
             sockets: Arc::new(AtomicUsize::new(0)),
+            stopping: tokio::sync::watch::Sender::new(false),
         };
         Ok(Self {
             listener,

@@ -132,10 +132,10 @@ impl VenueState {
     }
 
     pub fn insert_ticket(&mut self, ticket: Ticket) {
-        if ticket.status == TicketStatus::Waiting {
-            if let Some(q) = self.queues.get_mut(&ticket.queue) {
-                q.waiting.insert(ticket.rank, ticket.id);
-            }
+        if ticket.status == TicketStatus::Waiting
+            && let Some(q) = self.queues.get_mut(&ticket.queue)
+        {
+            q.waiting.insert(ticket.rank, ticket.id);
         }
         self.next_ticket_id = self.next_ticket_id.max(ticket.id.0 + 1);
         self.tokens.insert(ticket.token.clone(), ticket.id);

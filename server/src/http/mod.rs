@@ -37,6 +37,9 @@ pub struct AppState {
     pub leptos: LeptosOptions,
     /// Open WebSockets on this instance, checked against `config.max_sockets`.
     pub sockets: Arc<AtomicUsize>,
+    /// Turns true when the server is stopping: sockets close so clients
+    /// reconnect elsewhere, and graceful shutdown is not held up by long-lived sockets.
+    pub stopping: tokio::sync::watch::Sender<bool>,
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -57,6 +57,7 @@ where
     let open = s.sockets.fetch_add(1, Ordering::Relaxed) + 1;
     let slot = SocketSlot(s.sockets.clone());
     let full = open > s.config.max_sockets;
+    let mut stopping = s.stopping.subscribe();
     configure(ws).on_upgrade(move |mut socket| async move {
         let _slot = slot;
         if full {
@@ -67,7 +68,13 @@ where
             let _ = socket.send(Message::Close(Some(frame))).await;
             return;
         }
-        run(socket).await
+        // The socket lives until its peer leaves or the server stops; on stop it is dropped
+        // (the connection closes) and clients reconnect with back-off, to this instance once
+        // it is back or to another one.
+        tokio::select! {
+            _ = run(socket) => {}
+            _ = stopping.wait_for(|s| *s) => {}
+        }
     })
 }
 
@@ -117,7 +124,7 @@ fn snapshot_message(view: app::protocol::TicketView) -> TicketMessage {
         position: view.position,
         eta_seconds: view.eta_seconds,
         counter: view.counter.clone(),
-        ticket: view,
+        ticket: Box::new(view),
     }
 }
 
@@ -235,10 +242,10 @@ fn frame(s: &AppState, venue: &VenueHandle, kind: Picture) -> Utf8Bytes {
     };
     let st = venue.read();
     let mut cached = cache.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some((offset, bytes)) = cached.as_ref() {
-        if *offset == st.offset {
-            return bytes.clone();
-        }
+    if let Some((offset, bytes)) = cached.as_ref()
+        && *offset == st.offset
+    {
+        return bytes.clone();
     }
     let bytes = match kind {
         Picture::Display => json(&VenueMessage::Snapshot {

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# The one command that runs every test: formatting, lints, engine property tests, API
+# integration tests against a real server and SQLite, and browser tests in Chromium.
+# `.ci/run` calls exactly this.
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+LOG="$(mktemp)"
+trap 'rm -f "$LOG"' EXIT
+
+"$ROOT/scripts/setup.sh" --test
+
+say "Formatting"
+cargo fmt --all --check || die "run 'cargo fmt --all'"
+
+say "Lints"
+cargo clippy -p app --features ssr --all-targets -- -D warnings
+cargo clippy -p server --all-targets -- -D warnings
+cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
+
+say "Engine, protocol and API tests"
+cargo test -p app --features ssr 2>&1 | tee -a "$LOG"
+[ "${PIPESTATUS[0]}" = 0 ] || die "app tests failed"
+cargo test -p server 2>&1 | tee -a "$LOG"
+[ "${PIPESTATUS[0]}" = 0 ] || die "server tests failed"
+
+say "Browser tests"
+"$ROOT/scripts/build.sh"
+PORT="${FILA_E2E_PORT:-3210}"
+E2E_DIR="$(mktemp -d)"
+export FILA_E2E_OWNER_PASSWORD="e2e-owner-password"
+LEPTOS_SITE_ROOT="$SITE_ROOT" DATABASE_URL="sqlite://$E2E_DIR/fila.db" FILA_ADDR="127.0.0.1:$PORT" \
+  FILA_PUBLIC_URL="http://localhost:$PORT" FILA_DEMO_OWNER_PASSWORD="$FILA_E2E_OWNER_PASSWORD" \
+  RUST_LOG="${RUST_LOG:-warn}" "$CARGO_TARGET_DIR/debug/fila" > "$E2E_DIR/server.log" 2>&1 &
+SERVER_PID=$!
+trap 'kill $SERVER_PID 2>/dev/null || true; rm -rf "$E2E_DIR" "$LOG"' EXIT
+for _ in $(seq 1 100); do
+  curl -fsS "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && break
+  kill -0 "$SERVER_PID" 2>/dev/null || { cat "$E2E_DIR/server.log"; die "the server did not start"; }
+  sleep 0.2
+done
+set +e
+(cd end2end && FILA_BASE_URL="http://localhost:$PORT" npx playwright test 2>&1) | tee -a "$LOG"
+E2E_STATUS=${PIPESTATUS[0]}
+set -e
+if [ "$E2E_STATUS" != 0 ]; then
+  echo "--- server log ---"; tail -50 "$E2E_DIR/server.log"
+  die "browser tests failed"
+fi
+
+# One closing line for every runner above.
+passed=$(grep -oE 'test result: ok\. [0-9]+ passed' "$LOG" | awk '{s+=$4} END {print s+0}')
+e2e=$(grep -oE '^ *[0-9]+ passed' "$LOG" | awk '{s+=$1} END {print s+0}')
+echo "summary: $((passed + e2e)) passed, 0 failed"

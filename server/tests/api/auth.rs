@@ -1,0 +1,160 @@
+//! Staff sign-in: passwords, tokens, the cookie, logout.
+
+use crate::helpers::*;
+use app::protocol::{LoginResponse, MeResponse, StaffVenue};
+use reqwest::header::{COOKIE, SET_COOKIE};
+
+fn demo_owner() -> Vec<StaffVenue> {
+    vec![StaffVenue {
+        slug: "demo".into(),
+        name: "Demo Bar & Grill".into(),
+        role: "owner".into(),
+    }]
+}
+
+#[tokio::test]
+async fn a_wrong_password_or_unknown_email_is_401() {
+    let app = spawn_app().await;
+    let e = assert_error(
+        app.try_login(OWNER_EMAIL, "wrong password").await,
+        401,
+        "invalid_credentials",
+    )
+    .await;
+    assert_eq!(e.message, "wrong e-mail or password");
+    let e = assert_error(
+        app.try_login("nobody@demo.fila", OWNER_PASSWORD).await,
+        401,
+        "invalid_credentials",
+    )
+    .await;
+    assert_eq!(
+        e.message, "wrong e-mail or password",
+        "the same answer: no account probing"
+    );
+}
+
+#[tokio::test]
+async fn a_login_returns_a_token_and_an_http_only_cookie() {
+    let app = spawn_app().await;
+    // E-mail addresses are matched without case or surrounding spaces.
+    let resp = app.try_login("  Owner@Demo.FILA ", OWNER_PASSWORD).await;
+    assert_eq!(resp.status(), 200);
+    let cookie = resp
+        .headers()
+        .get(SET_COOKIE)
+        .expect("a Set-Cookie header")
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let body: LoginResponse = resp.json().await.unwrap();
+    assert_eq!(body.email, OWNER_EMAIL);
+    assert_eq!(body.venues, demo_owner());
+    assert!(body.token.len() >= 20, "a long random token");
+    assert!(body.expires_at > 0);
+    let parts: Vec<&str> = cookie.split(';').map(str::trim).collect();
+    assert_eq!(parts[0], format!("fila_session={}", body.token));
+    assert!(parts.contains(&"HttpOnly"), "{cookie}");
+    assert!(parts.contains(&"SameSite=Strict"), "{cookie}");
+    assert!(parts.contains(&"Path=/"), "{cookie}");
+    assert!(parts.contains(&"Max-Age=43200"), "12 hours: {cookie}");
+    assert!(
+        !parts.contains(&"Secure"),
+        "plain http on localhost: {cookie}"
+    );
+
+    // Two logins are two sessions.
+    let other = app.login().await;
+    assert_ne!(other, body.token);
+}
+
+async fn me(app: &TestApp, token: &str) -> reqwest::Response {
+    app.client
+        .get(app.url("/api/v1/auth/me"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn me_works_with_a_bearer_token_and_logout_ends_it() {
+    let app = spawn_app().await;
+    let token = app.login().await;
+    let other = app.login().await;
+    let resp = me(&app, &token).await;
+    assert_eq!(resp.status(), 200);
+    let body: MeResponse = resp.json().await.unwrap();
+    assert_eq!(body.email, OWNER_EMAIL);
+    assert_eq!(body.venues, demo_owner());
+
+    let resp = app
+        .client
+        .post(app.url("/api/v1/auth/logout"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 204);
+    let clear = resp.headers().get(SET_COOKIE).unwrap().to_str().unwrap();
+    assert!(clear.starts_with("fila_session=;"), "{clear}");
+    assert!(clear.contains("Max-Age=0"), "{clear}");
+
+    assert_error(me(&app, &token).await, 401, "session_expired").await;
+    let resp = app
+        .client
+        .get(app.url("/api/v1/venues/demo/queues"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_error(resp, 401, "session_expired").await;
+    // Logging out twice is refused too; the other session is untouched.
+    let resp = app
+        .client
+        .post(app.url("/api/v1/auth/logout"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_error(resp, 401, "session_expired").await;
+    assert_eq!(me(&app, &other).await.status(), 200);
+}
+
+#[tokio::test]
+async fn the_session_cookie_reads_but_never_writes() {
+    let app = spawn_app().await;
+    let token = app.login().await;
+    let cookie = format!("fila_session={token}");
+    // Reads with the cookie work (the staff pages use it).
+    let resp = app
+        .client
+        .get(app.url("/api/v1/venues/demo/queues"))
+        .header(COOKIE, &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    // ...but not from another site.
+    let resp = app
+        .client
+        .get(app.url("/api/v1/venues/demo/queues"))
+        .header(COOKIE, &cookie)
+        .header("origin", "https://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_error(resp, 401, "unauthorized").await;
+    // Changes need the bearer header: a cookie alone cannot change anything (no CSRF).
+    app.join("bar", "Ana", 2).await;
+    let resp = app
+        .client
+        .post(app.url("/api/v1/venues/demo/queues/bar/call-next"))
+        .header(COOKIE, &cookie)
+        .json(&serde_json::json!({"counter": "Bar 1"}))
+        .send()
+        .await
+        .unwrap();
+    assert_error(resp, 401, "unauthorized").await;
+    assert_eq!(app.venue_info().await.queues[0].waiting, 1);
+}

@@ -1,0 +1,13 @@
+//! API integration tests: each test starts the real server on `127.0.0.1:0` with its own
+//! SQLite file and the demo venue, and talks to it over HTTP and WebSockets.
+//!
+//! `TEST_LOG=debug cargo test -p server --test api` shows the server's logs.
+
+mod auth;
+mod bad_input;
+mod helpers;
+mod join;
+mod meta;
+mod restart;
+mod staff;
+mod websocket;

@@ -1,0 +1,75 @@
+//! The API's own description, health checks, and the QR code.
+
+use crate::helpers::*;
+use serde_json::Value;
+
+#[tokio::test]
+async fn the_openapi_document_describes_the_join_and_call_routes() {
+    let app = spawn_app().await;
+    let resp = app.get("/api/v1/openapi.json").await;
+    assert_eq!(resp.status(), 200);
+    let ct = resp.headers()["content-type"].to_str().unwrap().to_owned();
+    assert!(ct.starts_with("application/json"), "{ct}");
+    let doc: Value = resp.json().await.expect("valid JSON");
+    let version = doc["openapi"].as_str().expect("an openapi version");
+    assert!(version.starts_with('3'), "{version}");
+    let paths = doc["paths"].as_object().expect("paths");
+    for p in [
+        "/api/v1/venues/{venue}/queues/{queue}/tickets",
+        "/api/v1/venues/{venue}/queues/{queue}/call-next",
+        "/api/v1/tickets/{token}",
+        "/api/v1/auth/login",
+    ] {
+        assert!(
+            paths.contains_key(p),
+            "missing {p}; have {:?}",
+            paths.keys().collect::<Vec<_>>()
+        );
+    }
+    assert!(paths["/api/v1/venues/{venue}/queues/{queue}/tickets"]["post"].is_object());
+    assert!(paths["/api/v1/venues/{venue}/queues/{queue}/call-next"]["post"].is_object());
+}
+
+#[tokio::test]
+async fn health_and_readiness_answer_200() {
+    let app = spawn_app().await;
+    let resp = app.get("/healthz").await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.text().await.unwrap(), "ok");
+    let resp = app.get("/readyz").await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.text().await.unwrap(), "ready");
+}
+
+#[tokio::test]
+async fn the_qr_code_is_an_svg() {
+    let app = spawn_app().await;
+    let resp = app.get("/api/v1/venues/demo/qr.svg").await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["content-type"], "image/svg+xml");
+    let body = resp.text().await.unwrap();
+    assert!(
+        body.starts_with("<?xml") || body.starts_with("<svg"),
+        "{}",
+        &body[..body.len().min(80)]
+    );
+    assert!(body.contains("</svg>"));
+}
+
+#[tokio::test]
+async fn api_answers_are_not_cached_and_not_sniffed() {
+    let app = spawn_app().await;
+    let resp = app.get("/api/v1/venues/demo").await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["cache-control"], "no-store");
+    assert_eq!(resp.headers()["x-content-type-options"], "nosniff");
+    let info: Value = resp.json().await.unwrap();
+    assert_eq!(info["name"], "Demo Bar & Grill");
+    let prefixes: Vec<&str> = info["queues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| q["prefix"].as_str().unwrap())
+        .collect();
+    assert_eq!(prefixes, ["A", "B", "C"]);
+}

@@ -1,0 +1,436 @@
+//! The three sockets: a ticket's holder, the staff dashboard and the venue screen.
+
+use crate::helpers::*;
+use app::protocol::{DisplaySnapshot, StaffSnapshot, TicketMessage, VenueMessage};
+use futures_util::{SinkExt, StreamExt};
+use std::time::Duration;
+use tokio_tungstenite::tungstenite::{self, Message};
+
+const QUIET: Duration = Duration::from_millis(300);
+
+async fn next_ticket_message(ws: &mut Ws) -> TicketMessage {
+    let v = next_json(ws).await;
+    serde_json::from_value(v.clone()).unwrap_or_else(|e| panic!("{v} is a TicketMessage: {e}"))
+}
+
+/// (type, offset, status, position, eta, counter) of a ticket message, for exact comparisons.
+type Seen = (
+    &'static str,
+    u64,
+    String,
+    Option<u32>,
+    Option<u64>,
+    Option<String>,
+);
+
+fn seen(m: TicketMessage) -> Seen {
+    match m {
+        TicketMessage::Snapshot {
+            offset,
+            status,
+            position,
+            eta_seconds,
+            counter,
+            ..
+        } => ("snapshot", offset, status, position, eta_seconds, counter),
+        TicketMessage::Update {
+            offset,
+            status,
+            position,
+            eta_seconds,
+            counter,
+            ..
+        } => ("update", offset, status, position, eta_seconds, counter),
+    }
+}
+
+#[tokio::test]
+async fn a_ticket_watcher_sees_every_change_in_order() {
+    let app = spawn_app().await;
+    let mut tokens = Vec::new();
+    for i in 1..=6 {
+        tokens.push(
+            app.join("bar", &format!("Guest {i}"), 2)
+                .await
+                .token
+                .unwrap(),
+        );
+    }
+    let fifth = tokens[4].clone();
+    let mut ws = app
+        .ws_connect(&format!("/api/v1/tickets/{fifth}/live"))
+        .await;
+
+    let first = next_ticket_message(&mut ws).await;
+    let TicketMessage::Snapshot { ref ticket, .. } = first else {
+        panic!("the first message is a snapshot, got {first:?}");
+    };
+    assert_eq!(ticket.number, "A005");
+    assert_eq!(ticket.token.as_deref(), Some(fifth.as_str()));
+    assert_eq!(
+        seen(first),
+        (
+            "snapshot",
+            6,
+            "waiting".into(),
+            Some(5),
+            Some(5 * DEFAULT_ETA_STEP),
+            None
+        )
+    );
+
+    // Changes that do not move this ticket send nothing: a join behind it, another queue.
+    app.join("bar", "Behind", 2).await;
+    app.join("tables-small", "Elsewhere", 2).await;
+    assert_silent(&mut ws, QUIET).await;
+
+    let bar1 = app.counter_id("Bar 1").await;
+    let bar2 = app.counter_id("Bar 2").await;
+    let mut offsets = vec![6];
+    for (k, expected_position) in [4u32, 3, 2, 1].into_iter().enumerate() {
+        let called = app.call_next("bar", bar1).await;
+        assert_eq!(called.number, number("A", k as u32 + 1));
+        let msg = next_ticket_message(&mut ws).await;
+        let TicketMessage::Update { ref queue, .. } = msg else {
+            panic!("an update, got {msg:?}");
+        };
+        assert_eq!(queue, "bar");
+        // The estimate is the server's own figure for that position right now.
+        let eta = app.ticket(&fifth).await.eta_seconds;
+        assert!(eta.is_some());
+        // Offsets: 6 joins, 2 more joins, then one event per call.
+        assert_eq!(
+            seen(msg),
+            (
+                "update",
+                9 + k as u64,
+                "waiting".into(),
+                Some(expected_position),
+                eta,
+                None
+            )
+        );
+        offsets.push(9 + k as u64);
+    }
+    let called = app.call_next("bar", bar2).await;
+    assert_eq!(called.number, "A005");
+    assert_eq!(
+        seen(next_ticket_message(&mut ws).await),
+        (
+            "update",
+            13,
+            "called".into(),
+            None,
+            None,
+            Some("Bar 2".into())
+        )
+    );
+    offsets.push(13);
+    assert!(
+        offsets.windows(2).all(|w| w[0] < w[1]),
+        "offsets strictly increase: {offsets:?}"
+    );
+
+    // Serving then finishing reach the holder too.
+    app.act(called.id, "start", None).await;
+    assert_eq!(
+        seen(next_ticket_message(&mut ws).await),
+        (
+            "update",
+            14,
+            "serving".into(),
+            None,
+            None,
+            Some("Bar 2".into())
+        )
+    );
+    app.act(called.id, "serve", None).await;
+    assert_eq!(
+        seen(next_ticket_message(&mut ws).await),
+        (
+            "update",
+            15,
+            "served".into(),
+            None,
+            None,
+            Some("Bar 2".into())
+        )
+    );
+
+    // A watcher that reconnects after offset 13 gets the current picture first: A006 is next.
+    let sixth = &tokens[5];
+    let mut again = app
+        .ws_connect(&format!("/api/v1/tickets/{sixth}/live?after=13"))
+        .await;
+    let snap = next_ticket_message(&mut again).await;
+    let eta = app.ticket(sixth).await.eta_seconds;
+    assert_eq!(
+        seen(snap),
+        ("snapshot", 15, "waiting".into(), Some(1), eta, None)
+    );
+    // And asking for a resync gives a fresh snapshot on the same socket.
+    again.send(Message::text("resync")).await.unwrap();
+    assert_eq!(
+        seen(next_ticket_message(&mut again).await),
+        ("snapshot", 15, "waiting".into(), Some(1), eta, None)
+    );
+}
+
+#[tokio::test]
+#[ignore = "bug: a recall never reaches the holder's socket (app/src/position.rs Watch::apply ignores `calls`)"]
+async fn a_recall_reaches_the_holders_socket() {
+    let app = spawn_app().await;
+    let t = app.join("bar", "Forgetful", 1).await;
+    let token = t.token.unwrap();
+    let mut ws = app
+        .ws_connect(&format!("/api/v1/tickets/{token}/live"))
+        .await;
+    next_ticket_message(&mut ws).await;
+    let bar1 = app.counter_id("Bar 1").await;
+    app.call_next("bar", bar1).await;
+    assert_eq!(
+        seen(next_ticket_message(&mut ws).await),
+        (
+            "update",
+            2,
+            "called".into(),
+            None,
+            None,
+            Some("Bar 1".into())
+        )
+    );
+    assert_eq!(app.act(t.id, "recall", None).await.calls, 2);
+    // The phone should buzz again: the recall is a change the holder must hear about.
+    let msg = next_ticket_message(&mut ws).await;
+    assert_eq!(seen(msg).1, 3);
+}
+
+#[tokio::test]
+async fn a_cancelled_or_moved_ticket_tells_its_watcher() {
+    let app = spawn_app().await;
+    let a1 = app.join("bar", "First", 1).await;
+    let a2 = app.join("bar", "Second", 1).await;
+    let token2 = a2.token.clone().unwrap();
+    let mut ws = app
+        .ws_connect(&format!("/api/v1/tickets/{token2}/live"))
+        .await;
+    assert_eq!(
+        seen(next_ticket_message(&mut ws).await),
+        (
+            "snapshot",
+            2,
+            "waiting".into(),
+            Some(2),
+            Some(2 * DEFAULT_ETA_STEP),
+            None
+        )
+    );
+    // The one ahead cancels: move up.
+    app.cancel(a1.token.as_deref().unwrap()).await;
+    assert_eq!(
+        seen(next_ticket_message(&mut ws).await),
+        (
+            "update",
+            3,
+            "waiting".into(),
+            Some(1),
+            Some(DEFAULT_ETA_STEP),
+            None
+        )
+    );
+    // Staff move it to the large tables, which already has two waiting.
+    app.join("tables-large", "C one", 5).await;
+    app.join("tables-large", "C two", 5).await;
+    app.act(
+        a2.id,
+        "move",
+        Some(serde_json::json!({"queue": "tables-large"})),
+    )
+    .await;
+    let msg = next_ticket_message(&mut ws).await;
+    let TicketMessage::Update { ref queue, .. } = msg else {
+        panic!("an update, got {msg:?}");
+    };
+    assert_eq!(queue, "tables-large");
+    assert_eq!(
+        seen(msg),
+        (
+            "update",
+            6,
+            "waiting".into(),
+            Some(3),
+            Some(3 * DEFAULT_ETA_STEP),
+            None
+        )
+    );
+    // The holder cancels: the last word is "cancelled".
+    app.cancel(&token2).await;
+    assert_eq!(
+        seen(next_ticket_message(&mut ws).await),
+        ("update", 7, "cancelled".into(), None, None, None)
+    );
+}
+
+#[tokio::test]
+async fn a_watcher_for_an_unknown_ticket_is_refused_with_404() {
+    let app = spawn_app().await;
+    match app
+        .try_ws_connect_with("/api/v1/tickets/not-a-real-token/live", None)
+        .await
+    {
+        Err(tungstenite::Error::Http(resp)) => assert_eq!(resp.status(), 404),
+        Err(e) => panic!("expected a 404 answer, got {e}"),
+        Ok(_) => panic!("expected a refusal, the socket opened"),
+    }
+}
+
+async fn next_staff(ws: &mut Ws) -> (u64, StaffSnapshot) {
+    let v = next_json(ws).await;
+    let VenueMessage::Snapshot { offset, data } =
+        serde_json::from_value::<VenueMessage<StaffSnapshot>>(v.clone())
+            .unwrap_or_else(|e| panic!("{v} is a staff snapshot: {e}"));
+    assert_eq!(offset, data.offset);
+    (offset, data)
+}
+
+/// The raw text too, to check what the screen is never sent.
+async fn next_display(ws: &mut Ws) -> (u64, DisplaySnapshot, String) {
+    let v = next_json(ws).await;
+    let text = v.to_string();
+    let VenueMessage::Snapshot { offset, data } =
+        serde_json::from_value::<VenueMessage<DisplaySnapshot>>(v)
+            .unwrap_or_else(|e| panic!("{text} is a display snapshot: {e}"));
+    assert_eq!(offset, data.offset);
+    (offset, data, text)
+}
+
+#[tokio::test]
+async fn staff_and_display_sockets_get_a_snapshot_then_one_per_change() {
+    let app = spawn_app().await;
+    app.join("bar", "Already Here", 3).await;
+    let mut staff = app.ws_connect_staff("/api/v1/venues/demo/ws").await;
+    let mut display = app.ws_connect("/api/v1/venues/demo/display/ws").await;
+
+    let (offset, snap) = next_staff(&mut staff).await;
+    assert_eq!(offset, 1);
+    assert_eq!(snap.venue, "demo");
+    let names: Vec<&str> = snap.counters.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["Bar 1", "Bar 2", "Table 4", "Table 7"]);
+    let queues: Vec<&str> = snap
+        .queues
+        .iter()
+        .map(|q| q.summary.slug.as_str())
+        .collect();
+    assert_eq!(queues, ["bar", "tables-small", "tables-large"]);
+    assert_eq!(snap.queues[0].tickets[0].name, "Already Here");
+
+    let (offset, shown, text) = next_display(&mut display).await;
+    assert_eq!(offset, 1);
+    assert_eq!(shown.queues[0].next, ["A001"]);
+    assert!(shown.called.is_empty());
+    assert!(
+        !text.contains("Already Here"),
+        "the screen never gets names: {text}"
+    );
+    assert!(shown.join_url.ends_with("/v/demo"), "{}", shown.join_url);
+
+    // A join: both get a new picture.
+    let t = app.join("bar", "Zebulon Quixote", 2).await;
+    let (offset, snap) = next_staff(&mut staff).await;
+    assert_eq!(offset, 2);
+    let bar = &snap.queues[0];
+    assert_eq!(bar.summary.waiting, 2);
+    let seen: Vec<(&str, &str)> = bar
+        .tickets
+        .iter()
+        .map(|t| (t.number.as_str(), t.name.as_str()))
+        .collect();
+    assert_eq!(
+        seen,
+        [("A001", "Already Here"), ("A002", "Zebulon Quixote")]
+    );
+    assert!(
+        bar.tickets.iter().all(|t| t.token.is_none()),
+        "no tokens on the staff socket"
+    );
+    let (offset, shown, text) = next_display(&mut display).await;
+    assert_eq!(offset, 2);
+    assert_eq!(shown.queues[0].next, ["A001", "A002"]);
+    assert_eq!(shown.queues[0].summary.waiting, 2);
+    assert!(
+        !text.contains("Zebulon"),
+        "the screen never gets names: {text}"
+    );
+    assert!(
+        !text.contains("Already Here"),
+        "the screen never gets names: {text}"
+    );
+    assert!(!text.contains(t.token.as_deref().unwrap()), "nor tokens");
+
+    // A call: both get a new picture with the called number at its counter.
+    let bar1 = app.counter_id("Bar 1").await;
+    app.call_next("bar", bar1).await;
+    let (offset, snap) = next_staff(&mut staff).await;
+    assert_eq!(offset, 3);
+    let statuses: Vec<(&str, &str, Option<&str>)> = snap.queues[0]
+        .tickets
+        .iter()
+        .map(|t| (t.number.as_str(), t.status.as_str(), t.counter.as_deref()))
+        .collect();
+    assert_eq!(
+        statuses,
+        [("A002", "waiting", None), ("A001", "called", Some("Bar 1"))]
+    );
+    let (offset, shown, text) = next_display(&mut display).await;
+    assert_eq!(offset, 3);
+    assert_eq!(shown.called.len(), 1);
+    assert_eq!(shown.called[0].number, "A001");
+    assert_eq!(shown.called[0].counter, "Bar 1");
+    assert_eq!(shown.called[0].queue, "bar");
+    assert_eq!(shown.called[0].calls, 1);
+    assert_eq!(shown.queues[0].next, ["A002"]);
+    assert!(
+        !text.contains("Zebulon") && !text.contains("Already Here"),
+        "{text}"
+    );
+
+    // Nothing else arrives while nothing changes.
+    assert_silent(&mut staff, QUIET).await;
+    assert_silent(&mut display, QUIET).await;
+}
+
+#[tokio::test]
+async fn the_staff_socket_needs_a_valid_token() {
+    let app = spawn_app().await;
+    for bearer in [None, Some("not-a-session")] {
+        match app
+            .try_ws_connect_with("/api/v1/venues/demo/ws", bearer)
+            .await
+        {
+            Err(tungstenite::Error::Http(resp)) => assert_eq!(resp.status(), 401, "{bearer:?}"),
+            Err(e) => panic!("expected a 401 answer, got {e}"),
+            Ok(_) => panic!("the staff socket opened without a valid token ({bearer:?})"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn sockets_over_the_limit_are_told_to_try_again() {
+    let app = spawn_app_with(|c| c.max_sockets = 1).await;
+    let mut first = app.ws_connect("/api/v1/venues/demo/display/ws").await;
+    next_json(&mut first).await;
+    let mut second = app.ws_connect("/api/v1/venues/demo/display/ws").await;
+    let msg = tokio::time::timeout(WS_TIMEOUT, second.next())
+        .await
+        .expect("an answer")
+        .expect("a frame")
+        .expect("a valid frame");
+    match msg {
+        Message::Close(Some(frame)) => assert_eq!(u16::from(frame.code), 1013),
+        other => panic!("expected close 1013, got {other:?}"),
+    }
+    // The first one still works.
+    app.join("bar", "Still live", 1).await;
+    let v = next_json(&mut first).await;
+    assert_eq!(v["offset"], 1);
+}
