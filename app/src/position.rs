@@ -19,6 +19,8 @@ pub struct Watch {
     /// 1-based, only while waiting.
     pub position: Option<u32>,
     pub counter: Option<CounterId>,
+    /// Times called: a recall bumps it, so the phone can alert again.
+    pub calls: u32,
     pub pace_ms: u64,
     /// Offset of the last event applied.
     pub offset: u64,
@@ -33,6 +35,7 @@ impl Watch {
             status: ticket.status,
             position: state.position(ticket),
             counter: ticket.counter,
+            calls: ticket.calls,
             pace_ms: state.queues.get(&ticket.queue).map_or(0, |q| q.pace_ms),
             offset: state.offset,
         }
@@ -49,7 +52,7 @@ impl Watch {
             return false;
         }
         self.offset = env.offset;
-        let before = (self.status, self.position, self.counter, self.eta_seconds());
+        let before = self.seen();
         let me = self.ticket;
         match &env.event {
             Event::Joined {
@@ -68,6 +71,7 @@ impl Watch {
                 counter,
                 from_position,
                 pace_ms,
+                recall,
                 ..
             } => {
                 if *queue == self.queue {
@@ -77,6 +81,7 @@ impl Watch {
                     self.status = TicketStatus::Called;
                     self.position = None;
                     self.counter = Some(*counter);
+                    self.calls = if *recall { self.calls + 1 } else { 1 };
                 } else {
                     self.removed(*queue, *from_position);
                 }
@@ -117,7 +122,26 @@ impl Watch {
             }
             Event::QueueStatusChanged { .. } => {}
         }
-        before != (self.status, self.position, self.counter, self.eta_seconds())
+        before != self.seen()
+    }
+
+    /// What the customer sees: a change in any of it is worth a message.
+    fn seen(
+        &self,
+    ) -> (
+        TicketStatus,
+        Option<u32>,
+        Option<CounterId>,
+        u32,
+        Option<u64>,
+    ) {
+        (
+            self.status,
+            self.position,
+            self.counter,
+            self.calls,
+            self.eta_seconds(),
+        )
     }
 
     fn removed(&mut self, queue: QueueId, from: Option<u32>) {

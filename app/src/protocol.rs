@@ -43,7 +43,8 @@ pub struct TicketView {
     pub id: u64,
     /// What people read and hear, e.g. `A007`.
     pub number: String,
-    /// The holder's secret: only returned to the holder (on join) and to staff.
+    /// The holder's secret: returned only to the holder (join, ticket lookups, the ticket
+    /// socket) and to staff who add a walk-in (to hand it over); never in staff lists.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub token: Option<String>,
     /// waiting, called, serving, served, no_show or cancelled.
@@ -241,7 +242,11 @@ pub enum TicketMessage {
         position: Option<u32>,
         eta_seconds: Option<u64>,
         counter: Option<String>,
+        /// Times called so far; a recall increases it.
+        calls: u32,
+        /// Queue slug and name (they change when staff move the ticket).
         queue: String,
+        queue_name: String,
     },
 }
 

@@ -240,6 +240,7 @@ proptest! {
                     prop_assert_eq!(w.status, t.status);
                     prop_assert_eq!(w.position, state.position(t));
                     prop_assert_eq!(w.queue, t.queue);
+                    prop_assert_eq!(w.calls, t.calls);
                     prop_assert_eq!(w.eta_seconds(), state.position(t).map(|p| state.queues[&t.queue].eta_seconds(p)));
                 }
             }

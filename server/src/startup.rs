@@ -31,7 +31,8 @@ impl Application {
         } else {
             None
         };
-        let (venues, writer) = Venues::start(store.clone()).await?;
+        let stopping = tokio::sync::watch::Sender::new(false);
+        let (venues, writer) = Venues::start(store.clone(), stopping.subscribe()).await?;
         let listener = TcpListener::bind(config.addr)
             .await
             .with_context(|| format!("cannot listen on {}", config.addr))?;
@@ -50,7 +51,7 @@ impl Application {
             config: Arc::new(config),
             leptos,
             sockets: Arc::new(AtomicUsize::new(0)),
-            stopping: tokio::sync::watch::Sender::new(false),
+            stopping,
         };
         Ok(Self {
             listener,
@@ -82,15 +83,28 @@ impl Application {
             writer,
             ..
         } = self;
+        let stopping = state.stopping.clone();
+        let shutdown = async move {
+            shutdown.await;
+            // Sockets close and the writer stops taking commands (it commits what it has).
+            stopping.send_replace(true);
+        };
         axum::serve(listener, router)
             .with_graceful_shutdown(shutdown)
             .await
             .context("server error")?;
         let store = state.store.clone();
         drop(state);
-        // The writer ends when the last `Venues` handle is gone; sockets may still hold one,
-        // so do not wait for ever.
-        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), writer).await;
+        // The writer drains what it was given, then ends; bounded in case storage hangs.
+        if tokio::time::timeout(std::time::Duration::from_secs(10), writer)
+            .await
+            .is_err()
+        {
+            tracing::error!(
+                task = "venue-writer",
+                "did not finish within 10 s of shutdown"
+            );
+        }
         store.close().await;
         Ok(())
     }

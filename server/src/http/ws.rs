@@ -13,7 +13,6 @@ use super::error::ApiError;
 use super::public::{check_param, find_ticket};
 use crate::store::Role;
 use crate::venues::{VenueHandle, views};
-use app::domain::TicketStatus;
 use app::position::Watch;
 use app::protocol::{CLOSE_TRY_AGAIN, TicketMessage, VenueMessage};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
@@ -196,35 +195,20 @@ async fn ticket_socket(mut socket: WebSocket, venue: Arc<VenueHandle>, id: app::
 }
 
 fn update_message(venue: &VenueHandle, w: &Watch) -> TicketMessage {
-    // Names of counters and queues: read only when a call or move makes them matter.
-    let (counter, queue) = if w.status == TicketStatus::Waiting && w.counter.is_none() {
-        let st = venue.read();
-        (
-            None,
-            st.queues
-                .get(&w.queue)
-                .map(|q| q.slug.clone())
-                .unwrap_or_default(),
-        )
-    } else {
-        let st = venue.read();
-        (
-            w.counter
-                .and_then(|c| st.counters.get(&c))
-                .map(|c| c.name.clone()),
-            st.queues
-                .get(&w.queue)
-                .map(|q| q.slug.clone())
-                .unwrap_or_default(),
-        )
-    };
+    let st = venue.read();
+    let queue = st.queues.get(&w.queue);
     TicketMessage::Update {
         offset: w.offset,
         status: w.status.as_str().to_owned(),
         position: w.position,
         eta_seconds: w.eta_seconds(),
-        counter,
-        queue,
+        counter: w
+            .counter
+            .and_then(|c| st.counters.get(&c))
+            .map(|c| c.name.clone()),
+        calls: w.calls,
+        queue: queue.map(|q| q.slug.clone()).unwrap_or_default(),
+        queue_name: queue.map(|q| q.name.clone()).unwrap_or_default(),
     }
 }
 

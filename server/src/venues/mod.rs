@@ -56,6 +56,12 @@ impl VenueHandle {
         self.state.read().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Drop cached screen pictures (after a reload they may describe refused state).
+    pub(crate) fn forget_pictures(&self) {
+        *self.display_frame.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        *self.staff_frame.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+
     pub(crate) fn write(&self) -> std::sync::RwLockWriteGuard<'_, VenueState> {
         self.state.write().unwrap_or_else(|e| e.into_inner())
     }
@@ -87,10 +93,11 @@ pub struct Venues {
 }
 
 impl Venues {
-    /// Load every venue and start the writer task. The writer stops once every `Venues`
-    /// handle is dropped and the queued commands are written.
+    /// Load every venue and start the writer task. Once `stopping` turns true the writer
+    /// refuses new commands, commits the ones already queued, and ends.
     pub async fn start(
         store: SqliteStore,
+        stopping: watch::Receiver<bool>,
     ) -> anyhow::Result<(Arc<Self>, tokio::task::JoinHandle<()>)> {
         let (tx, rx) = mpsc::channel(WRITE_QUEUE);
         let mut map = HashMap::new();
@@ -99,7 +106,7 @@ impl Venues {
                 map.insert(slug, VenueHandle::new(state));
             }
         }
-        let writer = tokio::spawn(writer::run(store.clone(), rx));
+        let writer = tokio::spawn(writer::run(store.clone(), rx, stopping));
         Ok((
             Arc::new(Self {
                 map: RwLock::new(map),

@@ -11,7 +11,7 @@ use app::domain::apply;
 use app::domain::engine::Outcome;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
 /// Most commands committed in one transaction: large enough to absorb a door-opening burst,
 /// small enough that the first caller in a batch is not kept waiting long.
@@ -19,10 +19,30 @@ pub const MAX_BATCH: usize = 1024;
 
 type Reply = oneshot::Sender<Result<Outcome, ExecError>>;
 
-pub(super) async fn run(store: SqliteStore, mut rx: mpsc::Receiver<WriteRequest>) {
+pub(super) async fn run(
+    store: SqliteStore,
+    mut rx: mpsc::Receiver<WriteRequest>,
+    mut stopping: watch::Receiver<bool>,
+) {
     let mut last_now = 0;
     let mut requests = Vec::with_capacity(MAX_BATCH);
-    while rx.recv_many(&mut requests, MAX_BATCH).await > 0 {
+    loop {
+        let stop = tokio::select! {
+            n = rx.recv_many(&mut requests, MAX_BATCH) => {
+                if n == 0 {
+                    break;
+                }
+                false
+            }
+            _ = stopping.wait_for(|s| *s) => true,
+        };
+        // New sends now fail (callers get "shutting down"); queued ones are still read.
+        if stop {
+            rx.close();
+            if rx.recv_many(&mut requests, MAX_BATCH).await == 0 {
+                break;
+            }
+        }
         // Time never runs backwards within the log, even if the wall clock does.
         let now = now_ms().max(last_now);
         last_now = now;
@@ -97,7 +117,16 @@ async fn commit_batch(store: &SqliteStore, requests: Vec<WriteRequest>, now: i64
         // Memory ran ahead of storage: put it back to what storage holds, then refuse.
         for venue in touched.values() {
             match store.load_venue(&venue.slug).await {
-                Ok(Some(fresh)) => *venue.write() = fresh,
+                Ok(Some(mut fresh)) => {
+                    let mut state = venue.write();
+                    // Offsets never go back: a reader may have seen the refused ones, and a
+                    // reused offset would be skipped by every watcher that did.
+                    fresh.offset = state.offset;
+                    *state = fresh;
+                    drop(state);
+                    venue.forget_pictures();
+                    venue.changed.send_replace(venue.read().offset);
+                }
                 Ok(None) | Err(_) => tracing::error!(venue = %venue.slug, "could not reload venue"),
             }
         }

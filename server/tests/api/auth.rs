@@ -158,3 +158,156 @@ async fn the_session_cookie_reads_but_never_writes() {
     assert_error(resp, 401, "unauthorized").await;
     assert_eq!(app.venue_info().await.queues[0].waiting, 1);
 }
+
+async fn admin(app: &TestApp, args: &[&str]) {
+    use clap::Parser;
+    let cli = server::cli::Cli::try_parse_from(std::iter::once("fila").chain(args.iter().copied()))
+        .expect("valid admin command");
+    server::cli::run_admin(&app.config, cli.command.expect("a command"))
+        .await
+        .expect("the admin command works");
+}
+
+#[tokio::test]
+async fn staff_of_one_venue_cannot_touch_another() {
+    let app = spawn_app().await;
+    // A second venue, made with the admin commands while the server runs.
+    admin(&app, &["venue", "create", "corner-shop", "Corner Shop"]).await;
+    admin(
+        &app,
+        &[
+            "queue",
+            "create",
+            "corner-shop",
+            "till",
+            "Till",
+            "--prefix",
+            "T",
+        ],
+    )
+    .await;
+    admin(&app, &["counter", "create", "corner-shop", "Till 1"]).await;
+    let password = "another long password";
+    admin(
+        &app,
+        &[
+            "user",
+            "create",
+            "clerk@corner.shop",
+            "--venue",
+            "corner-shop",
+            "--password",
+            password,
+        ],
+    )
+    .await;
+
+    // The demo has no queue "till": venues do not share queues.
+    assert_error(app.try_join("till", "x", 1).await, 404, "queue_not_found").await;
+    let resp = app
+        .post_json(
+            "/api/v1/venues/corner-shop/queues/till/tickets",
+            &serde_json::json!({"name": "Shopper", "party_size": 1}),
+        )
+        .await;
+    assert_eq!(
+        resp.status(),
+        201,
+        "a venue created at runtime appears at once"
+    );
+    let shopper: app::protocol::TicketView = resp.json().await.unwrap();
+    assert_eq!(shopper.number, "T001");
+
+    let resp = app.try_login("clerk@corner.shop", password).await;
+    assert_eq!(resp.status(), 200);
+    let login: LoginResponse = resp.json().await.unwrap();
+    assert_eq!(
+        login.venues,
+        [StaffVenue {
+            slug: "corner-shop".into(),
+            name: "Corner Shop".into(),
+            role: "staff".into()
+        }]
+    );
+    let clerk = login.token;
+    let get = |path: &'static str, token: String| {
+        let req = app.client.get(app.url(path)).bearer_auth(token);
+        async move { req.send().await.unwrap() }
+    };
+    assert_eq!(
+        get("/api/v1/venues/corner-shop/queues", clerk.clone())
+            .await
+            .status(),
+        200
+    );
+    assert_error(
+        get("/api/v1/venues/demo/queues", clerk.clone()).await,
+        403,
+        "forbidden",
+    )
+    .await;
+    let resp = app
+        .client
+        .post(app.url("/api/v1/venues/demo/queues/bar/pause"))
+        .bearer_auth(&clerk)
+        .send()
+        .await
+        .unwrap();
+    assert_error(resp, 403, "forbidden").await;
+    // And the demo owner has no say at the corner shop.
+    let owner = app.staff_token().await.to_owned();
+    let resp = app
+        .client
+        .post(app.url("/api/v1/venues/corner-shop/queues/till/call-next"))
+        .bearer_auth(&owner)
+        .json(&serde_json::json!({"counter": "Till 1"}))
+        .send()
+        .await
+        .unwrap();
+    assert_error(resp, 403, "forbidden").await;
+    assert_eq!(
+        app.ticket(shopper.token.as_deref().unwrap()).await.status,
+        "waiting"
+    );
+    assert_eq!(app.venue_info().await.queues[0].status, "open");
+
+    // A password reset ends the account's sessions at once.
+    admin(
+        &app,
+        &[
+            "user",
+            "reset-password",
+            "clerk@corner.shop",
+            "--password",
+            "a brand new password",
+        ],
+    )
+    .await;
+    assert_error(get("/api/v1/auth/me", clerk).await, 401, "session_expired").await;
+    assert_eq!(
+        app.try_login("clerk@corner.shop", password).await.status(),
+        401
+    );
+    assert_eq!(
+        app.try_login("clerk@corner.shop", "a brand new password")
+            .await
+            .status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn the_bearer_scheme_is_case_insensitive() {
+    let app = spawn_app().await;
+    let token = app.login().await;
+    for scheme in ["bearer", "BEARER"] {
+        let resp = app
+            .client
+            .get(app.url("/api/v1/auth/me"))
+            .header("authorization", format!("{scheme} {token}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200, "{scheme}");
+    }
+}

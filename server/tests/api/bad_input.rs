@@ -457,7 +457,6 @@ async fn unknown_api_routes_are_404_json() {
 }
 
 #[tokio::test]
-#[ignore = "bug: a wrong method on a known API route answers 405 with an empty body, not JSON (server/src/http/mod.rs)"]
 async fn a_wrong_method_on_an_api_route_is_405_json() {
     let (app, before) = setup().await;
     assert_error(app.get(JOIN_BAR).await, 405, "method_not_allowed").await;
@@ -486,4 +485,27 @@ async fn a_login_without_email_or_password_is_422() {
         .post_json("/api/v1/auth/login", &json!({"email": "a@b.c"}))
         .await;
     assert_error(resp, 422, "invalid_body").await;
+}
+
+#[tokio::test]
+async fn socket_routes_and_odd_urls_answer_json_errors_too() {
+    let app = spawn_app().await;
+    let ticket = app.join("bar", "Watcher", 1).await.token.unwrap();
+    let before = state(&app).await;
+    for path in [
+        // A plain GET (no upgrade) on the socket routes.
+        format!("/api/v1/tickets/{ticket}/live"),
+        "/api/v1/venues/demo/display/ws".to_owned(),
+        // A query that does not parse.
+        format!("/api/v1/tickets/{ticket}/live?after=abc"),
+        // Path segments that are not UTF-8.
+        "/api/v1/tickets/%FF".to_owned(),
+        "/api/v1/venues/%FF".to_owned(),
+    ] {
+        let resp = app.get(&path).await;
+        let status = resp.status().as_u16();
+        assert!((400..500).contains(&status), "{path}: {status}");
+        assert_json_error(resp, status).await;
+    }
+    assert_eq!(state(&app).await, before);
 }

@@ -181,3 +181,38 @@ async fn a_restart_twice_in_a_row_still_continues_numbering() {
     assert_eq!(info.queues.len(), 3);
     assert_eq!(app.staff_snapshot().await.counters.len(), 4);
 }
+
+#[tokio::test]
+async fn a_restart_with_open_sockets_tells_watchers_to_reconnect() {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    let mut app = spawn_app().await;
+    let t = app.join("bar", "Watcher", 2).await;
+    let token = t.token.unwrap();
+    let mut ticket_ws = app
+        .ws_connect(&format!("/api/v1/tickets/{token}/live"))
+        .await;
+    next_json(&mut ticket_ws).await;
+    let mut display_ws = app.ws_connect("/api/v1/venues/demo/display/ws").await;
+    next_json(&mut display_ws).await;
+
+    let started = std::time::Instant::now();
+    app.stop().await;
+    let took = started.elapsed();
+    assert!(
+        took < std::time::Duration::from_secs(2),
+        "stopping took {took:?}"
+    );
+    // Each watcher notices at once that the server went away, so it reconnects to the new
+    // one: a close frame (1001 going away / 1012 service restart) or the connection ending.
+    for ws in [&mut ticket_ws, &mut display_ws] {
+        match tokio::time::timeout(WS_TIMEOUT, ws.next()).await {
+            Ok(Some(Ok(Message::Close(Some(frame))))) => {
+                let code = u16::from(frame.code);
+                assert!(code == 1001 || code == 1012, "close code {code}");
+            }
+            Ok(None | Some(Err(_)) | Some(Ok(Message::Close(None)))) => {}
+            other => panic!("expected the socket to close, got {other:?}"),
+        }
+    }
+}

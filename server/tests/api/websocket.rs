@@ -177,7 +177,6 @@ async fn a_ticket_watcher_sees_every_change_in_order() {
 }
 
 #[tokio::test]
-#[ignore = "bug: a recall never reaches the holder's socket (app/src/position.rs Watch::apply ignores `calls`)"]
 async fn a_recall_reaches_the_holders_socket() {
     let app = spawn_app().await;
     let t = app.join("bar", "Forgetful", 1).await;
@@ -202,7 +201,28 @@ async fn a_recall_reaches_the_holders_socket() {
     assert_eq!(app.act(t.id, "recall", None).await.calls, 2);
     // The phone should buzz again: the recall is a change the holder must hear about.
     let msg = next_ticket_message(&mut ws).await;
-    assert_eq!(seen(msg).1, 3);
+    let TicketMessage::Update { calls, .. } = msg else {
+        panic!("an update, got {msg:?}");
+    };
+    assert_eq!(calls, 2);
+    assert_eq!(
+        seen(msg),
+        (
+            "update",
+            3,
+            "called".into(),
+            None,
+            None,
+            Some("Bar 1".into())
+        )
+    );
+    // A second recall too.
+    assert_eq!(app.act(t.id, "recall", None).await.calls, 3);
+    let msg = next_ticket_message(&mut ws).await;
+    let TicketMessage::Update { calls, offset, .. } = msg else {
+        panic!("an update, got {msg:?}");
+    };
+    assert_eq!((offset, calls), (4, 3));
 }
 
 #[tokio::test]
@@ -248,10 +268,18 @@ async fn a_cancelled_or_moved_ticket_tells_its_watcher() {
     )
     .await;
     let msg = next_ticket_message(&mut ws).await;
-    let TicketMessage::Update { ref queue, .. } = msg else {
+    let TicketMessage::Update {
+        ref queue,
+        ref queue_name,
+        ..
+    } = msg
+    else {
         panic!("an update, got {msg:?}");
     };
-    assert_eq!(queue, "tables-large");
+    assert_eq!(
+        (queue.as_str(), queue_name.as_str()),
+        ("tables-large", "Tables 3+")
+    );
     assert_eq!(
         seen(msg),
         (
@@ -433,4 +461,54 @@ async fn sockets_over_the_limit_are_told_to_try_again() {
     app.join("bar", "Still live", 1).await;
     let v = next_json(&mut first).await;
     assert_eq!(v["offset"], 1);
+}
+
+#[tokio::test]
+async fn a_watcher_keeps_up_with_a_burst_of_concurrent_calls() {
+    let app = std::sync::Arc::new(spawn_app().await);
+    let mut last = None;
+    for i in 1..=30 {
+        last = Some(app.join("bar", &format!("Guest {i}"), 1).await);
+    }
+    let last = last.unwrap();
+    let token = last.token.clone().unwrap();
+    let mut ws = app
+        .ws_connect(&format!("/api/v1/tickets/{token}/live"))
+        .await;
+    assert_eq!(
+        seen(next_ticket_message(&mut ws).await),
+        (
+            "snapshot",
+            30,
+            "waiting".into(),
+            Some(30),
+            Some(30 * DEFAULT_ETA_STEP),
+            None
+        )
+    );
+    let bar1 = app.counter_id("Bar 1").await;
+    let bar2 = app.counter_id("Bar 2").await;
+    app.staff_token().await;
+    let mut set = tokio::task::JoinSet::new();
+    for i in 0..29 {
+        let app = app.clone();
+        let counter = if i % 2 == 0 { bar1 } else { bar2 };
+        set.spawn(async move { app.call_next("bar", counter).await.number });
+    }
+    // One update per call, in offset order, each one place closer.
+    for k in 1..=29u32 {
+        let (kind, offset, status, position, _, counter) = seen(next_ticket_message(&mut ws).await);
+        assert_eq!(
+            (kind, offset, status.as_str(), position, counter),
+            ("update", 30 + k as u64, "waiting", Some(30 - k), None)
+        );
+    }
+    let mut called = std::collections::BTreeSet::new();
+    while let Some(n) = set.join_next().await {
+        called.insert(n.unwrap());
+    }
+    assert_eq!(called, (1..=29).map(|i| number("A", i)).collect());
+    let mine = app.ticket(&token).await;
+    assert_eq!((mine.position, mine.offset), (Some(1), 59));
+    assert_silent(&mut ws, QUIET).await;
 }

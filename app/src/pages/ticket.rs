@@ -1,0 +1,373 @@
+//! `/t/:token`: the customer's ticket, live.
+
+use super::common::{ConnectionBadge, Loading, status_label, use_hydrated, use_param};
+use crate::client::{self, ConnState, LiveSocket, api_delete, api_get};
+use crate::protocol::{TicketMessage, TicketView, format_wait};
+use leptos::{prelude::*, task::spawn_local};
+use leptos_meta::Title;
+
+#[derive(Clone, Debug, PartialEq)]
+enum Load {
+    Loading,
+    NotFound,
+    Failed(String),
+    Ready,
+}
+
+/// The page's state; `Copy`, so callbacks can take it along.
+#[derive(Clone, Copy)]
+struct Tk {
+    token: Memo<String>,
+    ticket: RwSignal<Option<TicketView>>,
+    load: RwSignal<Load>,
+    conn: RwSignal<ConnState>,
+    /// Offset of the last message applied.
+    last: RwSignal<u64>,
+    socket: StoredValue<Option<LiveSocket>>,
+}
+
+impl Tk {
+    /// Load the ticket over REST; the first time, then open the live socket.
+    fn load(self, token: String, first: bool) {
+        spawn_local(async move {
+            let result = api_get::<TicketView>(&format!("/api/v1/tickets/{token}")).await;
+            // Navigated elsewhere (or away) meanwhile?
+            if self.token.try_get_untracked().as_ref() != Some(&token) {
+                return;
+            }
+            match result {
+                Ok(t) => {
+                    client::remember_ticket(&token, &t.venue, &t.number);
+                    let live = !is_final(&t.status);
+                    if t.offset >= self.last.get_untracked() {
+                        self.last.set(t.offset);
+                        self.ticket.set(Some(t));
+                    } else if self.ticket.with_untracked(Option::is_none) {
+                        self.ticket.set(Some(t));
+                    }
+                    self.load.set(Load::Ready);
+                    if first && live {
+                        self.open(token);
+                    }
+                }
+                Err(e) if e.is_not_found() => {
+                    client::forget_ticket(&token);
+                    self.load.set(Load::NotFound);
+                }
+                Err(e) => {
+                    if first {
+                        self.load.set(Load::Failed(e.message));
+                    }
+                }
+            }
+        });
+    }
+
+    fn open(self, token: String) {
+        let path = move || {
+            let after = self.last.try_get_untracked().unwrap_or(0);
+            format!("/api/v1/tickets/{token}/live?after={after}")
+        };
+        let socket = LiveSocket::open(
+            path,
+            move |text| self.apply(&text),
+            move |s| self.conn.set(s),
+        );
+        self.socket.set_value(Some(socket));
+    }
+
+    fn close(self) {
+        if let Some(s) = self.socket.try_update_value(Option::take).flatten() {
+            s.close();
+        }
+    }
+
+    /// One message from the live socket.
+    fn apply(self, text: &str) {
+        let Ok(msg) = serde_json::from_str::<TicketMessage>(text) else {
+            return;
+        };
+        let Some(seen) = self.last.try_get_untracked() else {
+            return;
+        };
+        let (offset, status, position, eta, counter) = match &msg {
+            TicketMessage::Snapshot {
+                offset,
+                status,
+                position,
+                eta_seconds,
+                counter,
+                ..
+            }
+            | TicketMessage::Update {
+                offset,
+                status,
+                position,
+                eta_seconds,
+                counter,
+                ..
+            } => (
+                *offset,
+                status.clone(),
+                *position,
+                *eta_seconds,
+                counter.clone(),
+            ),
+        };
+        if offset < seen {
+            return;
+        }
+        self.last.set(offset);
+        let before = self.ticket.with_untracked(|t| {
+            t.as_ref()
+                .map(|t| (t.status.clone(), t.counter.clone(), t.calls))
+        });
+        match msg {
+            TicketMessage::Snapshot { ticket: t, .. } => {
+                let mut t = *t;
+                t.status = status.clone();
+                t.position = position;
+                t.eta_seconds = eta;
+                t.counter = counter.clone();
+                t.offset = offset;
+                self.ticket.set(Some(t));
+            }
+            TicketMessage::Update {
+                queue,
+                queue_name,
+                calls,
+                ..
+            } => self.ticket.update(|t| {
+                if let Some(t) = t {
+                    t.queue = queue;
+                    t.queue_name = queue_name;
+                    t.calls = calls;
+                    t.status = status.clone();
+                    t.position = position;
+                    t.eta_seconds = eta;
+                    t.counter = counter.clone();
+                    t.offset = offset;
+                }
+            }),
+        }
+        let calls_now = self
+            .ticket
+            .with_untracked(|t| t.as_ref().map_or(0, |t| t.calls));
+        // A first call, a call to another counter, or a recall: alert again.
+        if status == "called"
+            && let Some((prev_status, prev_counter, prev_calls)) = before
+            && (prev_status != "called" || prev_counter != counter || calls_now > prev_calls)
+        {
+            alert_turn();
+        }
+    }
+}
+
+/// Buzz and beep: it is this ticket's turn.
+fn alert_turn() {
+    client::vibrate(600);
+    client::beep();
+}
+
+/// Served and cancelled tickets never change again.
+fn is_final(status: &str) -> bool {
+    matches!(status, "served" | "cancelled")
+}
+
+#[component]
+pub fn TicketPage() -> impl IntoView {
+    let hydrated = use_hydrated();
+    let tk = Tk {
+        token: use_param("token"),
+        ticket: RwSignal::new(None),
+        load: RwSignal::new(Load::Loading),
+        conn: RwSignal::new(ConnState::Connecting),
+        last: RwSignal::new(0),
+        socket: StoredValue::new(None),
+    };
+    let Tk {
+        token,
+        ticket,
+        load,
+        conn,
+        last,
+        ..
+    } = tk;
+    let confirming = RwSignal::new(false);
+    let busy = RwSignal::new(false);
+    let error = RwSignal::new(None::<String>);
+
+    Effect::new(move |_| {
+        let token = token.get();
+        ticket.set(None);
+        load.set(Load::Loading);
+        last.set(0);
+        confirming.set(false);
+        error.set(None);
+        tk.load(token, true);
+        on_cleanup(move || tk.close());
+    });
+
+    // Sounds need a gesture first: the first tap anywhere on the page unlocks them.
+    let unlock = move |_| client::unlock_audio();
+
+    let with_ticket =
+        move |f: fn(&TicketView) -> String| ticket.with(|t| t.as_ref().map(f).unwrap_or_default());
+    let status = Memo::new(move |_| with_ticket(|t| t.status.clone()));
+    let status = move || status.get();
+    let number = Memo::new(move |_| with_ticket(|t| t.number.clone()));
+    let number = move || number.get();
+    let load_state = Memo::new(move |_| load.get());
+    let finished = move || is_final(&status());
+
+    // Nothing more will happen to a served or cancelled ticket: stop listening.
+    Effect::new(move |_| {
+        if finished() {
+            tk.close();
+        }
+    });
+
+    let cancel = move |_| {
+        if busy.get_untracked() {
+            return;
+        }
+        busy.set(true);
+        error.set(None);
+        let token = token.get_untracked();
+        spawn_local(async move {
+            match api_delete::<TicketView>(&format!("/api/v1/tickets/{token}")).await {
+                Ok(t) => {
+                    last.try_update(|l| *l = (*l).max(t.offset));
+                    ticket.try_set(Some(t));
+                    confirming.try_set(false);
+                }
+                Err(e) => {
+                    error.try_set(Some(e.message));
+                }
+            }
+            busy.try_set(false);
+        });
+    };
+
+    let body = move || {
+        match load_state.get() {
+        Load::Loading => view! { <Loading/> }.into_any(),
+        Load::NotFound => view! {
+            <div class="card center" data-testid="ticket-not-found">
+                <h1>"We can't find this ticket"</h1>
+                <p>"The link may be mistyped, or the ticket is from an earlier day."</p>
+                <p><a class="button" href="/">"Go to the start page"</a></p>
+            </div>
+        }
+        .into_any(),
+        Load::Failed(msg) => view! {
+            <div class="card center">
+                <h1>"Can't load your ticket"</h1>
+                <p class="form-error">{msg}</p>
+                <p><button class="button" on:click=move |_| { let _ = window().location().reload(); }>"Try again"</button></p>
+            </div>
+        }
+        .into_any(),
+        Load::Ready => view! {
+            <p class="venue-line">
+                <strong>{move || with_ticket(|t| t.venue_name.clone())}</strong>
+                " · "
+                <span data-testid="ticket-queue">{move || with_ticket(|t| t.queue_name.clone())}</span>
+            </p>
+            {move || (status() == "called").then(|| view! {
+                <div class="your-turn" data-testid="your-turn" role="alert">
+                    {format!("It's your turn — go to {}", with_ticket(|t| t.counter.clone().unwrap_or_else(|| "the counter".into())))}
+                </div>
+            })}
+            <section class="ticket-card" data-status=status>
+                <span class="ticket-label">"Your number"</span>
+                <span class="ticket-number" data-testid="ticket-number">{number}</span>
+                <span class="ticket-status" data-testid="ticket-status" data-status=status>
+                    {move || status_label(&status())}
+                </span>
+            </section>
+            {move || ticket.with(|t| t.as_ref().filter(|t| t.status == "waiting").map(|t| {
+                let pos = t.position.unwrap_or(0);
+                let ahead = pos.saturating_sub(1);
+                let ahead_text = match ahead {
+                    0 => "Nobody ahead of you — you're next".to_string(),
+                    1 => "People ahead of you: 1".to_string(),
+                    n => format!("People ahead of you: {n}"),
+                };
+                view! {
+                    <section class="ticket-stats">
+                        <div class="stat">
+                            <span class="stat-value" data-testid="ticket-position">{pos.to_string()}</span>
+                            <span class="stat-label">{format!("You are number {pos} in line")}</span>
+                            <span class="stat-sub">{ahead_text}</span>
+                        </div>
+                        <div class="stat">
+                            <span class="stat-value small" data-testid="ticket-eta">
+                                {t.eta_seconds.map(format_wait).unwrap_or_else(|| "—".into())}
+                            </span>
+                            <span class="stat-label">"Estimated wait"</span>
+                        </div>
+                    </section>
+                    <p class="hint">"Keep this page open: your phone will buzz when it's your turn."</p>
+                }
+            }))}
+            {move || {
+                let s = status();
+                let venue = with_ticket(|t| t.venue.clone());
+                let text = match s.as_str() {
+                    "serving" => Some("Enjoy! Staff are with you now."),
+                    "served" => Some("Thanks for visiting. See you again soon!"),
+                    "no_show" => Some("You missed your call. Please talk to a member of staff."),
+                    "cancelled" => Some("This ticket is cancelled."),
+                    _ => None,
+                };
+                text.map(|text| view! {
+                    <div class="card center finished">
+                        <p>{text}</p>
+                        {(s != "serving").then(|| view! {
+                            <a class="button" href=format!("/v/{venue}")>"Join again"</a>
+                        })}
+                    </div>
+                })
+            }}
+            {move || error.get().map(|e| view! { <p class="form-error" data-testid="ticket-error" role="alert">{e}</p> })}
+            {move || {
+                let s = status();
+                (s == "waiting" || s == "called").then(|| if confirming.get() {
+                    view! {
+                        <div class="card confirm" role="dialog" aria-label="Cancel your ticket?">
+                            <p><strong>"Leave the queue?"</strong> " You will lose your place."</p>
+                            <div class="button-row">
+                                <button class="button danger" data-testid="confirm-cancel" disabled=move || busy.get() on:click=cancel>
+                                    "Yes, cancel my ticket"
+                                </button>
+                                <button class="button" data-testid="keep-place" on:click=move |_| confirming.set(false)>
+                                    "Keep my place"
+                                </button>
+                            </div>
+                        </div>
+                    }.into_any()
+                } else {
+                    view! {
+                        <button class="button subtle" data-testid="cancel-ticket" disabled=move || !hydrated.get() on:click=move |_| confirming.set(true)>
+                            "Cancel my ticket"
+                        </button>
+                    }.into_any()
+                })
+            }}
+        }
+        .into_any(),
+    }
+    };
+
+    view! {
+        <Title text=move || { let n = number(); if n.is_empty() { "Your ticket".to_string() } else { format!("Ticket {n}") } }/>
+        <main class="page narrow ticket-page" on:pointerdown=unlock>
+            <div class="topbar">
+                <a class="brand small" href="/">"Fila"</a>
+                {move || (!finished()).then(|| view! { <ConnectionBadge state=conn/> })}
+            </div>
+            {body}
+        </main>
+    }
+}
