@@ -219,6 +219,8 @@ pub fn JoinPage() -> impl IntoView {
                     <input
                         type="text"
                         data-testid="join-name"
+                        // Typing before the app takes over would be wiped by hydration.
+                        disabled=move || !hydrated.get()
                         maxlength="80"
                         autocomplete="given-name"
                         required
@@ -230,6 +232,8 @@ pub fn JoinPage() -> impl IntoView {
                     <input
                         type="number"
                         data-testid="join-party"
+                        // Typing before the app takes over would be wiped by hydration.
+                        disabled=move || !hydrated.get()
                         min="1"
                         max="20"
                         inputmode="numeric"
@@ -240,6 +244,7 @@ pub fn JoinPage() -> impl IntoView {
                     <span>"Notes " <small>"(optional)"</small></span>
                     <textarea
                         data-testid="join-notes"
+                        disabled=move || !hydrated.get()
                         maxlength="280"
                         rows="2"
                         placeholder="High chair, accessibility needs…"

@@ -99,13 +99,22 @@ pub fn LoginPage() -> impl IntoView {
             <form class="card" on:submit=on_submit novalidate>
                 <label class="field">
                     <span>"Email"</span>
-                    <input type="email" data-testid="login-email" autocomplete="username" required bind:value=email/>
+                    <input
+                        type="email"
+                        data-testid="login-email"
+                        autocomplete="username"
+                        required
+                        // Typing before the app takes over would be wiped by hydration.
+                        disabled=move || !hydrated.get()
+                        bind:value=email
+                    />
                 </label>
                 <label class="field">
                     <span>"Password"</span>
                     <input
                         type="password"
                         data-testid="login-password"
+                        disabled=move || !hydrated.get()
                         autocomplete="current-password"
                         required
                         bind:value=password

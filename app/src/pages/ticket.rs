@@ -163,10 +163,16 @@ impl Tk {
     }
 }
 
-/// Buzz and beep: it is this ticket's turn.
+/// Buzz and beep: it is this ticket's turn. Deferred a moment so the banner is drawn first
+/// (creating the audio context can take most of a second on a cold phone).
 fn alert_turn() {
-    client::vibrate(600);
-    client::beep();
+    set_timeout(
+        || {
+            client::vibrate(600);
+            client::beep();
+        },
+        std::time::Duration::from_millis(30),
+    );
 }
 
 /// Served and cancelled tickets never change again.

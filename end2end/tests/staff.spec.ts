@@ -1,0 +1,79 @@
+// The staff dashboard, driven by clicks only.
+
+import { test, expect } from "@playwright/test";
+import { DESKTOP, StaffApi, openHydrated, staffLogin, tag } from "./helpers";
+
+test.use(DESKTOP);
+
+test("a wrong password is refused on the login page", async ({ page }) => {
+  await openHydrated(page, "/staff", "login-submit");
+  await page.getByTestId("login-email").fill("owner@demo.fila");
+  await page.getByTestId("login-password").fill("not-the-password");
+  await page.getByTestId("login-submit").click();
+  await expect(page.getByTestId("login-error")).toBeVisible();
+  await expect(page).toHaveURL(/\/staff$/);
+});
+
+test("walk-in: add, call, recall, mark served; the row leaves the dashboard", async ({ page, request }) => {
+  const api = await StaffApi.login(request);
+  await api.resetVenue();
+  const table7 = await api.counter("Table 7");
+  await staffLogin(page);
+  await page.getByTestId("counter-select").selectOption(String(table7.id));
+
+  // Add a walk-in to "Tables 3+".
+  const name = `Walk-in ${tag()}`;
+  await page.getByTestId("walkin-queue").selectOption("tables-large");
+  await page.getByTestId("walkin-name").fill(name);
+  await page.getByTestId("walkin-party").fill("4");
+  await page.getByTestId("walkin-submit").click();
+  await expect(page.getByTestId("staff-notice")).toContainText(/Added C\d+ to Tables 3\+/);
+  await expect(page.getByTestId("walkin-name")).toHaveValue("");
+
+  const panel = page.getByTestId("queue-tables-large");
+  const waiting = panel.getByTestId("ticket-row").filter({ hasText: name });
+  await expect(waiting).toHaveCount(1);
+  await expect(waiting).toHaveAttribute("data-status", "waiting");
+  await expect(waiting).toContainText("walk-in");
+  const number = (await waiting.getAttribute("data-number"))!;
+  expect(number).toMatch(/^C\d+$/);
+  const row = page.locator(`[data-testid="ticket-row"][data-number="${number}"]`);
+
+  // Call it to my counter.
+  await waiting.getByTestId("action-call").click();
+  await expect(row).toHaveAttribute("data-status", "called");
+  await expect(panel.getByTestId("ticket-row")).toHaveCount(0);
+  const serving = page.getByTestId("now-serving").locator(`[data-testid="ticket-row"][data-number="${number}"]`);
+  await expect(serving).toContainText("at Table 7");
+
+  // Recall: still called, called twice.
+  await serving.getByTestId("action-recall").click();
+  await expect(serving).toContainText("called 2×");
+  await expect(serving).toHaveAttribute("data-status", "called");
+  const snap = await api.snapshot();
+  const t = snap.queues.flatMap((q) => q.tickets).find((t) => t.number === number)!;
+  expect(t.calls).toBe(2);
+  expect(t.counter).toBe("Table 7");
+
+  // Served: gone from the dashboard.
+  await serving.getByTestId("action-serve").click();
+  await expect(row).toHaveCount(0);
+  await expect(page.getByTestId("staff-error")).toHaveCount(0);
+  const after = await api.snapshot();
+  expect(after.queues.flatMap((q) => q.tickets).find((t) => t.number === number)).toBeUndefined();
+});
+
+test("pause and resume a queue from the dashboard", async ({ page, request }) => {
+  const api = await StaffApi.login(request);
+  await api.resetVenue();
+  await staffLogin(page);
+  const panel = page.getByTestId("queue-tables-small");
+  await page.getByTestId("pause-tables-small").click();
+  await expect(panel).toHaveAttribute("data-status", "paused");
+  await expect(page.getByTestId("resume-tables-small")).toBeVisible();
+  expect((await api.snapshot()).queues.find((q) => q.slug === "tables-small")!.status).toBe("paused");
+
+  await page.getByTestId("resume-tables-small").click();
+  await expect(panel).toHaveAttribute("data-status", "open");
+  await expect(page.getByTestId("pause-tables-small")).toBeVisible();
+});

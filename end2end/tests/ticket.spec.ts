@@ -1,0 +1,155 @@
+// The customer's ticket page on a phone: live updates across a lost connection, a reload,
+// and cancelling.
+
+import { test, expect, type Page } from "@playwright/test";
+import { DESKTOP, PHONE, StaffApi, joinFromPhone, screen, staffLogin, staffRow, tag } from "./helpers";
+
+test.use(PHONE);
+
+/**
+ * `context.setOffline(true)` makes requests and new WebSocket connections fail (and fires
+ * `offline`/`online` in the page), but leaves WebSockets that are already open untouched:
+ * Chromium's offline emulation never drops them. A phone that loses its network does lose
+ * them, so this init script keeps track of the page's sockets and `goOffline` closes them.
+ */
+async function trackSockets(page: Page) {
+  await page.addInitScript(() => {
+    const Native = window.WebSocket;
+    const open = new Set<WebSocket>();
+    (window as unknown as { __filaSockets: Set<WebSocket> }).__filaSockets = open;
+    class Tracked extends Native {
+      constructor(url: string | URL, protocols?: string | string[]) {
+        super(url, protocols);
+        open.add(this);
+        this.addEventListener("close", () => open.delete(this));
+      }
+    }
+    window.WebSocket = Tracked;
+  });
+}
+
+async function goOffline(page: Page) {
+  await page.context().setOffline(true);
+  const closed = await page.evaluate(() => {
+    const open = (window as unknown as { __filaSockets: Set<WebSocket> }).__filaSockets;
+    const n = open.size;
+    for (const s of open) s.close();
+    return n;
+  });
+  expect(closed, "the ticket page had its live socket open").toBeGreaterThan(0);
+}
+
+async function goOnline(page: Page) {
+  await page.context().setOffline(false);
+}
+
+test("after the connection drops and comes back, the ticket shows the exact new position", async ({ page, request }) => {
+  const api = await StaffApi.login(request);
+  await api.resetVenue();
+  const bar2 = await api.counter("Bar 2");
+  const t = tag();
+  const ahead = [];
+  for (const n of ["Ada", "Ben", "Cleo", "Dev"]) ahead.push(await api.join("bar", `${n} ${t}`, 2));
+
+  await trackSockets(page);
+  const me = await joinFromPhone(page, "bar", `Reconnect ${t}`);
+  const position = page.getByTestId("ticket-position");
+  const conn = page.getByTestId("connection");
+  await expect(position).toHaveText("5");
+  await expect(conn).toHaveAttribute("data-state", "live");
+
+  await goOffline(page);
+  await expect(conn).not.toHaveAttribute("data-state", "live");
+  await expect(conn).toHaveAttribute("data-state", "offline");
+
+  // While the phone is away: two are called and served, one leaves.
+  for (let i = 0; i < 2; i++) {
+    const called = await api.callNext("bar", bar2.id);
+    await api.ticketAction(called!.id, "serve");
+  }
+  await api.ticketAction(ahead[3].id, "cancel");
+  const truth = await api.ticket(me.token);
+  expect(truth.status).toBe("waiting");
+  expect(truth.position).toBe(2);
+  // Nothing reached the phone meanwhile.
+  await expect(position).toHaveText("5");
+  await expect(conn).not.toHaveAttribute("data-state", "live");
+
+  await goOnline(page);
+  await expect(conn).toHaveAttribute("data-state", "live", { timeout: 5_000 });
+  await expect(position).toHaveText(String(truth.position), { timeout: 3_000 });
+  await expect(page.getByTestId("ticket-number")).toHaveText(me.number);
+
+  // And it is live again: the next change arrives without a reload.
+  const next = await api.callNext("bar", bar2.id);
+  expect(next!.number).toBe(ahead[2].number);
+  await expect(position).toHaveText("1");
+  expect((await api.ticket(me.token)).position).toBe(1);
+});
+
+test("reloading the ticket page restores the ticket, and the join page links back to it", async ({ page, request }) => {
+  const api = await StaffApi.login(request);
+  await api.resetVenue();
+  await api.join("tables-small", `Before ${tag()}`, 2);
+  const me = await joinFromPhone(page, "tables-small", `Reload ${tag()}`, 2);
+  await expect(page.getByTestId("ticket-position")).toHaveText("2");
+  const ticketUrl = page.url();
+
+  await page.reload();
+  await expect(page.getByTestId("ticket-number")).toHaveText(me.number);
+  await expect(page.getByTestId("ticket-status")).toHaveAttribute("data-status", "waiting");
+  await expect(page.getByTestId("ticket-position")).toHaveText("2");
+  await expect(page.getByTestId("connection")).toHaveAttribute("data-state", "live");
+
+  await page.goto("/v/demo");
+  const existing = page.getByTestId("existing-ticket");
+  await expect(existing).toBeVisible();
+  await expect(existing).toContainText(me.number);
+  await existing.click();
+  await expect(page).toHaveURL(ticketUrl);
+  await expect(page.getByTestId("ticket-number")).toHaveText(me.number);
+});
+
+test("cancelling asks first, then the ticket is cancelled and leaves the staff dashboard", async ({ page, browser, request }) => {
+  // Two screens, each loading the app.
+  test.setTimeout(60_000);
+  const api = await StaffApi.login(request);
+  await api.resetVenue();
+  const me = await joinFromPhone(page, "tables-large", `Cancel ${tag()}`, 4);
+  await expect(page.getByTestId("ticket-status")).toHaveAttribute("data-status", "waiting");
+
+  const staff = await screen(browser, DESKTOP);
+  try {
+    await staffLogin(staff.page);
+    const row = staffRow(staff.page, me.number);
+    await expect(row).toHaveCount(1);
+    await expect(row).toHaveAttribute("data-status", "waiting");
+
+    // Asking first: "keep my place" changes nothing.
+    await page.getByTestId("cancel-ticket").click();
+    await expect(page.getByTestId("confirm-cancel")).toBeVisible();
+    await page.getByTestId("keep-place").click();
+    await expect(page.getByTestId("confirm-cancel")).toHaveCount(0);
+    await expect(page.getByTestId("ticket-status")).toHaveAttribute("data-status", "waiting");
+    expect((await api.ticket(me.token)).status).toBe("waiting");
+
+    await page.getByTestId("cancel-ticket").click();
+    await page.getByTestId("confirm-cancel").click();
+    await expect(page.getByTestId("ticket-status")).toHaveAttribute("data-status", "cancelled");
+    await expect(page.getByTestId("ticket-position")).toHaveCount(0);
+    await expect(page.getByTestId("cancel-ticket")).toHaveCount(0);
+    expect((await api.ticket(me.token)).status).toBe("cancelled");
+
+    await expect(row).toHaveCount(0);
+    await expect(staff.page.getByTestId("queue-tables-large").getByTestId("ticket-row")).toHaveCount(0);
+
+    // A cancelled ticket is not offered again on the join page.
+    const checked = page.waitForResponse((r) => r.url().endsWith(`/api/v1/tickets/${me.token}`));
+    await page.goto("/v/demo");
+    expect((await checked).status()).toBe(200);
+    await expect(page.getByTestId("join-submit")).toBeEnabled();
+    await expect(page.getByTestId("existing-ticket")).toHaveCount(0);
+  } finally {
+    await staff.context.close();
+  }
+});
