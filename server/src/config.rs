@@ -55,6 +55,29 @@ pub struct Config {
     )]
     pub max_sockets: usize,
 
+    /// Joins allowed per client address per minute (burst of the same size). Phones on the
+    /// venue's own Wi-Fi behind one public address count together: keep it generous there.
+    #[arg(
+        long,
+        env = "FILA_JOIN_RATE_PER_IP",
+        default_value_t = 30,
+        global = true
+    )]
+    pub join_rate_per_ip: u32,
+
+    /// Joins allowed per venue per minute, across all addresses.
+    #[arg(
+        long,
+        env = "FILA_JOIN_RATE_PER_VENUE",
+        default_value_t = 6_000,
+        global = true
+    )]
+    pub join_rate_per_venue: u32,
+
+    /// Take the client address from `X-Forwarded-For` (only behind your own proxy).
+    #[arg(long, env = "FILA_TRUST_PROXY", default_value_t = false, action = ArgAction::Set, global = true)]
+    pub trust_proxy: bool,
+
     /// How long a staff login lasts, in hours.
     #[arg(long, env = "FILA_SESSION_HOURS", default_value_t = 12, global = true)]
     pub session_hours: u32,

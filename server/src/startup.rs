@@ -45,6 +45,8 @@ impl Application {
             .build();
         let mut config = config;
         config.addr = addr;
+        let config = config;
+        let limits = Arc::new(http::Limits::new(&config));
         let state = AppState {
             venues,
             store,
@@ -52,6 +54,7 @@ impl Application {
             leptos,
             sockets: Arc::new(AtomicUsize::new(0)),
             stopping,
+            limits,
         };
         Ok(Self {
             listener,
@@ -89,10 +92,13 @@ impl Application {
             // Sockets close and the writer stops taking commands (it commits what it has).
             stopping.send_replace(true);
         };
-        axum::serve(listener, router)
-            .with_graceful_shutdown(shutdown)
-            .await
-            .context("server error")?;
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await
+        .context("server error")?;
         let store = state.store.clone();
         drop(state);
         // The writer drains what it was given, then ends; bounded in case storage hangs.

@@ -141,7 +141,8 @@ async fn staff_venues(s: &AppState, user_id: i64) -> Result<Vec<StaffVenue>, Api
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "staff",
     summary = "Log in; returns a bearer token and sets an HttpOnly cookie",
     request_body = LoginRequest,
-    responses((status = 200, body = LoginResponse), (status = 401, body = ErrorBody)))]
+    responses((status = 200, body = LoginResponse), (status = 401, body = ErrorBody),
+        (status = 429, body = ErrorBody, description = "Locked out after repeated wrong passwords; see Retry-After")))]
 pub async fn login(
     State(s): State<AppState>,
     headers: HeaderMap,
@@ -158,6 +159,17 @@ pub async fn login(
             "give an e-mail address and a password",
         ));
     }
+    let now_instant = std::time::Instant::now();
+    s.limits.logins.check(&email, now_instant).map_err(|wait| {
+        ApiError::too_many(
+            "locked_out",
+            format!(
+                "too many wrong passwords for this account; try again in {} s",
+                wait.as_secs().max(1)
+            ),
+            wait,
+        )
+    })?;
     let user = s.store.user_by_email(&email).await?;
     let hash = user
         .as_ref()
@@ -168,12 +180,14 @@ pub async fn login(
         .await
         .map_err(|e| anyhow::anyhow!("password check: {e}"))?;
     let Some(user) = user.filter(|_| ok) else {
+        s.limits.logins.failed(&email, now_instant);
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
             "invalid_credentials",
             "wrong e-mail or password",
         ));
     };
+    s.limits.logins.succeeded(&email);
     let token = random_token();
     let now = now_ms();
     let expires_at = now + s.config.session_hours as i64 * 3_600_000;

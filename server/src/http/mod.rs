@@ -6,6 +6,7 @@
 pub mod auth;
 pub mod error;
 pub mod extract;
+pub mod limits;
 pub mod openapi;
 pub mod public;
 pub mod staff;
@@ -40,6 +41,24 @@ pub struct AppState {
     /// Turns true when the server is stopping: sockets close so clients
     /// reconnect elsewhere, and graceful shutdown is not held up by long-lived sockets.
     pub stopping: tokio::sync::watch::Sender<bool>,
+    pub limits: Arc<Limits>,
+}
+
+/// The edge's rate limits, shared by every request of this instance.
+pub struct Limits {
+    pub join_per_ip: limits::RateLimiter,
+    pub join_per_venue: limits::RateLimiter,
+    pub logins: limits::LoginGuard,
+}
+
+impl Limits {
+    pub fn new(config: &Config) -> Self {
+        Self {
+            join_per_ip: limits::RateLimiter::new(config.join_rate_per_ip),
+            join_per_venue: limits::RateLimiter::new(config.join_rate_per_venue),
+            logins: limits::LoginGuard::default(),
+        }
+    }
 }
 
 impl FromRef<AppState> for LeptosOptions {

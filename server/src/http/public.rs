@@ -3,16 +3,19 @@
 use super::AppState;
 use super::error::ApiError;
 use super::extract::ApiJson;
+use super::limits::client_ip;
 use crate::secrets::random_token;
 use crate::venues::VenueHandle;
 use crate::venues::views;
 use app::domain::{Command, CustomerName, PartySize, TicketId, parse_notes};
 use app::protocol::*;
 use axum::Json;
-use axum::extract::{Path, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Instant;
 
 /// Longest slug or token accepted in a path; anything longer is not ours.
 const MAX_PATH_PARAM: usize = 100;
@@ -85,9 +88,12 @@ pub(super) fn ticket_response(
     request_body = JoinRequest,
     responses((status = 201, body = TicketView, description = "Joined; keep the token"),
         (status = 409, body = ErrorBody, description = "Queue paused, closed or full"),
+        (status = 429, body = ErrorBody, description = "Too many joins from this address or venue; see Retry-After"),
         (status = 422, body = ErrorBody, description = "Invalid name, party size or notes")))]
 pub async fn join(
     State(s): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     Path((venue, queue)): Path<(String, String)>,
     ApiJson(body): ApiJson<JoinRequest>,
 ) -> Result<(StatusCode, Json<TicketView>), ApiError> {
@@ -95,6 +101,23 @@ pub async fn join(
     check_param(&queue, "queue")?;
     let v = s.venue(&venue).await?;
     let cmd = join_command(queue_id(&v, &queue)?, body, false)?;
+    // Checked after validation, so a typo does not use up someone's allowance.
+    let now = Instant::now();
+    let ip = client_ip(peer, &headers, s.config.trust_proxy);
+    s.limits.join_per_ip.check(&format!("{venue}|{ip}"), now).map_err(|wait| {
+        ApiError::too_many(
+            "rate_limited",
+            "Lots of people are joining from your network right now. Please wait a moment and try again.",
+            wait,
+        )
+    })?;
+    s.limits.join_per_venue.check(&venue, now).map_err(|wait| {
+        ApiError::too_many(
+            "rate_limited",
+            "This venue is very busy right now. Please wait a moment and try again.",
+            wait,
+        )
+    })?;
     let outcome = s.venues.execute(&v, cmd, None).await?;
     let id = outcome.ticket.expect("a join names its ticket");
     Ok((StatusCode::CREATED, Json(ticket_response(&v, id, true)?)))

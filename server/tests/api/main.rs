@@ -7,6 +7,7 @@ mod auth;
 mod bad_input;
 mod helpers;
 mod join;
+mod limits;
 mod meta;
 mod restart;
 mod staff;
