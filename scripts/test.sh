@@ -16,6 +16,7 @@ say "Lints"
 cargo clippy -p app --features ssr --all-targets -- -D warnings
 cargo clippy -p server --all-targets -- -D warnings
 cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
+cargo clippy -p loadtest --all-targets -- -D warnings
 
 say "Engine, protocol and API tests"
 cargo test -p app --features ssr 2>&1 | tee -a "$LOG"
@@ -23,8 +24,13 @@ cargo test -p app --features ssr 2>&1 | tee -a "$LOG"
 cargo test -p server 2>&1 | tee -a "$LOG"
 [ "${PIPESTATUS[0]}" = 0 ] || die "server tests failed"
 
-say "Browser tests"
 "$ROOT/scripts/build.sh"
+
+say "Load harness smoke run (checks correctness at small N; speed is for docs/BENCHMARKS.md)"
+cargo build -p loadtest
+"$CARGO_TARGET_DIR/debug/fila-load" --fila "$CARGO_TARGET_DIR/debug/fila" join-burst --joins 300 --concurrency 16
+
+say "Browser tests"
 PORT="${FILA_E2E_PORT:-3210}"
 E2E_DIR="$(mktemp -d)"
 export FILA_E2E_OWNER_PASSWORD="e2e-owner-password"

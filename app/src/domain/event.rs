@@ -61,6 +61,17 @@ pub enum Event {
 }
 
 impl Event {
+    /// The event's name, as in its JSON `type`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Event::Joined { .. } => "joined",
+            Event::Called { .. } => "called",
+            Event::StatusChanged { .. } => "status_changed",
+            Event::Requeued { .. } => "requeued",
+            Event::QueueStatusChanged { .. } => "queue_status_changed",
+        }
+    }
+
     pub fn ticket(&self) -> Option<TicketId> {
         match self {
             Event::Joined { ticket, .. }

@@ -8,12 +8,16 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
 };
-use sqlx::{AssertSqlSafe, Row};
+use sqlx::{AssertSqlSafe, QueryBuilder, Row, Sqlite};
 use std::str::FromStr;
 use std::time::Duration;
 
 /// Schema migrations, applied in order at startup; the applied count lives in `user_version`.
 const MIGRATIONS: &[&str] = &[include_str!("../../migrations/sqlite/0001_init.sql")];
+
+/// Rows per multi-row INSERT: 18 columns x 400 rows stays far below SQLite's 32766 bound
+/// parameters per statement.
+const ROWS_PER_STATEMENT: usize = 400;
 
 /// Readers (ticket pages, logins) share a few connections; the writer takes one of them.
 const POOL_SIZE: u32 = 4;
@@ -180,57 +184,60 @@ impl SqliteStore {
             .execute(&mut *tx)
             .await?;
         }
-        for (venue_id, t) in &batch.tickets {
-            sqlx::query(
+        // Multi-row statements: one round trip to SQLite's worker per few hundred rows
+        // instead of one per row (a join burst commits hundreds of joins at once).
+        for chunk in batch.tickets.chunks(ROWS_PER_STATEMENT) {
+            let mut q = QueryBuilder::<Sqlite>::new(
                 "INSERT INTO tickets (venue_id, id, queue_id, number, token, name, party_size, \
                  notes, walk_in, status, rank, counter_id, calls, day, joined_at, called_at, \
-                 serving_at, finished_at) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
-                 ON CONFLICT (venue_id, id) DO UPDATE SET queue_id = excluded.queue_id, \
+                 serving_at, finished_at) ",
+            );
+            q.push_values(chunk, |mut row, (venue_id, t)| {
+                row.push_bind(*venue_id)
+                    .push_bind(t.id.0 as i64)
+                    .push_bind(t.queue.0)
+                    .push_bind(t.number.0.clone())
+                    .push_bind(t.token.clone())
+                    .push_bind(t.name.as_str().to_owned())
+                    .push_bind(t.party_size.get() as i64)
+                    .push_bind(t.notes.clone())
+                    .push_bind(t.walk_in)
+                    .push_bind(t.status.as_str())
+                    .push_bind(t.rank)
+                    .push_bind(t.counter.map(|c| c.0))
+                    .push_bind(t.calls as i64)
+                    .push_bind(t.day)
+                    .push_bind(t.joined_at)
+                    .push_bind(t.called_at)
+                    .push_bind(t.serving_at)
+                    .push_bind(t.finished_at);
+            });
+            q.push(
+                " ON CONFLICT (venue_id, id) DO UPDATE SET queue_id = excluded.queue_id, \
                  status = excluded.status, rank = excluded.rank, counter_id = excluded.counter_id, \
                  calls = excluded.calls, called_at = excluded.called_at, \
                  serving_at = excluded.serving_at, finished_at = excluded.finished_at",
-            )
-            .bind(*venue_id)
-            .bind(t.id.0 as i64)
-            .bind(t.queue.0)
-            .bind(t.number.0.clone())
-            .bind(t.token.clone())
-            .bind(t.name.as_str().to_owned())
-            .bind(t.party_size.get() as i64)
-            .bind(t.notes.clone())
-            .bind(t.walk_in)
-            .bind(t.status.as_str())
-            .bind(t.rank)
-            .bind(t.counter.map(|c| c.0))
-            .bind(t.calls as i64)
-            .bind(t.day)
-            .bind(t.joined_at)
-            .bind(t.called_at)
-            .bind(t.serving_at)
-            .bind(t.finished_at)
-            .execute(&mut *tx)
-            .await?;
+            );
+            q.build().execute(&mut *tx).await?;
         }
-        for e in &batch.events {
-            let body = serde_json::to_string(&e.event.event)?;
-            let kind = serde_json::from_str::<serde_json::Value>(&body)?["type"]
-                .as_str()
-                .unwrap_or("unknown")
-                .to_owned();
-            sqlx::query(
-                "INSERT INTO events (venue_id, offset, at, kind, ticket_id, actor, body) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(e.venue_id)
-            .bind(e.event.offset as i64)
-            .bind(e.event.at)
-            .bind(kind)
-            .bind(e.event.event.ticket().map(|t| t.0 as i64))
-            .bind(e.actor)
-            .bind(body)
-            .execute(&mut *tx)
-            .await?;
+        for chunk in batch.events.chunks(ROWS_PER_STATEMENT) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO events (venue_id, offset, at, kind, ticket_id, actor, body) ",
+            );
+            let mut bodies = Vec::with_capacity(chunk.len());
+            for e in chunk {
+                bodies.push(serde_json::to_string(&e.event.event)?);
+            }
+            q.push_values(chunk.iter().zip(bodies), |mut row, (e, body)| {
+                row.push_bind(e.venue_id)
+                    .push_bind(e.event.offset as i64)
+                    .push_bind(e.event.at)
+                    .push_bind(e.event.event.kind())
+                    .push_bind(e.event.event.ticket().map(|t| t.0 as i64))
+                    .push_bind(e.actor)
+                    .push_bind(body);
+            });
+            q.build().execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(())
