@@ -123,7 +123,7 @@ pub fn router(state: AppState) -> Router {
 
     let routes = generate_route_list(app::App);
     let leptos_options = state.leptos.clone();
-    Router::new()
+    let router = Router::new()
         .nest("/api/v1", api)
         .route("/api", get(openapi::api_page))
         .route("/api/{*rest}", get(api_not_found).post(api_not_found))
@@ -141,7 +141,27 @@ pub fn router(state: AppState) -> Router {
             header::REFERRER_POLICY,
             HeaderValue::from_static("same-origin"),
         ))
-        .with_state(state)
+        // No other site may frame the staff dashboard (clickjacking a "call next" button).
+        // Script sources are not restricted yet: Leptos' hydration loader is an inline module.
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("frame-ancestors 'none'"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ));
+    // Only when customers reach us over HTTPS: HSTS on a plain-HTTP LAN box would lock
+    // browsers out of it.
+    let router = if state.config.public_url().starts_with("https://") {
+        router.layer(SetResponseHeaderLayer::if_not_present(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000"),
+        ))
+    } else {
+        router
+    };
+    router.with_state(state)
 }
 
 async fn method_not_allowed() -> ApiError {

@@ -73,3 +73,31 @@ async fn api_answers_are_not_cached_and_not_sniffed() {
         .collect();
     assert_eq!(prefixes, ["A", "B", "C"]);
 }
+
+#[tokio::test]
+async fn pages_and_api_refuse_to_be_framed_and_skip_hsts_on_plain_http() {
+    let app = spawn_app().await;
+    for path in ["/api/v1/venues/demo", "/healthz"] {
+        let resp = app.get(path).await;
+        assert_eq!(
+            resp.headers()["content-security-policy"],
+            "frame-ancestors 'none'",
+            "{path}"
+        );
+        assert_eq!(resp.headers()["x-frame-options"], "DENY", "{path}");
+        assert!(
+            resp.headers().get("strict-transport-security").is_none(),
+            "{path}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn behind_https_responses_carry_hsts() {
+    let app = spawn_app_with(|c| c.public_url = Some("https://fila.example".into())).await;
+    let resp = app.get("/healthz").await;
+    assert_eq!(
+        resp.headers()["strict-transport-security"],
+        "max-age=31536000"
+    );
+}
