@@ -172,7 +172,7 @@ pub struct VenueInfo {
 pub struct StaffQueue {
     #[serde(flatten)]
     pub summary: QueueSummary,
-    /// Waiting tickets in line order, then called and serving ones.
+    /// Waiting tickets in line order, then called and serving ones, then today's no-shows.
     pub tickets: Vec<TicketView>,
 }
 

@@ -450,6 +450,7 @@ pub fn DashboardPage() -> impl IntoView {
                 </div>
                 <aside class="dash-side">
                     <NowServing d=d/>
+                    <NoShows d=d/>
                     <WalkInForm d=d/>
                 </aside>
             </div>
@@ -697,6 +698,48 @@ fn ServingRow(d: Dash, t: TicketView) -> impl IntoView {
                 })}
             </div>
         </li>
+    }
+}
+
+/// Today's no-shows: someone who turns up late can be put back at the front.
+#[component]
+fn NoShows(d: Dash) -> impl IntoView {
+    let rows = move || {
+        d.snap.with(|s| {
+            s.as_ref()
+                .map(|s| {
+                    s.queues
+                        .iter()
+                        .flat_map(|q| q.tickets.iter())
+                        .filter(|t| t.status == "no_show")
+                        .cloned()
+                        .collect::<Vec<TicketView>>()
+                })
+                .unwrap_or_default()
+        })
+    };
+    let empty = Memo::new(move |_| rows().is_empty());
+    view! {
+        <section class="card no-shows" data-testid="no-shows" class:hidden=move || empty.get()>
+            <h2>"No-shows today"</h2>
+            <ul class="ticket-list">
+                <For each=rows key=row_key let:t>
+                    <li class="ticket-row" data-testid="ticket-row" data-number=t.number.clone() data-status=t.status.clone()>
+                        <div class="row-main">
+                            <span class="row-number">{t.number.clone()}</span>
+                            <span class="row-name">{t.name.clone()}</span>
+                            <span class="row-party" title="Party size">{format!("party of {}", t.party_size)}</span>
+                        </div>
+                        <div class="row-actions">
+                            <button class="button small" data-testid="action-requeue" on:click={
+                                let id = t.id;
+                                move |_| d.ticket_action(id, "requeue", json!({ "to": "front" }))
+                            }>"Back to queue (front)"</button>
+                        </div>
+                    </li>
+                </For>
+            </ul>
+        </section>
     }
 }
 

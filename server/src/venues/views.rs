@@ -84,6 +84,14 @@ pub fn staff_snapshot(state: &VenueState) -> StaffSnapshot {
                     .into_iter()
                     .map(|t| ticket_view(state, t, false)),
             );
+            // Today's no-shows, so staff can bring back someone who turns up late.
+            let mut no_shows: Vec<&Ticket> = state
+                .tickets
+                .values()
+                .filter(|t| t.queue == q.id && t.status == TicketStatus::NoShow && t.day >= q.day)
+                .collect();
+            no_shows.sort_by_key(|t| (t.finished_at, t.id));
+            tickets.extend(no_shows.into_iter().map(|t| ticket_view(state, t, false)));
             StaffQueue {
                 summary: queue_summary(q),
                 tickets,

@@ -312,3 +312,36 @@ async fn a_customer_can_cancel_their_own_ticket() {
     let t = app.act(a4.id, "cancel", None).await;
     assert_eq!(t.status, "cancelled");
 }
+
+#[tokio::test]
+async fn todays_no_shows_are_listed_for_staff_until_brought_back() {
+    let app = spawn_app().await;
+    let a = app.join("bar", "Late Larry", 2).await;
+    app.join("bar", "On-time Olga", 2).await;
+    let counter = app.counter_id("Bar 1").await;
+    app.call_next("bar", counter).await;
+    app.act(a.id, "no-show", None).await;
+    let listed = |snap: &app::protocol::StaffSnapshot| {
+        snap.queues[0]
+            .tickets
+            .iter()
+            .map(|t| (t.number.clone(), t.status.clone()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        listed(&app.staff_snapshot().await),
+        [
+            ("A002".to_owned(), "waiting".to_owned()),
+            ("A001".to_owned(), "no_show".to_owned())
+        ]
+    );
+    app.act(a.id, "requeue", Some(serde_json::json!({"to": "front"})))
+        .await;
+    assert_eq!(
+        listed(&app.staff_snapshot().await),
+        [
+            ("A001".to_owned(), "waiting".to_owned()),
+            ("A002".to_owned(), "waiting".to_owned())
+        ]
+    );
+}
