@@ -29,6 +29,7 @@ cargo test -p server 2>&1 | tee -a "$LOG"
 say "Load harness smoke run (checks correctness at small N; speed is for docs/BENCHMARKS.md)"
 cargo build -p loadtest
 "$CARGO_TARGET_DIR/debug/fila-load" --fila "$CARGO_TARGET_DIR/debug/fila" join-burst --joins 300 --concurrency 16
+"$CARGO_TARGET_DIR/debug/fila-load" --fila "$CARGO_TARGET_DIR/debug/fila" fan-out --watchers 50 --calls 5
 
 say "Browser tests"
 PORT="${FILA_E2E_PORT:-3210}"

@@ -6,6 +6,10 @@
 //! - `join-burst`: N joins from C concurrent clients, as fast as they are acknowledged; then
 //!   checks every one is there with positions exactly 1..N. Baseline: the same client loop
 //!   against a trivial axum JSON route in this process.
+//! - `fan-out`: N phones watch their tickets over `/api/v1/tickets/{token}/live`; staff call
+//!   next K times; for each call, the time until each watcher holds its new position.
+//!   Baseline: an axum server in this process that holds N sockets and broadcasts one
+//!   pre-serialized frame of the same size per "call".
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
@@ -16,8 +20,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+mod fanout;
+
 /// No scenario runs longer than this, whatever it was asked.
-const MAX_SCENARIO_TIME: Duration = Duration::from_secs(300);
+pub(crate) const MAX_SCENARIO_TIME: Duration = Duration::from_secs(300);
 const OWNER_PASSWORD: &str = "load-test-owner-password";
 
 #[derive(Parser)]
@@ -42,6 +48,13 @@ enum Scenario {
         #[arg(long, default_value_t = 256)]
         concurrency: usize,
     },
+    /// Live positions pushed to N watchers, K calls.
+    FanOut {
+        #[arg(long, default_value_t = 1_000)]
+        watchers: usize,
+        #[arg(long, default_value_t = 30)]
+        calls: usize,
+    },
 }
 
 #[tokio::main]
@@ -54,18 +67,25 @@ async fn main() -> anyhow::Result<()> {
             }
             join_burst(&cli.fila, joins, concurrency).await
         }
+        Scenario::FanOut { watchers, calls } => {
+            // Client and server sockets share this machine's 20k open files per process.
+            if watchers == 0 || watchers > 9_000 || calls == 0 || calls > 1_000 {
+                bail!("watchers must be 1..=9000 and calls 1..=1000");
+            }
+            fanout::run(&cli.fila, watchers, calls).await
+        }
     }
 }
 
 /// A Fila process on a free loopback port with a fresh database; killed on drop.
-struct FilaProcess {
+pub(crate) struct FilaProcess {
     child: tokio::process::Child,
-    base: String,
+    pub(crate) base: String,
     _dir: tempfile::TempDir,
 }
 
 impl FilaProcess {
-    async fn start(bin: &PathBuf) -> anyhow::Result<Self> {
+    pub(crate) async fn start(bin: &PathBuf) -> anyhow::Result<Self> {
         let dir = tempfile::tempdir()?;
         let port = free_port()?;
         let child = tokio::process::Command::new(bin)
@@ -103,7 +123,7 @@ impl FilaProcess {
         bail!("fila did not become ready on {base}")
     }
 
-    async fn staff_token(&self, client: &reqwest::Client) -> anyhow::Result<String> {
+    pub(crate) async fn staff_token(&self, client: &reqwest::Client) -> anyhow::Result<String> {
         let r: Value = client
             .post(format!("{}/api/v1/auth/login", self.base))
             .json(&json!({"email": "owner@demo.fila", "password": OWNER_PASSWORD}))
@@ -116,8 +136,7 @@ impl FilaProcess {
     }
 
     /// Resident memory of the server process, in KiB.
-    #[allow(dead_code)]
-    fn rss_kib(&self) -> Option<u64> {
+    pub(crate) fn rss_kib(&self) -> Option<u64> {
         let pid = self.child.id()?;
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
         status
@@ -201,14 +220,14 @@ async fn burst(url: String, total: usize, concurrency: usize) -> BurstResult {
     }
 }
 
-fn pct(sorted: &[Duration], p: f64) -> Duration {
+pub(crate) fn pct(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
     }
     sorted[((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1]
 }
 
-fn ms(d: Duration) -> String {
+pub(crate) fn ms(d: Duration) -> String {
     format!("{:.1}", d.as_secs_f64() * 1000.0)
 }
 
