@@ -222,6 +222,23 @@ pub struct DisplaySnapshot {
     pub join_url: String,
 }
 
+/// One entry of a venue's audit log: every event, with the staff account that caused it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct AuditEntry {
+    pub offset: u64,
+    /// Milliseconds since the Unix epoch.
+    pub at: i64,
+    /// joined, called, status_changed, requeued or queue_status_changed.
+    pub kind: String,
+    pub ticket: Option<u64>,
+    /// E-mail of the staff member who did it; null for customers.
+    pub actor: Option<String>,
+    /// The event as recorded (numbers, counters, positions; never names).
+    #[cfg_attr(feature = "ssr", schema(value_type = Object))]
+    pub event: serde_json::Value,
+}
+
 /// Messages on `GET /api/v1/tickets/{token}/live`. Every message carries the ticket's current
 /// `status`, `position` and `eta_seconds`, so a client never needs another call.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -93,6 +93,7 @@ pub fn router(state: AppState) -> Router {
         .route("/auth/logout", post(auth::logout))
         .route("/auth/me", get(auth::me))
         .route("/venues/{venue}/queues", get(staff::queues))
+        .route("/venues/{venue}/audit", get(staff::audit))
         .route("/venues/{venue}/ws", get(ws::staff_live))
         .route(
             "/venues/{venue}/queues/{queue}/call-next",

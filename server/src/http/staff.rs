@@ -208,3 +208,40 @@ pub async fn ticket_action(
     s.venues.execute(&v, cmd, Some(auth.user_id)).await?;
     Ok(Json(ticket_response(&v, ticket, false)?))
 }
+
+/// Most audit entries one request returns.
+pub const MAX_AUDIT_PAGE: u32 = 500;
+
+#[derive(Debug, serde::Deserialize)]
+pub struct AuditQuery {
+    /// Entries before this offset (for paging back); default: the newest.
+    before: Option<u64>,
+    /// 1 to 500, default 100.
+    limit: Option<u32>,
+}
+
+#[utoipa::path(get, path = "/api/v1/venues/{venue}/audit", tag = "staff",
+    summary = "Audit log: every event, newest first, with who did it (managers and owners)",
+    params(("venue" = String, Path), ("before" = Option<u64>, Query), ("limit" = Option<u32>, Query)),
+    responses((status = 200, body = Vec<AuditEntry>), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn audit(
+    State(s): State<AppState>,
+    auth: StaffAuth,
+    Path(venue): Path<String>,
+    axum::extract::Query(q): axum::extract::Query<AuditQuery>,
+) -> Result<Json<Vec<AuditEntry>>, ApiError> {
+    let v = auth.venue(&s, &venue, Role::Manager).await?;
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=MAX_AUDIT_PAGE).contains(&limit) {
+        return Err(ApiError::unprocessable(
+            "invalid_limit",
+            format!("limit must be between 1 and {MAX_AUDIT_PAGE}"),
+        ));
+    }
+    Ok(Json(
+        s.store
+            .audit(v.id, q.before.unwrap_or(u64::MAX), limit)
+            .await?,
+    ))
+}

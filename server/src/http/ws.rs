@@ -15,6 +15,7 @@ use crate::store::Role;
 use crate::venues::{VenueHandle, views};
 use app::position::Watch;
 use app::protocol::{CLOSE_TRY_AGAIN, TicketMessage, VenueMessage};
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
@@ -315,9 +316,11 @@ pub async fn staff_live(
     State(s): State<AppState>,
     auth: StaffAuth,
     Path(venue): Path<String>,
-    ws: WebSocketUpgrade,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
+    // Access first: a stranger learns nothing about the route, not even that it wants an upgrade.
     let v = auth.venue(&s, &venue, Role::Staff).await?;
+    let ws = ws.map_err(|r| ApiError::new(r.status(), "upgrade_required", r.body_text()))?;
     let st = s.clone();
     Ok(upgrade(&s, ws, move |socket| {
         picture_socket(socket, st, v, Picture::Staff)

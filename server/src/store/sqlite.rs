@@ -286,6 +286,38 @@ impl SqliteStore {
             .collect()
     }
 
+    /// The newest events of a venue before `before` (exclusive), newest first, with the
+    /// e-mail of the staff member behind each.
+    pub async fn audit(
+        &self,
+        venue_id: i64,
+        before: u64,
+        limit: u32,
+    ) -> anyhow::Result<Vec<app::protocol::AuditEntry>> {
+        let rows = sqlx::query(
+            "SELECT e.offset, e.at, e.kind, e.ticket_id, u.email, e.body FROM events e \
+             LEFT JOIN staff_users u ON u.id = e.actor \
+             WHERE e.venue_id = ? AND e.offset < ? ORDER BY e.offset DESC LIMIT ?",
+        )
+        .bind(venue_id)
+        .bind(before.min(i64::MAX as u64) as i64)
+        .bind(limit as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(app::protocol::AuditEntry {
+                    offset: r.get::<i64, _>(0) as u64,
+                    at: r.get(1),
+                    kind: r.get(2),
+                    ticket: r.get::<Option<i64>, _>(3).map(|t| t as u64),
+                    actor: r.get(4),
+                    event: serde_json::from_str(&r.get::<String, _>(5))?,
+                })
+            })
+            .collect()
+    }
+
     // ----- configuration (admin CLI and demo) -----
 
     pub async fn create_venue(

@@ -159,15 +159,6 @@ async fn the_session_cookie_reads_but_never_writes() {
     assert_eq!(app.venue_info().await.queues[0].waiting, 1);
 }
 
-async fn admin(app: &TestApp, args: &[&str]) {
-    use clap::Parser;
-    let cli = server::cli::Cli::try_parse_from(std::iter::once("fila").chain(args.iter().copied()))
-        .expect("valid admin command");
-    server::cli::run_admin(&app.config, cli.command.expect("a command"))
-        .await
-        .expect("the admin command works");
-}
-
 #[tokio::test]
 async fn staff_of_one_venue_cannot_touch_another() {
     let app = spawn_app().await;

@@ -452,3 +452,13 @@ pub async fn assert_json_error(resp: reqwest::Response, status: u16) -> ErrorDet
 pub fn number(prefix: &str, n: u32) -> String {
     format!("{prefix}{n:03}")
 }
+
+/// Run an admin command (`fila venue create …`) against the test server's database.
+pub async fn admin(app: &TestApp, args: &[&str]) {
+    use clap::Parser;
+    let cli = server::cli::Cli::try_parse_from(std::iter::once("fila").chain(args.iter().copied()))
+        .expect("valid admin command");
+    server::cli::run_admin(&app.config, cli.command.expect("a command"))
+        .await
+        .expect("the admin command works");
+}

@@ -3,6 +3,7 @@
 //!
 //! `TEST_LOG=debug cargo test -p server --test api` shows the server's logs.
 
+mod access;
 mod auth;
 mod bad_input;
 mod helpers;

@@ -1,0 +1,197 @@
+//! The access matrix: every staff route in the OpenAPI document, tried with every kind of
+//! credential. A new route that the document marks as staff-only gets checked
+//! automatically; a route that forgets its check fails here.
+
+use crate::helpers::*;
+use serde_json::Value;
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Who {
+    Nobody,
+    Garbage,
+    Expired,
+    Revoked,
+    CustomerToken,
+    OtherVenueStaff,
+    Staff,
+    Owner,
+}
+
+/// What a credential may get: refused (401/403) or let through (anything else).
+fn allowed(who: Who, venue_scoped: bool, min_manager: bool) -> Result<(), u16> {
+    match who {
+        Who::Nobody | Who::Garbage | Who::Expired | Who::Revoked | Who::CustomerToken => Err(401),
+        Who::OtherVenueStaff if venue_scoped => Err(403),
+        Who::Staff if min_manager => Err(403),
+        _ => Ok(()),
+    }
+}
+
+/// Routes that need a manager or owner, not just staff.
+const MANAGER_ROUTES: &[&str] = &["/api/v1/venues/{venue}/audit"];
+
+fn fill(path: &str, ticket_id: u64) -> String {
+    path.replace("{venue}", "demo")
+        .replace("{queue}", "bar")
+        .replace("{id}", &ticket_id.to_string())
+        // Harmless actions: nothing here should succeed for the wrong people anyway.
+        .replace("{action}", "recall")
+}
+
+fn body_for(path: &str) -> Value {
+    if path.ends_with("/call-next") {
+        serde_json::json!({"counter": "Bar 1"})
+    } else if path.ends_with("/walk-ins") {
+        serde_json::json!({"name": "Matrix", "party_size": 1})
+    } else {
+        serde_json::json!({})
+    }
+}
+
+async fn token_for(app: &TestApp, email: &str) -> String {
+    let resp = app.try_login(email, "a long enough password").await;
+    assert_eq!(resp.status(), 200, "{email} can log in");
+    let body: Value = resp.json().await.unwrap();
+    body["token"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn every_staff_route_lets_exactly_the_right_people_in() {
+    let app = spawn_app().await;
+    let expired_app = spawn_app_with(|c| c.session_hours = 0).await;
+    let customer = app.join("bar", "Cara", 2).await;
+
+    admin(&app, &["venue", "create", "corner-shop", "Corner Shop"]).await;
+    for (email, venue, role) in [
+        ("clerk@corner.shop", "corner-shop", "owner"),
+        ("barista@demo.fila", "demo", "staff"),
+    ] {
+        admin(
+            &app,
+            &[
+                "user",
+                "create",
+                email,
+                "--venue",
+                venue,
+                "--role",
+                role,
+                "--password",
+                "a long enough password",
+            ],
+        )
+        .await;
+    }
+    let owner = app.login().await;
+    let staff = token_for(&app, "barista@demo.fila").await;
+    let other = token_for(&app, "clerk@corner.shop").await;
+    let revoked = app.login().await;
+    let resp = app
+        .client
+        .post(app.url("/api/v1/auth/logout"))
+        .bearer_auth(&revoked)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 204);
+    let expired = expired_app.login().await;
+
+    let doc: Value = app.get("/api/v1/openapi.json").await.json().await.unwrap();
+    let mut checked = 0;
+    // Logging out ends the session it is called with: try that route last.
+    let mut paths: Vec<(&String, &Value)> = doc["paths"].as_object().unwrap().iter().collect();
+    paths.sort_by_key(|(p, _)| p.ends_with("/auth/logout"));
+    for (path, item) in paths {
+        for (method, op) in item.as_object().unwrap() {
+            let secured = op["security"].as_array().is_some_and(|s| !s.is_empty());
+            if !secured {
+                continue;
+            }
+            let venue_scoped = path.contains("{venue}");
+            let manager = MANAGER_ROUTES.contains(&path.as_str());
+            for who in [
+                Who::Nobody,
+                Who::Garbage,
+                Who::Expired,
+                Who::Revoked,
+                Who::CustomerToken,
+                Who::OtherVenueStaff,
+                Who::Staff,
+                Who::Owner,
+            ] {
+                let token = match who {
+                    Who::Nobody => None,
+                    Who::Garbage => Some("not-a-token".to_owned()),
+                    Who::Expired => Some(expired.clone()),
+                    Who::Revoked => Some(revoked.clone()),
+                    Who::CustomerToken => customer.token.clone(),
+                    Who::OtherVenueStaff => Some(other.clone()),
+                    Who::Staff => Some(staff.clone()),
+                    Who::Owner => Some(owner.clone()),
+                };
+                let url = app.url(&fill(path, customer.id));
+                let mut req = match method.as_str() {
+                    "get" => app.client.get(&url),
+                    // Well-formed bodies, so that only the access rule decides.
+                    "post" => app.client.post(&url).json(&body_for(path)),
+                    "delete" => app.client.delete(&url),
+                    other => panic!("add {other} to the access matrix"),
+                };
+                if let Some(t) = token {
+                    req = req.bearer_auth(t);
+                }
+                let status = req.send().await.unwrap().status().as_u16();
+                match allowed(who, venue_scoped, manager) {
+                    Err(code) => assert_eq!(status, code, "{method} {path} as {who:?}"),
+                    Ok(()) => assert!(
+                        status != 401 && status != 403,
+                        "{method} {path} as {who:?} was refused with {status}"
+                    ),
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert!(
+        checked >= 8 * 9,
+        "only {checked} checks: did the document lose its routes?"
+    );
+}
+
+#[tokio::test]
+async fn the_audit_log_says_who_did_what_to_which_ticket() {
+    let app = spawn_app().await;
+    let t = app.join("bar", "Ana", 2).await;
+    let counter = app.counter_id("Bar 1").await;
+    app.call_next("bar", counter).await;
+    let token = app.staff_token().await.to_owned();
+    let log: Value = app
+        .client
+        .get(app.url("/api/v1/venues/demo/audit?limit=10"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let log = log.as_array().unwrap();
+    assert_eq!(log.len(), 2);
+    assert_eq!(log[0]["kind"], "called");
+    assert_eq!(log[0]["actor"], OWNER_EMAIL);
+    assert_eq!(log[0]["ticket"], t.id);
+    assert_eq!(log[1]["kind"], "joined");
+    assert_eq!(log[1]["actor"], Value::Null);
+    assert!(
+        !log[1].to_string().contains("Ana"),
+        "no names in the audit log"
+    );
+    let resp = app
+        .client
+        .get(app.url("/api/v1/venues/demo/audit?limit=0"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_error(resp, 422, "invalid_limit").await;
+}
