@@ -6,6 +6,7 @@
 mod access;
 mod auth;
 mod bad_input;
+mod fuzz;
 mod helpers;
 mod join;
 mod limits;
