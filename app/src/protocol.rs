@@ -89,10 +89,15 @@ pub struct CallRequest {
     pub counter: CounterRef,
 }
 
-/// Body of `requeue` and `move`. `to` is `back` (default) or `front`.
+/// Body of a ticket action: `counter` for `call`; `to` (`back`, the default, or `front`) for
+/// `requeue` and `move`, and `queue` for `move`. Other actions take none. Unknown fields are
+/// refused, so a typo is an error rather than a silent default.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(ToSchema))]
-pub struct PlaceRequest {
+#[serde(deny_unknown_fields)]
+pub struct ActionRequest {
+    #[serde(default)]
+    pub counter: Option<CounterRef>,
     /// Target queue slug (move only).
     #[serde(default)]
     pub queue: Option<String>,

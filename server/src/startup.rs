@@ -45,7 +45,6 @@ impl Application {
             .build();
         let mut config = config;
         config.addr = addr;
-        let config = config;
         let limits = Arc::new(http::Limits::new(&config));
         let state = AppState {
             venues,

@@ -19,7 +19,7 @@ use utoipa::{Modify, OpenApi};
         ws::staff_live,
     ),
     components(schemas(ErrorBody, ErrorDetail, JoinRequest, TicketView, CounterRef, CallRequest,
-        PlaceRequest, LoginRequest, LoginResponse, MeResponse, StaffVenue, CounterView, QueueSummary,
+        ActionRequest, LoginRequest, LoginResponse, MeResponse, StaffVenue, CounterView, QueueSummary,
         VenueInfo, StaffQueue, StaffSnapshot, CalledTicket, DisplayQueue, DisplaySnapshot,
         AuditEntry)),
     modifiers(&BearerAuth),

@@ -121,18 +121,6 @@ pub async fn queue_action(
     Ok(Json(views::queue_summary(&st.queues[&q])))
 }
 
-/// Body of a ticket action: a counter for `call`, a place for `requeue` and `move`.
-#[derive(Debug, Default, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ActionBody {
-    #[serde(default)]
-    counter: Option<CounterRef>,
-    #[serde(default)]
-    queue: Option<String>,
-    #[serde(default)]
-    to: Option<String>,
-}
-
 fn end(to: Option<&str>) -> Result<End, ApiError> {
     match to {
         None | Some("back") => Ok(End::Back),
@@ -150,7 +138,7 @@ fn end(to: Option<&str>) -> Result<End, ApiError> {
         `move` takes `{\"queue\": slug, \"to\"}`; the others take no body.",
     params(("venue" = String, Path), ("id" = u64, Path),
         ("action" = String, Path, description = "call | recall | start | serve | no-show | requeue | move | cancel")),
-    request_body(content = PlaceRequest, description = "Only for call, requeue and move"),
+    request_body(content = ActionRequest, description = "Only for call, requeue and move"),
     responses((status = 200, body = TicketView), (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody, description = "Not allowed from the ticket's status")),
     security(("bearer" = [])))]
@@ -158,7 +146,7 @@ pub async fn ticket_action(
     State(s): State<AppState>,
     auth: StaffAuth,
     Path((venue, id, action)): Path<(String, String, String)>,
-    OptionalJson(body): OptionalJson<ActionBody>,
+    OptionalJson(body): OptionalJson<ActionRequest>,
 ) -> Result<Json<TicketView>, ApiError> {
     let v = auth.venue(&s, &venue, Role::Staff).await?;
     let ticket = id

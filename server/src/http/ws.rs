@@ -13,6 +13,7 @@ use super::error::ApiError;
 use super::public::{check_param, find_ticket};
 use crate::store::Role;
 use crate::venues::{VenueHandle, views};
+use app::domain::{CounterId, QueueId};
 use app::position::Watch;
 use app::protocol::{CLOSE_TRY_AGAIN, TicketMessage, VenueMessage};
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
@@ -148,6 +149,7 @@ async fn ticket_socket(mut socket: WebSocket, venue: Arc<VenueHandle>, id: app::
     if socket.send(Message::Text(json(&first))).await.is_err() {
         return;
     }
+    let mut names = Names::default();
     let mut ping = tokio::time::interval(PING_EVERY);
     ping.tick().await;
     loop {
@@ -158,7 +160,7 @@ async fn ticket_socket(mut socket: WebSocket, venue: Arc<VenueHandle>, id: app::
                         if !watch.apply(&env) {
                             continue;
                         }
-                        update_message(&venue, &watch)
+                        update_message(&venue, &mut names, &watch)
                     }
                     Err(RecvError::Lagged(_)) => {
                         // We missed events: never guess, start again from the state.
@@ -195,21 +197,53 @@ async fn ticket_socket(mut socket: WebSocket, venue: Arc<VenueHandle>, id: app::
     }
 }
 
-fn update_message(venue: &VenueHandle, w: &Watch) -> TicketMessage {
-    let st = venue.read();
-    let queue = st.queues.get(&w.queue);
+/// Queue and counter names for one ticket socket, looked up only when the ticket's queue or
+/// counter changes: a call that moves every watcher up by one costs no venue lock per watcher.
+#[derive(Default)]
+struct Names {
+    queue: Option<(QueueId, String, String)>,
+    counter: Option<(CounterId, String)>,
+}
+
+impl Names {
+    fn refresh(&mut self, venue: &VenueHandle, w: &Watch) {
+        let queue_stale = self.queue.as_ref().is_none_or(|(id, _, _)| *id != w.queue);
+        let counter_stale = self.counter.as_ref().map(|(id, _)| *id) != w.counter;
+        if !queue_stale && !counter_stale {
+            return;
+        }
+        let st = venue.read();
+        if queue_stale {
+            self.queue = st
+                .queues
+                .get(&w.queue)
+                .map(|q| (q.id, q.slug.clone(), q.name.clone()));
+        }
+        if counter_stale {
+            self.counter = w
+                .counter
+                .and_then(|c| st.counters.get(&c))
+                .map(|c| (c.id, c.name.clone()));
+        }
+    }
+}
+
+fn update_message(venue: &VenueHandle, names: &mut Names, w: &Watch) -> TicketMessage {
+    names.refresh(venue, w);
+    let (queue, queue_name) = names
+        .queue
+        .as_ref()
+        .map(|(_, slug, name)| (slug.clone(), name.clone()))
+        .unwrap_or_default();
     TicketMessage::Update {
         offset: w.offset,
         status: w.status.as_str().to_owned(),
         position: w.position,
         eta_seconds: w.eta_seconds(),
-        counter: w
-            .counter
-            .and_then(|c| st.counters.get(&c))
-            .map(|c| c.name.clone()),
+        counter: names.counter.as_ref().map(|(_, name)| name.clone()),
         calls: w.calls,
-        queue: queue.map(|q| q.slug.clone()).unwrap_or_default(),
-        queue_name: queue.map(|q| q.name.clone()).unwrap_or_default(),
+        queue,
+        queue_name,
     }
 }
 
@@ -225,24 +259,31 @@ fn frame(s: &AppState, venue: &VenueHandle, kind: Picture) -> Utf8Bytes {
         Picture::Display => &venue.display_frame,
         Picture::Staff => &venue.staff_frame,
     };
-    let st = venue.read();
+    // The cache lock makes one socket build the picture while the others wait for it.
     let mut cached = cache.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some((offset, bytes)) = cached.as_ref()
-        && *offset == st.offset
-    {
-        return bytes.clone();
+    enum Data {
+        Display(app::protocol::DisplaySnapshot),
+        Staff(app::protocol::StaffSnapshot),
     }
-    let bytes = match kind {
-        Picture::Display => json(&VenueMessage::Snapshot {
-            offset: st.offset,
-            data: views::display_snapshot(&st, &s.config.public_url()),
-        }),
-        Picture::Staff => json(&VenueMessage::Snapshot {
-            offset: st.offset,
-            data: views::staff_snapshot(&st),
-        }),
+    let (offset, data) = {
+        // The state lock is held only to copy the picture out, not to serialize it.
+        let st = venue.read();
+        if let Some((offset, bytes)) = cached.as_ref()
+            && *offset == st.offset
+        {
+            return bytes.clone();
+        }
+        let data = match kind {
+            Picture::Display => Data::Display(views::display_snapshot(&st, &s.config.public_url())),
+            Picture::Staff => Data::Staff(views::staff_snapshot(&st)),
+        };
+        (st.offset, data)
     };
-    *cached = Some((st.offset, bytes.clone()));
+    let bytes = match data {
+        Data::Display(data) => json(&VenueMessage::Snapshot { offset, data }),
+        Data::Staff(data) => json(&VenueMessage::Snapshot { offset, data }),
+    };
+    *cached = Some((offset, bytes.clone()));
     bytes
 }
 

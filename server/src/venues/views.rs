@@ -1,7 +1,8 @@
 //! Turning venue state into the public DTOs of `app::protocol`. Pure functions of the state.
 
-use app::domain::{QueueState, Ticket, TicketStatus, VenueState};
+use app::domain::{QueueId, QueueState, Ticket, TicketStatus, VenueState};
 use app::protocol::*;
+use std::collections::HashMap;
 
 /// How many called tickets the venue screen lists.
 pub const DISPLAY_CALLED: usize = 8;
@@ -9,8 +10,18 @@ pub const DISPLAY_CALLED: usize = 8;
 pub const DISPLAY_NEXT: usize = 5;
 
 pub fn ticket_view(state: &VenueState, t: &Ticket, with_token: bool) -> TicketView {
+    ticket_view_at(state, t, with_token, state.position(t))
+}
+
+/// As [`ticket_view`], for a caller that already knows the position (counting the line is
+/// O(line length)).
+fn ticket_view_at(
+    state: &VenueState,
+    t: &Ticket,
+    with_token: bool,
+    position: Option<u32>,
+) -> TicketView {
     let q = state.queues.get(&t.queue);
-    let position = state.position(t);
     TicketView {
         id: t.id.0,
         number: t.number.0.clone(),
@@ -62,36 +73,41 @@ pub fn venue_info(state: &VenueState) -> VenueInfo {
 }
 
 pub fn staff_snapshot(state: &VenueState) -> StaffSnapshot {
+    // One pass over the tickets for everything not in a line, grouped by queue.
+    let mut at_counters: HashMap<QueueId, Vec<&Ticket>> = HashMap::new();
+    let mut no_shows: HashMap<QueueId, Vec<&Ticket>> = HashMap::new();
+    for t in state.tickets.values() {
+        match t.status {
+            TicketStatus::Called | TicketStatus::Serving => {
+                at_counters.entry(t.queue).or_default().push(t)
+            }
+            // Today's no-shows, so staff can bring back someone who turns up late.
+            TicketStatus::NoShow if state.queues.get(&t.queue).is_some_and(|q| t.day >= q.day) => {
+                no_shows.entry(t.queue).or_default().push(t)
+            }
+            _ => {}
+        }
+    }
     let queues = state
         .queues
         .values()
         .map(|q| {
+            // Positions come from the line's order: no per-ticket count of the line.
             let mut tickets: Vec<TicketView> = state
                 .waiting_tickets(q.id)
-                .map(|t| ticket_view(state, t, false))
+                .enumerate()
+                .map(|(i, t)| ticket_view_at(state, t, false, Some(i as u32 + 1)))
                 .collect();
-            let mut at_counters: Vec<&Ticket> = state
-                .tickets
-                .values()
-                .filter(|t| {
-                    t.queue == q.id
-                        && matches!(t.status, TicketStatus::Called | TicketStatus::Serving)
-                })
-                .collect();
-            at_counters.sort_by_key(|t| (t.called_at, t.id));
+            let mut called = at_counters.remove(&q.id).unwrap_or_default();
+            called.sort_by_key(|t| (t.called_at, t.id));
+            let mut missed = no_shows.remove(&q.id).unwrap_or_default();
+            missed.sort_by_key(|t| (t.finished_at, t.id));
             tickets.extend(
-                at_counters
+                called
                     .into_iter()
+                    .chain(missed)
                     .map(|t| ticket_view(state, t, false)),
             );
-            // Today's no-shows, so staff can bring back someone who turns up late.
-            let mut no_shows: Vec<&Ticket> = state
-                .tickets
-                .values()
-                .filter(|t| t.queue == q.id && t.status == TicketStatus::NoShow && t.day >= q.day)
-                .collect();
-            no_shows.sort_by_key(|t| (t.finished_at, t.id));
-            tickets.extend(no_shows.into_iter().map(|t| ticket_view(state, t, false)));
             StaffQueue {
                 summary: queue_summary(q),
                 tickets,
