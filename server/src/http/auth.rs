@@ -14,7 +14,7 @@ use crate::store::Role;
 use crate::venues::VenueHandle;
 use app::protocol::{ErrorBody, LoginRequest, LoginResponse, MeResponse, StaffVenue};
 use axum::Json;
-use axum::extract::{FromRequestParts, State};
+use axum::extract::{FromRequestParts, RawPathParams, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -108,19 +108,33 @@ impl FromRequestParts<AppState> for StaffAuth {
     }
 }
 
-impl StaffAuth {
-    /// The venue, if this account holds at least `min` there.
-    pub async fn venue(
-        &self,
-        s: &AppState,
-        slug: &str,
-        min: Role,
-    ) -> Result<Arc<VenueHandle>, ApiError> {
+/// A staff member of the venue named in the path (`{venue}`), with their role there.
+///
+/// Being a `FromRequestParts` extractor, it runs before any body is read: someone without
+/// access gets 401/403 whatever they sent, and learns nothing about the route's input.
+pub struct StaffAt {
+    pub auth: StaffAuth,
+    pub venue: Arc<VenueHandle>,
+    pub role: Role,
+}
+
+impl FromRequestParts<AppState> for StaffAt {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, s: &AppState) -> Result<Self, ApiError> {
+        let auth = StaffAuth::from_request_parts(parts, s).await?;
+        let params = RawPathParams::from_request_parts(parts, s)
+            .await
+            .map_err(|_| ApiError::venue_not_found())?;
+        let slug = params
+            .iter()
+            .find_map(|(k, v)| (k == "venue").then_some(v))
+            .ok_or_else(ApiError::venue_not_found)?;
         super::public::check_param(slug, "venue")?;
-        let v = s.venue(slug).await?;
-        match s.store.role_at(self.user_id, v.id).await? {
-            Some(role) if role >= min => Ok(v),
-            _ => Err(ApiError::forbidden()),
+        let venue = s.venue(slug).await?;
+        match s.store.role_at(auth.user_id, venue.id).await? {
+            Some(role) => Ok(Self { auth, venue, role }),
+            None => Err(ApiError::forbidden()),
         }
     }
 }

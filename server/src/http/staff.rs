@@ -1,7 +1,7 @@
 //! Staff routes: see every queue, call people, and change tickets and queues.
 
 use super::AppState;
-use super::auth::StaffAuth;
+use super::auth::StaffAt;
 use super::error::ApiError;
 use super::extract::{ApiJson, OptionalJson};
 use super::public::{check_param, join_command, queue_id, ticket_response};
@@ -18,13 +18,8 @@ use axum::http::StatusCode;
     params(("venue" = String, Path)),
     responses((status = 200, body = StaffSnapshot), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
     security(("bearer" = [])))]
-pub async fn queues(
-    State(s): State<AppState>,
-    auth: StaffAuth,
-    Path(venue): Path<String>,
-) -> Result<Json<StaffSnapshot>, ApiError> {
-    let v = auth.venue(&s, &venue, Role::Staff).await?;
-    Ok(Json(views::staff_snapshot(&v.read())))
+pub async fn queues(at: StaffAt) -> Result<Json<StaffSnapshot>, ApiError> {
+    Ok(Json(views::staff_snapshot(&at.venue.read())))
 }
 
 fn counter_id(v: &VenueHandle, r: &CounterRef) -> Result<CounterId, ApiError> {
@@ -47,11 +42,10 @@ fn counter_id(v: &VenueHandle, r: &CounterRef) -> Result<CounterId, ApiError> {
     security(("bearer" = [])))]
 pub async fn call_next(
     State(s): State<AppState>,
-    auth: StaffAuth,
-    Path((venue, queue)): Path<(String, String)>,
+    StaffAt { auth, venue: v, .. }: StaffAt,
+    Path((_, queue)): Path<(String, String)>,
     ApiJson(body): ApiJson<CallRequest>,
 ) -> Result<Json<TicketView>, ApiError> {
-    let v = auth.venue(&s, &venue, Role::Staff).await?;
     check_param(&queue, "queue")?;
     let cmd = Command::CallNext {
         queue: queue_id(&v, &queue)?,
@@ -73,11 +67,10 @@ pub async fn call_next(
     security(("bearer" = [])))]
 pub async fn walk_in(
     State(s): State<AppState>,
-    auth: StaffAuth,
-    Path((venue, queue)): Path<(String, String)>,
+    StaffAt { auth, venue: v, .. }: StaffAt,
+    Path((_, queue)): Path<(String, String)>,
     ApiJson(body): ApiJson<JoinRequest>,
 ) -> Result<(StatusCode, Json<TicketView>), ApiError> {
-    let v = auth.venue(&s, &venue, Role::Staff).await?;
     check_param(&queue, "queue")?;
     let cmd = join_command(queue_id(&v, &queue)?, body, true)?;
     let outcome = s.venues.execute(&v, cmd, Some(auth.user_id)).await?;
@@ -99,10 +92,9 @@ pub async fn walk_in(
     security(("bearer" = [])))]
 pub async fn queue_action(
     State(s): State<AppState>,
-    auth: StaffAuth,
-    Path((venue, queue, action)): Path<(String, String, String)>,
+    StaffAt { auth, venue: v, .. }: StaffAt,
+    Path((_, queue, action)): Path<(String, String, String)>,
 ) -> Result<Json<QueueSummary>, ApiError> {
-    let v = auth.venue(&s, &venue, Role::Staff).await?;
     check_param(&queue, "queue")?;
     let q = queue_id(&v, &queue)?;
     let cmd = match action.as_str() {
@@ -144,11 +136,10 @@ fn end(to: Option<&str>) -> Result<End, ApiError> {
     security(("bearer" = [])))]
 pub async fn ticket_action(
     State(s): State<AppState>,
-    auth: StaffAuth,
-    Path((venue, id, action)): Path<(String, String, String)>,
+    StaffAt { auth, venue: v, .. }: StaffAt,
+    Path((_, id, action)): Path<(String, String, String)>,
     OptionalJson(body): OptionalJson<ActionRequest>,
 ) -> Result<Json<TicketView>, ApiError> {
-    let v = auth.venue(&s, &venue, Role::Staff).await?;
     let ticket = id
         .parse::<u64>()
         .map(TicketId)
@@ -215,11 +206,13 @@ pub struct AuditQuery {
     security(("bearer" = [])))]
 pub async fn audit(
     State(s): State<AppState>,
-    auth: StaffAuth,
-    Path(venue): Path<String>,
+    at: StaffAt,
     axum::extract::Query(q): axum::extract::Query<AuditQuery>,
 ) -> Result<Json<Vec<AuditEntry>>, ApiError> {
-    let v = auth.venue(&s, &venue, Role::Manager).await?;
+    if at.role < Role::Manager {
+        return Err(ApiError::forbidden());
+    }
+    let v = at.venue;
     let limit = q.limit.unwrap_or(100);
     if !(1..=MAX_AUDIT_PAGE).contains(&limit) {
         return Err(ApiError::unprocessable(

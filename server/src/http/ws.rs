@@ -8,15 +8,13 @@
 //! Every socket pings, is bounded in what it buffers, and resynchronises on lag.
 
 use super::AppState;
-use super::auth::StaffAuth;
+use super::auth::StaffAt;
 use super::error::ApiError;
 use super::public::{check_param, find_ticket};
-use crate::store::Role;
 use crate::venues::{VenueHandle, views};
 use app::domain::{CounterId, QueueId};
 use app::position::Watch;
 use app::protocol::{CLOSE_TRY_AGAIN, TicketMessage, VenueMessage};
-use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
@@ -355,13 +353,10 @@ pub async fn display_live(
     security(("bearer" = [])))]
 pub async fn staff_live(
     State(s): State<AppState>,
-    auth: StaffAuth,
-    Path(venue): Path<String>,
-    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+    // Before the upgrade extractor: a stranger learns nothing, not even that it is a socket.
+    StaffAt { venue: v, .. }: StaffAt,
+    ws: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
-    // Access first: a stranger learns nothing about the route, not even that it wants an upgrade.
-    let v = auth.venue(&s, &venue, Role::Staff).await?;
-    let ws = ws.map_err(|r| ApiError::new(r.status(), "upgrade_required", r.body_text()))?;
     let st = s.clone();
     Ok(upgrade(&s, ws, move |socket| {
         picture_socket(socket, st, v, Picture::Staff)
