@@ -244,6 +244,22 @@ pub struct AuditEntry {
     pub event: serde_json::Value,
 }
 
+/// A history entry the distributed-mode projector could not write to MySQL after 3 tries.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct DeadLetter {
+    /// Id in the dead-letter stream; use it to replay.
+    pub id: String,
+    /// Position of the entry in the venue's command log.
+    pub seq: u64,
+    /// The last error MySQL (or decoding) gave.
+    pub error: String,
+    pub failures: u32,
+    /// The log entry as recorded (command, events, tickets).
+    #[cfg_attr(feature = "ssr", schema(value_type = Object))]
+    pub entry: serde_json::Value,
+}
+
 /// Messages on `GET /api/v1/tickets/{token}/live`. Every message carries the ticket's current
 /// `status`, `position` and `eta_seconds`, so a client never needs another call.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

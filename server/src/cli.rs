@@ -5,7 +5,7 @@
 use crate::clock::now_ms;
 use crate::config::Config;
 use crate::secrets::{check_password_strength, hash_password, random_password};
-use crate::store::{Role, SqliteStore};
+use crate::store::Role;
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 
@@ -119,7 +119,7 @@ fn password_or_generated(given: Option<String>) -> anyhow::Result<(String, bool)
 
 /// Run an admin command; returns the lines to print.
 pub async fn run_admin(config: &Config, cmd: Cmd) -> anyhow::Result<Vec<String>> {
-    let store = SqliteStore::open(&config.sqlite_url()?).await?;
+    let store = config.open_store().await?;
     let out = match cmd {
         Cmd::Serve => unreachable!("handled by main"),
         Cmd::Venue(VenueCmd::Create { slug, name }) => {

@@ -1,5 +1,6 @@
 //! Configuration: command-line flags, each with an environment variable and a default.
 
+use crate::store::{MySqlStore, SqliteStore, Store};
 use clap::{ArgAction, Args};
 use std::net::SocketAddr;
 
@@ -9,7 +10,8 @@ pub struct Config {
     #[arg(long, env = "FILA_ADDR", default_value = "0.0.0.0:3000", global = true)]
     pub addr: SocketAddr,
 
-    /// Where data lives. `sqlite://PATH` runs embedded mode (the default).
+    /// Where data lives. `sqlite://PATH` runs embedded mode (the default); `mysql://…`
+    /// (with `REDIS_URL`) runs distributed mode: MySQL/MariaDB for accounts and history.
     #[arg(
         long,
         env = "DATABASE_URL",
@@ -17,6 +19,24 @@ pub struct Config {
         global = true
     )]
     pub database_url: String,
+
+    /// Redis for distributed mode: the command log, live state and fan-out. Use AOF with
+    /// `appendfsync always` for the no-acknowledged-command-lost guarantee (see README).
+    #[arg(long, env = "REDIS_URL", global = true)]
+    pub redis_url: Option<String>,
+
+    /// Key prefix in Redis, so several installations (or tests) can share one server.
+    #[arg(long, env = "FILA_REDIS_PREFIX", default_value = "fila", global = true)]
+    pub redis_prefix: String,
+
+    /// Most MySQL connections this instance opens (the history projector takes at most half).
+    #[arg(
+        long,
+        env = "FILA_MYSQL_CONNECTIONS",
+        default_value_t = 8,
+        global = true
+    )]
+    pub mysql_connections: u32,
 
     /// The address customers reach Fila at, used in QR codes and printed links.
     /// Defaults to http://localhost:PORT; set it to the box's LAN name or public URL.
@@ -91,21 +111,68 @@ impl Config {
         }
     }
 
-    /// The SQLite URL, or a clear refusal for anything this build cannot run.
-    pub fn sqlite_url(&self) -> anyhow::Result<String> {
+    /// Which mode the URLs ask for, or a clear refusal for a combination that cannot run.
+    pub fn mode(&self) -> anyhow::Result<Mode> {
         let url = self.database_url.trim();
+        let redis = self
+            .redis_url
+            .as_deref()
+            .map(str::trim)
+            .filter(|r| !r.is_empty());
         if url.starts_with("sqlite:") {
-            Ok(url.to_owned())
+            if let Some(r) = redis {
+                anyhow::bail!(
+                    "REDIS_URL={r:?} is set but DATABASE_URL is SQLite: distributed mode needs \
+                     DATABASE_URL=mysql://…; for embedded mode unset REDIS_URL"
+                );
+            }
+            Ok(Mode::Embedded {
+                sqlite_url: url.to_owned(),
+            })
         } else if url.starts_with("mysql:") || url.starts_with("mariadb:") {
-            anyhow::bail!(
-                "DATABASE_URL={url:?} asks for distributed mode (MySQL + Redis), which this \
-                 version does not have yet; use a sqlite:// URL"
-            )
+            let Some(redis) = redis else {
+                anyhow::bail!(
+                    "DATABASE_URL is MySQL, so this is distributed mode, which also needs \
+                     REDIS_URL=redis://host:6379"
+                );
+            };
+            if !redis.starts_with("redis://") && !redis.starts_with("rediss://") {
+                anyhow::bail!("REDIS_URL must start with redis:// (got {redis:?})");
+            }
+            if self.mysql_connections < 2 {
+                anyhow::bail!("FILA_MYSQL_CONNECTIONS must be at least 2");
+            }
+            Ok(Mode::Distributed {
+                mysql_url: url.replacen("mariadb:", "mysql:", 1),
+                redis_url: redis.to_owned(),
+            })
         } else {
             anyhow::bail!(
-                "DATABASE_URL must start with sqlite:// (got {url:?}); for a file in the current \
-                 directory use sqlite://fila.db"
+                "DATABASE_URL must start with sqlite:// or mysql:// (got {url:?}); for a file in \
+                 the current directory use sqlite://fila.db"
             )
         }
     }
+
+    /// Open the relational store of the configured mode (migrating it).
+    pub async fn open_store(&self) -> anyhow::Result<Store> {
+        Ok(match self.mode()? {
+            Mode::Embedded { sqlite_url } => Store::Sqlite(SqliteStore::open(&sqlite_url).await?),
+            Mode::Distributed { mysql_url, .. } => {
+                Store::MySql(MySqlStore::open(&mysql_url, self.mysql_connections).await?)
+            }
+        })
+    }
+}
+
+/// Embedded: one process, SQLite. Distributed: many instances, MySQL history, Redis log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Mode {
+    Embedded {
+        sqlite_url: String,
+    },
+    Distributed {
+        mysql_url: String,
+        redis_url: String,
+    },
 }

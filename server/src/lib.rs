@@ -15,6 +15,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod demo;
+pub mod dist;
 pub mod http;
 pub mod secrets;
 pub mod startup;

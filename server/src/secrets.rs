@@ -25,6 +25,11 @@ pub fn random_token() -> String {
     hex(&random_bytes::<TOKEN_BYTES>())
 }
 
+/// A short random name (2×`bytes` hex characters): instance names, log epochs.
+pub fn random_hex(bytes: usize) -> String {
+    hex(&random_bytes::<32>()[..bytes.min(32)])
+}
+
 /// A readable generated password: 16 characters without look-alikes (0/O, 1/l).
 pub fn random_password() -> String {
     const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyzACDEFGHJKLMNPQRSTUVWXYZ23456789";

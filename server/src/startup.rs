@@ -1,10 +1,11 @@
 //! Building and running the application: `Application::build` then `run_until_stopped`.
 //! Tests build it on `127.0.0.1:0` and stop it with their own shutdown signal.
 
-use crate::config::Config;
+use crate::config::{Config, Mode};
 use crate::demo;
+use crate::dist::{Dist, projector};
 use crate::http::{self, AppState};
-use crate::store::SqliteStore;
+use crate::store::{MySqlStore, SqliteStore, Store};
 use crate::venues::Venues;
 use anyhow::Context;
 use leptos::prelude::LeptosOptions;
@@ -18,21 +19,48 @@ pub struct Application {
     listener: TcpListener,
     router: axum::Router,
     state: AppState,
-    writer: tokio::task::JoinHandle<()>,
+    /// Embedded mode's writer (distributed mode's writers are answered by in-flight requests).
+    writer: Option<tokio::task::JoinHandle<()>>,
     /// The demo owner's password, when the demo venue was created by this start.
     pub demo_password: Option<String>,
 }
 
 impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let store = SqliteStore::open(&config.sqlite_url()?).await?;
+        let stopping = tokio::sync::watch::Sender::new(false);
+        let mode = config.mode()?;
+        let store = match &mode {
+            Mode::Embedded { sqlite_url } => Store::Sqlite(SqliteStore::open(sqlite_url).await?),
+            Mode::Distributed { mysql_url, .. } => {
+                Store::MySql(MySqlStore::open(mysql_url, config.mysql_connections).await?)
+            }
+        };
         let demo_password = if config.demo {
             demo::seed_if_empty(&store, config.demo_owner_password.as_deref()).await?
         } else {
             None
         };
-        let stopping = tokio::sync::watch::Sender::new(false);
-        let (venues, writer) = Venues::start(store.clone(), stopping.subscribe()).await?;
+        let (venues, writer) = match (&mode, &store) {
+            (Mode::Embedded { .. }, Store::Sqlite(sqlite)) => {
+                let (v, w) = Venues::start(sqlite.clone(), stopping.subscribe()).await?;
+                (v, Some(w))
+            }
+            (Mode::Distributed { redis_url, .. }, Store::MySql(mysql)) => {
+                let dist = Dist::connect(
+                    redis_url,
+                    &config.redis_prefix,
+                    mysql.clone(),
+                    stopping.subscribe(),
+                )
+                .await?;
+                let venues = Venues::start_distributed(dist.clone()).await?;
+                // History gets at most half the MySQL connections; logins get the rest.
+                let conns = (config.mysql_connections / 2).max(1) as usize;
+                tokio::spawn(projector::run(dist, redis_url.clone(), conns));
+                (venues, None)
+            }
+            _ => unreachable!("the store is opened for the mode"),
+        };
         let listener = TcpListener::bind(config.addr)
             .await
             .with_context(|| format!("cannot listen on {}", config.addr))?;
@@ -54,6 +82,7 @@ impl Application {
             sockets: Arc::new(AtomicUsize::new(0)),
             stopping,
             limits,
+            access: Default::default(),
         };
         Ok(Self {
             listener,
@@ -66,6 +95,11 @@ impl Application {
 
     pub fn local_addr(&self) -> SocketAddr {
         self.state.config.addr
+    }
+
+    /// Distributed mode's services (tests use it to inject history failures).
+    pub fn dist(&self) -> Option<Arc<Dist>> {
+        self.state.venues.dist().cloned()
     }
 
     pub fn public_url(&self) -> String {
@@ -99,16 +133,21 @@ impl Application {
         .await
         .context("server error")?;
         let store = state.store.clone();
+        let dist = state.venues.dist().cloned();
         drop(state);
         // The writer drains what it was given, then ends; bounded in case storage hangs.
-        if tokio::time::timeout(std::time::Duration::from_secs(10), writer)
-            .await
-            .is_err()
+        if let Some(writer) = writer
+            && tokio::time::timeout(std::time::Duration::from_secs(10), writer)
+                .await
+                .is_err()
         {
             tracing::error!(
                 task = "venue-writer",
                 "did not finish within 10 s of shutdown"
             );
+        }
+        if let Some(d) = dist {
+            d.close().await;
         }
         store.close().await;
         Ok(())

@@ -19,6 +19,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 pub const SESSION_COOKIE: &str = "fila_session";
 /// The hash of a random password, verified when the e-mail is unknown so that a login takes
@@ -89,22 +90,85 @@ impl FromRequestParts<AppState> for StaffAuth {
             return Err(ApiError::unauthorized());
         }
         let token_hash = sha256_hex(token);
-        let (user_id, email) = s
-            .store
-            .session_user(&token_hash, now_ms())
-            .await?
-            .ok_or_else(|| {
-                ApiError::new(
-                    StatusCode::UNAUTHORIZED,
-                    "session_expired",
-                    "your session has ended; log in again",
-                )
-            })?;
+        let found = match s.store.session_user(&token_hash, now_ms()).await {
+            Ok(found) => {
+                s.access.remember_session(&token_hash, found.as_ref());
+                found
+            }
+            Err(e) => s.access.session(&token_hash).ok_or(e)?,
+        };
+        let (user_id, email) = found.ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "session_expired",
+                "your session has ended; log in again",
+            )
+        })?;
         Ok(Self {
             user_id,
             email,
             token_hash,
         })
+    }
+}
+
+/// Sessions and roles as last read from storage, used only while storage cannot be read
+/// (distributed mode: a MySQL outage must not stop staff from calling people).
+///
+/// Storage stays the authority whenever it answers: a logout or a role change anywhere takes
+/// effect at once, except on instances that cannot reach MySQL, and there for at most
+/// [`AccessCache::STALE_FOR`].
+#[derive(Default)]
+pub struct AccessCache {
+    sessions: std::sync::Mutex<std::collections::HashMap<String, (i64, String, Instant)>>,
+    roles: std::sync::Mutex<std::collections::HashMap<(i64, i64), (Role, Instant)>>,
+}
+
+impl AccessCache {
+    pub const STALE_FOR: Duration = Duration::from_secs(600);
+    /// Entries kept at most; past this the cache is cleared (it is only a fallback).
+    const MAX_ENTRIES: usize = 10_000;
+
+    fn remember_session(&self, token_hash: &str, found: Option<&(i64, String)>) {
+        let mut m = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
+        match found {
+            Some((id, email)) => {
+                if m.len() >= Self::MAX_ENTRIES {
+                    m.clear();
+                }
+                m.insert(token_hash.to_owned(), (*id, email.clone(), Instant::now()));
+            }
+            None => {
+                m.remove(token_hash);
+            }
+        }
+    }
+
+    fn session(&self, token_hash: &str) -> Option<Option<(i64, String)>> {
+        let m = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
+        let (id, email, seen) = m.get(token_hash)?;
+        (seen.elapsed() < Self::STALE_FOR).then(|| Some((*id, email.clone())))
+    }
+
+    fn remember_role(&self, user: i64, venue: i64, role: Option<Role>) {
+        let mut m = self.roles.lock().unwrap_or_else(|e| e.into_inner());
+        match role {
+            Some(r) => {
+                if m.len() >= Self::MAX_ENTRIES {
+                    m.clear();
+                }
+                m.insert((user, venue), (r, Instant::now()));
+            }
+            None => {
+                m.remove(&(user, venue));
+            }
+        }
+    }
+
+    fn role(&self, user: i64, venue: i64) -> Option<Option<Role>> {
+        let m = self.roles.lock().unwrap_or_else(|e| e.into_inner());
+        let (role, seen) = m.get(&(user, venue))?;
+        (seen.elapsed() < Self::STALE_FOR).then_some(Some(*role))
     }
 }
 
@@ -132,7 +196,14 @@ impl FromRequestParts<AppState> for StaffAt {
             .ok_or_else(ApiError::venue_not_found)?;
         super::public::check_param(slug, "venue")?;
         let venue = s.venue(slug).await?;
-        match s.store.role_at(auth.user_id, venue.id).await? {
+        let role = match s.store.role_at(auth.user_id, venue.id).await {
+            Ok(role) => {
+                s.access.remember_role(auth.user_id, venue.id, role);
+                role
+            }
+            Err(e) => s.access.role(auth.user_id, venue.id).ok_or(e)?,
+        };
+        match role {
             Some(role) => Ok(Self { auth, venue, role }),
             None => Err(ApiError::forbidden()),
         }
@@ -237,6 +308,7 @@ pub async fn login(
     security(("bearer" = [])))]
 pub async fn logout(State(s): State<AppState>, auth: StaffAuth) -> Result<Response, ApiError> {
     s.store.delete_session(&auth.token_hash).await?;
+    s.access.remember_session(&auth.token_hash, None);
     let clear = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
     let mut resp = StatusCode::NO_CONTENT.into_response();
     resp.headers_mut().insert(

@@ -3,6 +3,7 @@
 //! Architecture invariant: handlers validate input and check access, then hand a
 //! `Command` to `venues`; no queue rule is decided here.
 
+pub mod admin;
 pub mod auth;
 pub mod error;
 pub mod extract;
@@ -13,7 +14,7 @@ pub mod staff;
 pub mod ws;
 
 use crate::config::Config;
-use crate::store::SqliteStore;
+use crate::store::Store;
 use crate::venues::{VenueHandle, Venues};
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, FromRef, State};
@@ -33,7 +34,7 @@ pub const MAX_BODY_BYTES: usize = 16 * 1024;
 #[derive(Clone)]
 pub struct AppState {
     pub venues: Arc<Venues>,
-    pub store: SqliteStore,
+    pub store: Store,
     pub config: Arc<Config>,
     pub leptos: LeptosOptions,
     /// Open WebSockets on this instance, checked against `config.max_sockets`.
@@ -42,6 +43,7 @@ pub struct AppState {
     /// reconnect elsewhere, and graceful shutdown is not held up by long-lived sockets.
     pub stopping: tokio::sync::watch::Sender<bool>,
     pub limits: Arc<Limits>,
+    pub access: Arc<auth::AccessCache>,
 }
 
 /// The edge's rate limits, shared by every request of this instance.
@@ -94,6 +96,11 @@ pub fn router(state: AppState) -> Router {
         .route("/auth/me", get(auth::me))
         .route("/venues/{venue}/queues", get(staff::queues))
         .route("/venues/{venue}/audit", get(staff::audit))
+        .route("/venues/{venue}/dead-letters", get(admin::dead_letters))
+        .route(
+            "/venues/{venue}/dead-letters/{id}/replay",
+            post(admin::replay_dead_letter),
+        )
         .route("/venues/{venue}/ws", get(ws::staff_live))
         .route(
             "/venues/{venue}/queues/{queue}/call-next",
@@ -130,6 +137,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/{*rest}", get(api_not_found).post(api_not_found))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(admin::metrics))
         .leptos_routes(&state, routes, move || app::shell(leptos_options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
             app::shell,
@@ -217,8 +225,14 @@ async fn healthz() -> &'static str {
 }
 
 /// Readiness: storage answers too.
+/// Ready when the live state is reachable: SQLite in embedded mode, Redis in distributed
+/// mode (a MySQL outage only delays history; this instance still serves queues).
 async fn readyz(State(s): State<AppState>) -> impl IntoResponse {
-    match s.store.ping().await {
+    let ping = match s.venues.dist() {
+        Some(d) => d.ping().await,
+        None => s.store.ping().await,
+    };
+    match ping {
         Ok(()) => (StatusCode::OK, "ready").into_response(),
         Err(e) => {
             tracing::warn!(error = %format!("{e:#}"), "not ready");

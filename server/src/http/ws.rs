@@ -150,8 +150,21 @@ async fn ticket_socket(mut socket: WebSocket, venue: Arc<VenueHandle>, id: app::
     let mut names = Names::default();
     let mut ping = tokio::time::interval(PING_EVERY);
     ping.tick().await;
+    let mut reloads = venue.reloads.subscribe();
     loop {
         tokio::select! {
+            // The venue's state was replaced (distributed mode resync): start again from it.
+            r = reloads.changed() => {
+                if r.is_err() {
+                    break;
+                }
+                events = events.resubscribe();
+                let Some((w, msg)) = snapshot(&venue, id) else { break };
+                watch = w;
+                if socket.send(Message::Text(json(&msg))).await.is_err() {
+                    break;
+                }
+            }
             ev = events.recv() => {
                 let msg = match ev {
                     Ok(env) => {

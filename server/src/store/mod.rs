@@ -1,14 +1,94 @@
 //! Storage adapters. Only this module knows SQL.
 //!
-//! Embedded mode has one adapter, [`sqlite::SqliteStore`]: venue configuration, current
-//! tickets, the event history and staff accounts all live in one SQLite file. Distributed mode
-//! (MySQL history + Redis log) will add adapters beside it behind the same methods.
+//! - Embedded mode: [`SqliteStore`] holds venue configuration, current tickets, the event
+//!   history and staff accounts in one SQLite file; the venue writer commits to it.
+//! - Distributed mode: [`MySqlStore`] holds the same configuration and accounts and the
+//!   history, written by the projector from the Redis log (`crate::dist`); live state is in
+//!   Redis.
+//!
+//! [`Store`] is whichever of the two this instance runs on, for everything both modes share
+//! (accounts, sessions, configuration, history reads).
 
+pub mod mysql;
 pub mod sqlite;
 
-use app::domain::{EventEnvelope, QueueId, QueueStatus, Ticket, Timestamp};
+use app::domain::{EventEnvelope, QueueId, QueueStatus, Ticket, Timestamp, VenueState};
 
+pub use mysql::MySqlStore;
 pub use sqlite::SqliteStore;
+
+/// One staff account as stored.
+#[derive(Debug, Clone)]
+pub struct StaffUser {
+    pub id: i64,
+    pub email: String,
+    pub password_hash: String,
+}
+
+/// The relational store of this instance.
+#[derive(Clone, Debug)]
+pub enum Store {
+    Sqlite(SqliteStore),
+    MySql(MySqlStore),
+}
+
+/// Both adapters have these methods with the same meaning; `Store` forwards to the one in use.
+macro_rules! forward {
+    ($( $(#[$doc:meta])* fn $name:ident(&self $(, $arg:ident : $ty:ty)*) -> $ret:ty; )*) => {
+        impl Store {
+            $(
+                $(#[$doc])*
+                pub async fn $name(&self $(, $arg: $ty)*) -> $ret {
+                    match self {
+                        Store::Sqlite(s) => s.$name($($arg),*).await,
+                        Store::MySql(s) => s.$name($($arg),*).await,
+                    }
+                }
+            )*
+        }
+    };
+}
+
+forward! {
+    fn venue_slugs(&self) -> anyhow::Result<Vec<String>>;
+    /// A venue's configuration with the tickets storage knows of (see each adapter).
+    fn load_venue(&self, slug: &str) -> anyhow::Result<Option<VenueState>>;
+    fn ticket_by_token(&self, token: &str) -> anyhow::Result<Option<(String, Ticket)>>;
+    fn events_after(&self, venue_id: i64, offset: u64, limit: u32) -> anyhow::Result<Vec<EventEnvelope>>;
+    fn audit(&self, venue_id: i64, before: u64, limit: u32) -> anyhow::Result<Vec<app::protocol::AuditEntry>>;
+    fn create_venue(&self, slug: &str, name: &str, now: Timestamp) -> anyhow::Result<i64>;
+    fn venue_id(&self, slug: &str) -> anyhow::Result<i64>;
+    fn create_queue(&self, venue_id: i64, slug: &str, name: &str, prefix: &str) -> anyhow::Result<i64>;
+    fn create_counter(&self, venue_id: i64, name: &str) -> anyhow::Result<i64>;
+    fn create_user(&self, email: &str, password_hash: &str, now: Timestamp) -> anyhow::Result<i64>;
+    fn set_role(&self, venue_id: i64, user_id: i64, role: Role) -> anyhow::Result<()>;
+    fn user_by_email(&self, email: &str) -> anyhow::Result<Option<StaffUser>>;
+    fn set_password(&self, user_id: i64, password_hash: &str) -> anyhow::Result<()>;
+    fn create_session(&self, token_hash: &str, user_id: i64, now: Timestamp, expires_at: Timestamp) -> anyhow::Result<()>;
+    fn session_user(&self, token_hash: &str, now: Timestamp) -> anyhow::Result<Option<(i64, String)>>;
+    fn delete_session(&self, token_hash: &str) -> anyhow::Result<()>;
+    fn roles(&self, user_id: i64) -> anyhow::Result<Vec<(String, String, Role)>>;
+    fn role_at(&self, user_id: i64, venue_id: i64) -> anyhow::Result<Option<Role>>;
+    fn is_empty(&self) -> anyhow::Result<bool>;
+    fn ping(&self) -> anyhow::Result<()>;
+    fn close(&self) -> ();
+}
+
+/// One entry of the distributed command log as history sees it: the events one command
+/// caused and the tickets it left behind (`version` = the last event's offset).
+#[derive(Debug, Clone)]
+pub struct HistoryEntry {
+    pub venue_id: i64,
+    pub actor: Option<i64>,
+    pub events: Vec<EventEnvelope>,
+    pub tickets: Vec<Ticket>,
+}
+
+impl HistoryEntry {
+    pub fn version(&self) -> u64 {
+        self.events.last().map_or(0, |e| e.offset)
+    }
+}
 
 /// Everything one batch of accepted commands changed, written in one transaction.
 #[derive(Default, Debug)]

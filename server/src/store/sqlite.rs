@@ -1,7 +1,7 @@
 //! SQLite adapter: WAL mode, `synchronous=FULL` so a committed batch survives power loss, and
 //! one writer (the venue writer task) that batches concurrent commands into one transaction.
 
-use super::{Batch, Role};
+use super::{Batch, Role, StaffUser};
 use anyhow::{Context, bail};
 use app::domain::*;
 use sqlx::sqlite::{
@@ -25,14 +25,6 @@ const POOL_SIZE: u32 = 4;
 #[derive(Clone, Debug)]
 pub struct SqliteStore {
     pool: SqlitePool,
-}
-
-/// One staff account as stored.
-#[derive(Debug, Clone)]
-pub struct StaffUser {
-    pub id: i64,
-    pub email: String,
-    pub password_hash: String,
 }
 
 impl SqliteStore {

@@ -3,16 +3,22 @@
 //!
 //! Architecture invariant: the state lock is a std `RwLock` held only for in-memory work,
 //! never across an `.await`; storage I/O happens in the writer task with no lock held.
+//!
+//! Embedded mode: one writer task for all venues (`writer.rs`) commits to SQLite.
+//! Distributed mode: one writer per venue appends to the Redis log (`crate::dist`), and every
+//! instance applies the log in order with [`Venues::apply_logged`].
 
 pub mod views;
 mod writer;
 
-use crate::store::SqliteStore;
+use crate::dist::{Dist, Entry};
+use crate::store::{SqliteStore, Store};
 use app::domain::engine::Outcome;
 use app::domain::{Command, DomainError, EventEnvelope, TicketId, VenueState};
 use axum::extract::ws::Utf8Bytes;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 /// Events buffered per venue for ticket sockets. A socket that falls further behind than this
@@ -33,10 +39,19 @@ pub struct VenueHandle {
     /// Serialized snapshots by offset, so N screens cost one serialization per change.
     pub(crate) display_frame: Mutex<Option<(u64, Utf8Bytes)>>,
     pub(crate) staff_frame: Mutex<Option<(u64, Utf8Bytes)>>,
+    /// Bumped when the state was replaced wholesale (a resync from a snapshot): ticket
+    /// sockets then start again from a fresh snapshot instead of waiting for the next event.
+    pub reloads: watch::Sender<u64>,
+    /// Distributed mode: the last log entry applied and its time. Changed only while the
+    /// state's write lock is held, so they always describe the state under the lock.
+    pub(crate) log_seq: AtomicU64,
+    pub(crate) log_at: AtomicI64,
+    /// Distributed mode: this venue's writer on this instance.
+    pub(crate) log_writer: OnceLock<mpsc::Sender<WriteRequest>>,
 }
 
 impl VenueHandle {
-    fn new(state: VenueState) -> Arc<Self> {
+    pub(crate) fn new(state: VenueState) -> Arc<Self> {
         let (events, _) = broadcast::channel(EVENT_BUFFER);
         let (changed, _) = watch::channel(state.offset);
         Arc::new(Self {
@@ -47,7 +62,77 @@ impl VenueHandle {
             changed,
             display_frame: Mutex::new(None),
             staff_frame: Mutex::new(None),
+            reloads: watch::Sender::new(0),
+            log_seq: AtomicU64::new(0),
+            log_at: AtomicI64::new(0),
+            log_writer: OnceLock::new(),
         })
+    }
+
+    /// The last log entry applied (distributed mode).
+    pub fn log_seq(&self) -> u64 {
+        self.log_seq.load(Ordering::Acquire)
+    }
+
+    /// Replace the whole state (a resync), and tell every socket to start again from it.
+    ///
+    /// The snapshot may be older than the state it replaces; the log entries after it are
+    /// replayed next and give the same offsets again (the engine is deterministic), and the
+    /// sockets start from a fresh snapshot rather than trusting offsets across the reload.
+    pub(crate) fn replace(&self, fresh: VenueState, seq: u64, at: i64) {
+        let mut state = self.write();
+        *state = fresh;
+        self.log_seq.store(seq, Ordering::Release);
+        self.log_at.store(at, Ordering::Release);
+        let offset = state.offset;
+        drop(state);
+        self.forget_pictures();
+        self.reloads.send_modify(|n| *n += 1);
+        self.changed.send_replace(offset);
+    }
+
+    /// Apply log entries in order (distributed mode). Entries already applied are skipped, so
+    /// the writer and the follower may both hand in the same ones. Events go out to sockets
+    /// under the lock, so they leave in offset order whoever applied them.
+    pub(crate) fn apply_logged(&self, entries: &[Entry]) -> Applied {
+        let mut state = self.write();
+        let mut seq = self.log_seq.load(Ordering::Acquire);
+        let mut last_offset = None;
+        for e in entries {
+            if e.seq <= seq {
+                continue;
+            }
+            if e.seq != seq + 1 {
+                return Applied::Gap { have: seq };
+            }
+            let before = state.offset;
+            match app::domain::apply(&mut state, e.cmd.clone(), e.at) {
+                Ok(outcome)
+                    if outcome.events.len() == e.events.len()
+                        && outcome.events.last().map(|x| x.offset)
+                            == e.events.last().map(|x| x.offset) =>
+                {
+                    for ev in outcome.events {
+                        last_offset = Some(ev.offset);
+                        let _ = self.events.send(Arc::new(ev));
+                    }
+                }
+                other => {
+                    // The engine is deterministic, so this means the state was not the one
+                    // the entry was made against: resync rather than serve a wrong picture.
+                    tracing::error!(venue = %self.slug, seq = e.seq, before, result = ?other.map(|o| o.events.len()), "log entry does not replay; resyncing");
+                    return Applied::Diverged;
+                }
+            }
+            seq = e.seq;
+            self.log_seq.store(seq, Ordering::Release);
+            self.log_at.store(e.at, Ordering::Release);
+        }
+        drop(state);
+        if let Some(o) = last_offset {
+            self.changed.send_replace(o);
+        }
+        Applied::Upto(seq)
     }
 
     /// Read the state. A poisoned lock means a panic mid-apply, which the engine's tests rule
@@ -67,6 +152,17 @@ impl VenueHandle {
     }
 }
 
+/// What [`VenueHandle::apply_logged`] did.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Applied {
+    /// Everything handed in is applied; the venue is at this entry.
+    Upto(u64),
+    /// The entries start after the next one: the missing ones must be read from the log.
+    Gap { have: u64 },
+    /// An entry did not replay as recorded: reload from a snapshot.
+    Diverged,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ExecError {
     #[error(transparent)]
@@ -79,22 +175,29 @@ pub enum ExecError {
 }
 
 pub(crate) struct WriteRequest {
-    venue: Arc<VenueHandle>,
-    cmd: Command,
-    actor: Option<i64>,
-    reply: oneshot::Sender<Result<Outcome, ExecError>>,
+    pub(crate) venue: Arc<VenueHandle>,
+    pub(crate) cmd: Command,
+    pub(crate) actor: Option<i64>,
+    pub(crate) reply: oneshot::Sender<Result<Outcome, ExecError>>,
+}
+
+enum Backend {
+    Embedded(mpsc::Sender<WriteRequest>),
+    Distributed(Arc<Dist>),
 }
 
 /// All venues this instance serves.
 pub struct Venues {
     map: RwLock<HashMap<String, Arc<VenueHandle>>>,
-    store: SqliteStore,
-    writer: mpsc::Sender<WriteRequest>,
+    /// Loading a venue takes this, so two requests never load the same venue twice.
+    loading: tokio::sync::Mutex<()>,
+    store: Store,
+    backend: Backend,
 }
 
 impl Venues {
-    /// Load every venue and start the writer task. Once `stopping` turns true the writer
-    /// refuses new commands, commits the ones already queued, and ends.
+    /// Embedded mode: load every venue and start the writer task. Once `stopping` turns true
+    /// the writer refuses new commands, commits the ones already queued, and ends.
     pub async fn start(
         store: SqliteStore,
         stopping: watch::Receiver<bool>,
@@ -110,11 +213,33 @@ impl Venues {
         Ok((
             Arc::new(Self {
                 map: RwLock::new(map),
-                store,
-                writer: tx,
+                loading: tokio::sync::Mutex::new(()),
+                store: Store::Sqlite(store),
+                backend: Backend::Embedded(tx),
             }),
             writer,
         ))
+    }
+
+    /// Distributed mode: venues are loaded from Redis (snapshot + log) when first asked for.
+    pub async fn start_distributed(dist: Arc<Dist>) -> anyhow::Result<Arc<Self>> {
+        let venues = Arc::new(Self {
+            map: RwLock::new(HashMap::new()),
+            loading: tokio::sync::Mutex::new(()),
+            store: Store::MySql(dist.mysql.clone()),
+            backend: Backend::Distributed(dist.clone()),
+        });
+        dist.attach(&venues);
+        for slug in venues.store.venue_slugs().await? {
+            venues.get(&slug).await?;
+        }
+        Ok(venues)
+    }
+
+    /// Every venue this instance has loaded.
+    pub fn loaded(&self) -> Vec<Arc<VenueHandle>> {
+        let map = self.map.read().unwrap_or_else(|e| e.into_inner());
+        map.values().cloned().collect()
     }
 
     /// A venue by slug, loading it if it was created (by the CLI) after startup.
@@ -122,15 +247,22 @@ impl Venues {
         if let Some(v) = self.map.read().unwrap_or_else(|e| e.into_inner()).get(slug) {
             return Ok(Some(v.clone()));
         }
-        let Some(state) = self.store.load_venue(slug).await? else {
-            return Ok(None);
+        let _loading = self.loading.lock().await;
+        if let Some(v) = self.map.read().unwrap_or_else(|e| e.into_inner()).get(slug) {
+            return Ok(Some(v.clone()));
+        }
+        let handle = match &self.backend {
+            Backend::Embedded(_) => match self.store.load_venue(slug).await? {
+                Some(state) => VenueHandle::new(state),
+                None => return Ok(None),
+            },
+            Backend::Distributed(dist) => match dist.load_venue(slug).await? {
+                Some(h) => h,
+                None => return Ok(None),
+            },
         };
         let mut map = self.map.write().unwrap_or_else(|e| e.into_inner());
-        Ok(Some(
-            map.entry(slug.to_owned())
-                .or_insert_with(|| VenueHandle::new(state))
-                .clone(),
-        ))
+        Ok(Some(map.entry(slug.to_owned()).or_insert(handle).clone()))
     }
 
     /// The venue holding a ticket token, if the ticket is in memory.
@@ -150,19 +282,32 @@ impl Venues {
         actor: Option<i64>,
     ) -> Result<Outcome, ExecError> {
         let (reply, rx) = oneshot::channel();
-        self.writer
-            .send(WriteRequest {
-                venue: venue.clone(),
-                cmd,
-                actor,
-                reply,
-            })
+        let req = WriteRequest {
+            venue: venue.clone(),
+            cmd,
+            actor,
+            reply,
+        };
+        let writer = match &self.backend {
+            Backend::Embedded(w) => w,
+            Backend::Distributed(_) => venue.log_writer.get().ok_or(ExecError::ShuttingDown)?,
+        };
+        writer
+            .send(req)
             .await
             .map_err(|_| ExecError::ShuttingDown)?;
         rx.await.map_err(|_| ExecError::ShuttingDown)?
     }
 
-    pub fn store(&self) -> &SqliteStore {
+    pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// The distributed-mode services, if this instance runs in that mode.
+    pub fn dist(&self) -> Option<&Arc<Dist>> {
+        match &self.backend {
+            Backend::Distributed(d) => Some(d),
+            Backend::Embedded(_) => None,
+        }
     }
 }

@@ -28,7 +28,11 @@ fn allowed(who: Who, venue_scoped: bool, min_manager: bool) -> Result<(), u16> {
 }
 
 /// Routes that need a manager or owner, not just staff.
-const MANAGER_ROUTES: &[&str] = &["/api/v1/venues/{venue}/audit"];
+const MANAGER_ROUTES: &[&str] = &[
+    "/api/v1/venues/{venue}/audit",
+    "/api/v1/venues/{venue}/dead-letters",
+    "/api/v1/venues/{venue}/dead-letters/{id}/replay",
+];
 
 fn fill(path: &str, ticket_id: u64) -> String {
     path.replace("{venue}", "demo")

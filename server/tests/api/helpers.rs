@@ -64,6 +64,9 @@ fn config(db_dir: &TempDir, site_dir: &TempDir) -> Config {
     Config {
         addr: "127.0.0.1:0".parse().expect("valid address"),
         database_url: format!("sqlite://{}/fila.db", db_dir.path().display()),
+        redis_url: None,
+        redis_prefix: "fila".into(),
+        mysql_connections: 8,
         public_url: None,
         site_root: site_dir.path().display().to_string(),
         demo: true,

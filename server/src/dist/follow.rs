@@ -1,0 +1,105 @@
+//! The follower: applies every venue's log entries on this instance as they are published,
+//! and makes sure a missed message never leaves a venue behind.
+//!
+//! - pub/sub delivers entries in the order they were appended; [`VenueHandle::apply_logged`]
+//!   skips ones already applied and reports a gap, which is filled from the stream;
+//! - after the subscriber reconnects (or its buffer overflowed) every venue catches up;
+//! - once a second each venue's `seq` is compared with what was applied, which also catches a
+//!   lost last message and a Redis that came back without its data (then: resync).
+//!
+//! [`VenueHandle::apply_logged`]: crate::venues::VenueHandle::apply_logged
+
+use super::{Dist, Entry};
+use crate::venues::Applied;
+use fred::prelude::*;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::broadcast::error::RecvError;
+
+/// How often each venue's log position is checked even without messages.
+const CHECK_EVERY: Duration = Duration::from_secs(1);
+
+pub(super) async fn run(dist: Arc<Dist>) {
+    let mut messages = dist.subscriber.message_rx();
+    let mut reconnects = dist.subscriber.reconnect_rx();
+    // Subscriptions are restored after a reconnect by this task.
+    let _resubscribe = dist.subscriber.manage_subscriptions();
+    let mut stopping = dist.stopping.clone();
+    let mut tick = tokio::time::interval(CHECK_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            m = messages.recv() => match m {
+                Ok(msg) => on_message(&dist, msg).await,
+                Err(RecvError::Lagged(n)) => {
+                    tracing::warn!(missed = n, "pub/sub messages dropped; catching up from the log");
+                    check_all(&dist, true).await;
+                }
+                Err(RecvError::Closed) => break,
+            },
+            r = reconnects.recv() => {
+                if r.is_ok() {
+                    tracing::info!("reconnected to Redis; catching up from the log");
+                    check_all(&dist, true).await;
+                }
+            }
+            _ = tick.tick() => check_all(&dist, false).await,
+            r = stopping.changed() => {
+                if r.is_err() || *stopping.borrow() {
+                    break;
+                }
+            }
+        }
+    }
+}
+
+async fn on_message(dist: &Dist, msg: fred::types::Message) {
+    let Some(venue) = dist
+        .venue_of_channel(&msg.channel)
+        .and_then(|id| dist.handle(id))
+    else {
+        return;
+    };
+    let entries: Vec<Entry> = match msg.value.as_str().map(|s| serde_json::from_str(&s)) {
+        Some(Ok(e)) => e,
+        _ => {
+            tracing::warn!(venue = %venue.slug, "unreadable pub/sub message; catching up from the log");
+            Vec::new()
+        }
+    };
+    let result = if entries.is_empty() {
+        Applied::Gap {
+            have: venue.log_seq(),
+        }
+    } else {
+        venue.apply_logged(&entries)
+    };
+    let done = match result {
+        Applied::Upto(_) => Ok(()),
+        Applied::Gap { .. } => dist.catch_up(&venue).await,
+        Applied::Diverged => dist.resync(&venue).await,
+    };
+    if let Err(e) = done {
+        tracing::warn!(venue = %venue.slug, error = %format!("{e:#}"), "could not catch up; will retry");
+    }
+}
+
+/// Catch up every venue that is behind its log (or all of them, when `all`).
+async fn check_all(dist: &Dist, all: bool) {
+    for venue in dist.handles() {
+        let behind = match dist.seq_of(venue.id).await {
+            Ok(Some(seq)) => seq != venue.log_seq(),
+            // No log at all: Redis lost it; catch_up starts a new epoch.
+            Ok(None) => true,
+            Err(e) => {
+                tracing::debug!(error = %e, "Redis not reachable; will retry");
+                return;
+            }
+        };
+        if (all || behind)
+            && let Err(e) = dist.catch_up(&venue).await
+        {
+            tracing::warn!(venue = %venue.slug, error = %format!("{e:#}"), "could not catch up; will retry");
+        }
+    }
+}

@@ -1,0 +1,577 @@
+//! Distributed mode: many stateless instances, Redis for the live log and fan-out, MySQL for
+//! accounts and history.
+//!
+//! # The log (per venue)
+//! - `{p}:v:{id}:log`: a Redis Stream of [`Entry`]s with explicit ids `0-<seq>`, seq gap-free
+//!   from 1. An entry is one accepted command with what it did (events, tickets after).
+//! - `{p}:v:{id}:seq`: the last seq. The append script checks it (compare-and-set), adds the
+//!   entries, advances it and PUBLISHes them on `{p}:v:{id}:live`, all in one atomic step.
+//! - `{p}:v:{id}:snap` / `snapseq`: a [`Snapshot`] of the venue state at some seq, so an
+//!   instance starts without replaying history; `{p}:v:{id}:epoch` names the log's lifetime.
+//! - `{p}:v:{id}:dead`: dead letters of the history projector.
+//!
+//! # How a command runs (see `writer.rs`)
+//! The venue's writer on the instance that took the request applies the command to a copy of
+//! the state at seq N (the engine is pure), then appends "entries N+1.. if seq is still N".
+//! Success means durable and ordered: only then does the caller get an answer. If another
+//! instance appended first, it catches up from the log and tries again, so every command is
+//! applied to the state it was recorded against, on every instance: call-next can never call
+//! the same ticket twice, whichever instances the counters use.
+//!
+//! Every instance applies every entry of the venues it serves ([`follow`]), from pub/sub,
+//! filling gaps from the stream and resyncing from a snapshot when the stream no longer has
+//! them (trimmed) or the epoch changed (Redis lost its data).
+
+mod follow;
+pub mod projector;
+mod writer;
+
+use crate::store::{HistoryEntry, MySqlStore};
+use crate::venues::{Applied, VenueHandle, Venues};
+use anyhow::Context;
+use app::domain::{Command, EventEnvelope, Ticket, VenueState};
+use fred::prelude::*;
+use fred::types::scripts::Script;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::time::Duration;
+
+/// A snapshot is written every this many log entries, and the log trimmed behind it.
+pub const SNAPSHOT_EVERY: u64 = 1000;
+
+/// Entries read from the stream per round trip when catching up.
+const READ_CHUNK: u64 = 1000;
+
+/// The consumer group of the history projector.
+pub const HISTORY_GROUP: &str = "history";
+
+/// One accepted command as the log records it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Entry {
+    pub seq: u64,
+    /// Which writer attempt produced it: lets a writer whose reply was lost find its own.
+    pub nonce: String,
+    /// The time the engine was given (never earlier than the entry before it).
+    pub at: i64,
+    pub actor: Option<i64>,
+    pub cmd: Command,
+    pub events: Vec<EventEnvelope>,
+    /// The tickets the events touched, as they are after the command (for history).
+    pub tickets: Vec<Ticket>,
+}
+
+impl Entry {
+    pub fn history(&self, venue_id: i64) -> HistoryEntry {
+        HistoryEntry {
+            venue_id,
+            actor: self.actor,
+            events: self.events.clone(),
+            tickets: self.tickets.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Snapshot {
+    seq: u64,
+    at: i64,
+    epoch: String,
+    state: VenueState,
+}
+
+/// Counters for `/metrics`.
+#[derive(Default, Debug)]
+pub struct Metrics {
+    pub appended: AtomicU64,
+    pub append_conflicts: AtomicU64,
+    pub resyncs: AtomicU64,
+    pub projected: AtomicU64,
+    pub dead_lettered: AtomicU64,
+    pub projector_retries: AtomicU64,
+}
+
+/// Compare-and-set append: KEYS seq, log; ARGV expected seq, channel, entry JSON…
+const APPEND: &str = r#"
+local cur = tonumber(redis.call('GET', KEYS[1]) or '-1')
+if cur ~= tonumber(ARGV[1]) then return {0, cur} end
+local n = #ARGV - 2
+local parts = {}
+for i = 1, n do
+  redis.call('XADD', KEYS[2], '0-' .. string.format('%d', cur + i), 'e', ARGV[i + 2])
+  parts[i] = ARGV[i + 2]
+end
+redis.call('SET', KEYS[1], string.format('%d', cur + n))
+redis.call('PUBLISH', ARGV[2], '[' .. table.concat(parts, ',') .. ']')
+return {1, cur + n}
+"#;
+
+/// First use of a venue's log: KEYS epoch, snap, snapseq, seq, log; ARGV epoch, snapshot, group.
+/// Returns the snapshot that is there (ours, or the one another instance made first).
+const INIT: &str = r#"
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  redis.call('SET', KEYS[1], ARGV[1])
+  redis.call('SET', KEYS[2], ARGV[2])
+  redis.call('SET', KEYS[3], '0')
+  redis.call('SET', KEYS[4], '0')
+end
+pcall(redis.call, 'XGROUP', 'CREATE', KEYS[5], ARGV[3], '0', 'MKSTREAM')
+return redis.call('GET', KEYS[2])
+"#;
+
+/// Keep the newest snapshot: KEYS snap, snapseq; ARGV seq, snapshot.
+const SNAPSHOT: &str = r#"
+local cur = tonumber(redis.call('GET', KEYS[2]) or '-1')
+if tonumber(ARGV[1]) > cur then
+  redis.call('SET', KEYS[1], ARGV[2])
+  redis.call('SET', KEYS[2], ARGV[1])
+  return 1
+end
+return 0
+"#;
+
+pub struct Dist {
+    /// Commands (never blocking ones: the projector has its own connection).
+    pub(crate) redis: Client,
+    subscriber: fred::clients::SubscriberClient,
+    pub mysql: MySqlStore,
+    prefix: String,
+    /// This instance's name in the projector's consumer group.
+    pub instance: String,
+    pub metrics: Metrics,
+    venues: RwLock<Weak<Venues>>,
+    /// Loaded venues by id, for the follower.
+    by_id: RwLock<HashMap<i64, Arc<VenueHandle>>>,
+    stopping: tokio::sync::watch::Receiver<bool>,
+    nonces: AtomicU64,
+    append: Script,
+    init: Script,
+    snapshot: Script,
+    /// Test hook: history writes of (venue id, seq) fail this many more times.
+    pub(crate) inject_failures: Mutex<HashMap<(i64, u64), u32>>,
+}
+
+/// How long startup waits for Redis before giving up with a clear message.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+pub(crate) fn redis_builder(url: &str) -> anyhow::Result<Builder> {
+    let config =
+        Config::from_url(url).with_context(|| format!("REDIS_URL {url:?} is not valid"))?;
+    let mut b = Builder::from_config(config);
+    b.with_connection_config(|c| {
+        c.connection_timeout = CONNECT_TIMEOUT;
+        c.internal_command_timeout = CONNECT_TIMEOUT;
+        // A command is sent once: a lost reply is resolved by reading the log (see writer).
+        c.max_command_attempts = 1;
+    })
+    .with_performance_config(|p| {
+        p.default_command_timeout = Duration::from_secs(10);
+        p.broadcast_channel_capacity = 4096;
+    })
+    .set_policy(ReconnectPolicy::new_exponential(0, 50, 2_000, 2));
+    Ok(b)
+}
+
+pub(crate) async fn redis_connect(b: &Builder, url: &str) -> anyhow::Result<Client> {
+    let client = b.build()?;
+    connect_within(client.init(), url).await?;
+    Ok(client)
+}
+
+async fn connect_within<T>(
+    init: impl Future<Output = Result<T, fred::error::Error>>,
+    url: &str,
+) -> anyhow::Result<T> {
+    let shown = url.rsplit('@').next().unwrap_or(url);
+    match tokio::time::timeout(CONNECT_TIMEOUT, init).await {
+        Ok(Ok(t)) => Ok(t),
+        Ok(Err(e)) => anyhow::bail!("cannot reach Redis at {shown}: {e}"),
+        Err(_) => anyhow::bail!(
+            "cannot reach Redis at {shown}: no answer within {} s",
+            CONNECT_TIMEOUT.as_secs()
+        ),
+    }
+}
+
+impl Dist {
+    /// Connect to Redis (commands and pub/sub) and check it answers; `mysql` is already open.
+    pub async fn connect(
+        redis_url: &str,
+        prefix: &str,
+        mysql: MySqlStore,
+        stopping: tokio::sync::watch::Receiver<bool>,
+    ) -> anyhow::Result<Arc<Self>> {
+        let builder = redis_builder(redis_url)?;
+        let redis = redis_connect(&builder, redis_url).await?;
+        let _: String = redis
+            .ping(None)
+            .await
+            .with_context(|| format!("Redis at {redis_url} did not answer PING"))?;
+        let subscriber = builder.build_subscriber_client()?;
+        connect_within(subscriber.init(), redis_url).await?;
+        let instance = format!("{}-{}", hostname(), crate::secrets::random_hex(6));
+        Ok(Arc::new(Self {
+            redis,
+            subscriber,
+            mysql,
+            prefix: prefix.to_owned(),
+            instance,
+            metrics: Metrics::default(),
+            venues: RwLock::new(Weak::new()),
+            by_id: RwLock::new(HashMap::new()),
+            stopping,
+            nonces: AtomicU64::new(0),
+            append: Script::from_lua(APPEND),
+            init: Script::from_lua(INIT),
+            snapshot: Script::from_lua(SNAPSHOT),
+            inject_failures: Mutex::new(HashMap::new()),
+        }))
+    }
+
+    /// Called once by `Venues::start_distributed`; starts the follower.
+    pub(crate) fn attach(self: &Arc<Self>, venues: &Arc<Venues>) {
+        *self.venues.write().unwrap_or_else(|e| e.into_inner()) = Arc::downgrade(venues);
+        tokio::spawn(follow::run(self.clone()));
+    }
+
+    pub(crate) fn key(&self, venue_id: i64, what: &str) -> String {
+        format!("{}:v:{venue_id}:{what}", self.prefix)
+    }
+
+    fn channel(&self, venue_id: i64) -> String {
+        self.key(venue_id, "live")
+    }
+
+    /// The venue id a pub/sub channel belongs to.
+    fn venue_of_channel(&self, channel: &str) -> Option<i64> {
+        channel
+            .strip_prefix(&self.prefix)?
+            .strip_prefix(":v:")?
+            .strip_suffix(":live")?
+            .parse()
+            .ok()
+    }
+
+    pub(crate) fn handle(&self, venue_id: i64) -> Option<Arc<VenueHandle>> {
+        self.by_id
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&venue_id)
+            .cloned()
+    }
+
+    pub(crate) fn handles(&self) -> Vec<Arc<VenueHandle>> {
+        let map = self.by_id.read().unwrap_or_else(|e| e.into_inner());
+        map.values().cloned().collect()
+    }
+
+    pub(crate) fn next_nonce(&self) -> String {
+        format!(
+            "{}:{}",
+            self.instance,
+            self.nonces.fetch_add(1, Ordering::Relaxed)
+        )
+    }
+
+    /// Load a venue: subscribe to its channel, take the snapshot (making the first one from
+    /// MySQL's configuration if the log is new), catch up from the log, start its writer.
+    pub(crate) async fn load_venue(
+        self: &Arc<Self>,
+        slug: &str,
+    ) -> anyhow::Result<Option<Arc<VenueHandle>>> {
+        let Some(seed) = self.mysql.load_venue(slug).await? else {
+            return Ok(None);
+        };
+        let id = seed.id;
+        // Subscribe first: entries published from now on reach us, and the catch-up below
+        // covers everything before. Applying is idempotent, so overlap is harmless.
+        self.subscriber
+            .subscribe(self.channel(id))
+            .await
+            .context("cannot subscribe to the venue's channel")?;
+        let snap = self.init_log(seed).await?;
+        let handle = VenueHandle::new(snap.state);
+        handle.log_seq.store(snap.seq, Ordering::Release);
+        handle.log_at.store(snap.at, Ordering::Release);
+        self.by_id
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id, handle.clone());
+        self.catch_up(&handle).await?;
+        writer::start(self.clone(), handle.clone(), self.stopping.clone());
+        Ok(Some(handle))
+    }
+
+    /// The venue's current snapshot, creating the log (epoch, seq 0, consumer group) first.
+    async fn init_log(&self, seed: VenueState) -> anyhow::Result<Snapshot> {
+        let id = seed.id;
+        let first = Snapshot {
+            seq: 0,
+            at: 0,
+            epoch: crate::secrets::random_hex(8),
+            state: seed,
+        };
+        let keys = vec![
+            self.key(id, "epoch"),
+            self.key(id, "snap"),
+            self.key(id, "snapseq"),
+            self.key(id, "seq"),
+            self.key(id, "log"),
+        ];
+        let args = vec![serde_json::to_string(&first)?, HISTORY_GROUP.to_owned()];
+        let args = std::iter::once(first.epoch.clone())
+            .chain(args)
+            .collect::<Vec<_>>();
+        let json: String = self
+            .init
+            .evalsha_with_reload(&self.redis, keys, args)
+            .await
+            .context("cannot initialise the venue's log in Redis")?;
+        serde_json::from_str(&json).context("the venue snapshot in Redis is unreadable")
+    }
+
+    /// The newest snapshot of a venue.
+    async fn load_snapshot(&self, venue_id: i64) -> anyhow::Result<Option<Snapshot>> {
+        let json: Option<String> = self.redis.get(self.key(venue_id, "snap")).await?;
+        json.map(|j| serde_json::from_str(&j).context("the venue snapshot in Redis is unreadable"))
+            .transpose()
+    }
+
+    /// Store a snapshot of the state at `seq` (if newer than the stored one), then trim the
+    /// log behind both it and the history projector.
+    pub(crate) async fn write_snapshot(
+        &self,
+        state: VenueState,
+        seq: u64,
+        at: i64,
+    ) -> anyhow::Result<()> {
+        let id = state.id;
+        let epoch: Option<String> = self.redis.get(self.key(id, "epoch")).await?;
+        let Some(epoch) = epoch else { return Ok(()) };
+        let snap = Snapshot {
+            seq,
+            at,
+            epoch,
+            state,
+        };
+        let json = serde_json::to_string(&snap)?;
+        let _: i64 = self
+            .snapshot
+            .evalsha_with_reload(
+                &self.redis,
+                vec![self.key(id, "snap"), self.key(id, "snapseq")],
+                vec![seq.to_string(), json],
+            )
+            .await?;
+        self.trim(id).await
+    }
+
+    /// Drop log entries that both the newest snapshot and the projector are past.
+    async fn trim(&self, venue_id: i64) -> anyhow::Result<()> {
+        let log = self.key(venue_id, "log");
+        let snap: Option<u64> = self.redis.get(self.key(venue_id, "snapseq")).await?;
+        let Some(snap) = snap else { return Ok(()) };
+        let projected = projector::acked_below(&self.redis, &log).await?;
+        let keep_from = (snap + 1).min(projected);
+        if keep_from > 1 {
+            let _: Value = self
+                .redis
+                .custom(
+                    fred::cmd!("XTRIM"),
+                    vec![log, "MINID".into(), format!("0-{keep_from}")],
+                )
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Append entries if the log is still at `expected`.
+    pub(crate) async fn append(
+        &self,
+        venue_id: i64,
+        expected: u64,
+        entries: &[String],
+    ) -> anyhow::Result<Appended> {
+        let keys = vec![self.key(venue_id, "seq"), self.key(venue_id, "log")];
+        let mut args = Vec::with_capacity(entries.len() + 2);
+        args.push(expected.to_string());
+        args.push(self.channel(venue_id));
+        args.extend(entries.iter().cloned());
+        let (ok, seq): (i64, i64) = self
+            .append
+            .evalsha_with_reload(&self.redis, keys, args)
+            .await?;
+        Ok(match (ok, seq) {
+            (1, s) => Appended::Done(s as u64),
+            (_, s) if s < 0 => Appended::NoLog,
+            (_, _) => Appended::Conflict,
+        })
+    }
+
+    /// Log entries after `after`, oldest first, at most `count`.
+    pub(crate) async fn read_after(
+        &self,
+        venue_id: i64,
+        after: u64,
+        count: u64,
+    ) -> anyhow::Result<Vec<Entry>> {
+        let raw: Value = self
+            .redis
+            .custom(
+                fred::cmd!("XRANGE"),
+                vec![
+                    self.key(venue_id, "log"),
+                    format!("(0-{after}"),
+                    "+".into(),
+                    "COUNT".into(),
+                    count.to_string(),
+                ],
+            )
+            .await?;
+        parse_entries(raw)?
+            .into_iter()
+            .map(|(_, json)| serde_json::from_str(&json).context("unreadable log entry"))
+            .collect()
+    }
+
+    /// Apply everything the log has after the venue's position; resync from the snapshot if
+    /// the log no longer has what comes next (trimmed) or the venue diverged.
+    pub(crate) async fn catch_up(&self, venue: &VenueHandle) -> anyhow::Result<()> {
+        loop {
+            let have = venue.log_seq();
+            let entries = self.read_after(venue.id, have, READ_CHUNK).await?;
+            if entries.is_empty() {
+                // Nothing after us in the stream: we are at the head, or the log went back
+                // (Redis lost data), or entries were appended since the read (look again),
+                // or they were trimmed (we were away long).
+                let seq: Option<u64> = self.redis.get(self.key(venue.id, "seq")).await?;
+                match seq {
+                    Some(s) if s == have => return Ok(()),
+                    Some(s) if s > have => {
+                        if self.read_after(venue.id, have, 1).await?.is_empty() {
+                            return self.resync(venue).await;
+                        }
+                        continue;
+                    }
+                    _ => return self.resync(venue).await,
+                }
+            }
+            match venue.apply_logged(&entries) {
+                Applied::Upto(_) if entries.len() < READ_CHUNK as usize => return Ok(()),
+                Applied::Upto(_) => {}
+                Applied::Gap { .. } | Applied::Diverged => return self.resync(venue).await,
+            }
+        }
+    }
+
+    /// Replace the venue's state with the newest snapshot, then catch up from the log.
+    pub(crate) async fn resync(&self, venue: &VenueHandle) -> anyhow::Result<()> {
+        self.metrics.resyncs.fetch_add(1, Ordering::Relaxed);
+        let snap = match self.load_snapshot(venue.id).await? {
+            Some(s) => s,
+            None => {
+                // Redis lost the venue (no AOF, or flushed): start a new epoch from history.
+                tracing::warn!(venue = %venue.slug, "the venue's log is gone from Redis; starting a new epoch from MySQL history");
+                let seed = self
+                    .mysql
+                    .load_venue(&venue.slug)
+                    .await?
+                    .context("the venue is gone from MySQL")?;
+                self.init_log(seed).await?
+            }
+        };
+        tracing::info!(venue = %venue.slug, from = venue.log_seq(), to = snap.seq, "resync from snapshot");
+        venue.replace(snap.state, snap.seq, snap.at);
+        let entries = self.read_after(venue.id, snap.seq, READ_CHUNK).await?;
+        match venue.apply_logged(&entries) {
+            Applied::Upto(_) => Ok(()),
+            other => anyhow::bail!("the log does not continue its snapshot: {other:?}"),
+        }
+    }
+
+    /// The newest epoch of each venue, to notice Redis losing its data.
+    pub(crate) async fn seq_of(&self, venue_id: i64) -> anyhow::Result<Option<u64>> {
+        Ok(self.redis.get(self.key(venue_id, "seq")).await?)
+    }
+
+    /// Dead letters of a venue's history, oldest first: (stream id, error, entry JSON).
+    pub async fn dead_letters(&self, venue_id: i64) -> anyhow::Result<Vec<DeadLetter>> {
+        projector::dead_letters(self, venue_id).await
+    }
+
+    /// Write a dead letter to history again; on success it leaves the dead-letter stream.
+    pub async fn replay_dead_letter(&self, venue_id: i64, id: &str) -> anyhow::Result<bool> {
+        projector::replay(self, venue_id, id).await
+    }
+
+    /// Test hook: make the history write of one entry fail `times` more times.
+    pub fn inject_history_failures(&self, venue_id: i64, seq: u64, times: u32) {
+        self.inject_failures
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert((venue_id, seq), times);
+    }
+
+    pub async fn ping(&self) -> anyhow::Result<()> {
+        let _: String = self.redis.ping(None).await?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        let _ = self.subscriber.quit().await;
+        let _ = self.redis.quit().await;
+    }
+}
+
+/// A history entry the projector gave up on.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeadLetter {
+    pub id: String,
+    pub seq: u64,
+    pub error: String,
+    pub failures: u32,
+    pub entry: String,
+}
+
+pub(crate) enum Appended {
+    Done(u64),
+    Conflict,
+    /// The venue's log does not exist (Redis lost it): resync before anything else.
+    NoLog,
+}
+
+/// `[[id, [field, value, …]], …]` as returned by XRANGE / XREADGROUP / XAUTOCLAIM, keeping
+/// the value of field `e`.
+pub fn parse_entries(raw: Value) -> anyhow::Result<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    for item in raw.into_array() {
+        let mut parts = item.into_array().into_iter();
+        let (Some(id), Some(fields)) = (parts.next(), parts.next()) else {
+            continue;
+        };
+        let id = id.into_string().context("stream id")?;
+        let mut fields = fields.into_array().into_iter();
+        let mut value = None;
+        while let (Some(k), Some(v)) = (fields.next(), fields.next()) {
+            if k.as_str().as_deref() == Some("e") {
+                value = v.into_string();
+            }
+        }
+        out.push((id, value.unwrap_or_default()));
+    }
+    Ok(out)
+}
+
+/// The seq in a stream id `0-<seq>`.
+pub(crate) fn seq_of_id(id: &str) -> Option<u64> {
+    id.strip_prefix("0-")?.parse().ok()
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "fila".into())
+}

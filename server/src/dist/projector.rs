@@ -1,0 +1,518 @@
+//! The history projector: drains every venue's log into MySQL through a Redis consumer group.
+//!
+//! - Entries are read in batches (`XREADGROUP`), written in one transaction per venue batch
+//!   (`MySqlStore::write_history` is idempotent and order-tolerant), and acknowledged only
+//!   after the commit. Every instance runs one consumer; entries a dead instance had taken
+//!   are claimed by the others after [`CLAIM_IDLE`].
+//! - MySQL unreachable (connection errors, pool timeouts) is an outage, not the entry's
+//!   fault: back off (up to [`MAX_BACKOFF`]) and retry forever; joins and calls never wait for
+//!   this. History catches up when MySQL is back.
+//! - An entry MySQL refuses (or that cannot be decoded) is retried on its own, and after
+//!   [`MAX_FAILURES`] failed deliveries moved to the venue's dead-letter stream and
+//!   acknowledged, so it never blocks the entries behind it. Owners and managers can list and
+//!   replay dead letters; `/metrics` counts them.
+
+use super::{Dist, Entry, HISTORY_GROUP, parse_entries, seq_of_id};
+use crate::store::HistoryEntry;
+use anyhow::Context;
+use fred::prelude::*;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+pub const MAX_FAILURES: u32 = 3;
+const READ_COUNT: u32 = 256;
+const BLOCK_MS: u64 = 1000;
+const CLAIM_IDLE: Duration = Duration::from_secs(30);
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+/// Run until `stopping`. `connections`: most MySQL connections used at once for history.
+pub async fn run(dist: Arc<Dist>, redis_url: String, connections: usize) {
+    // Blocking reads get their own connection so they never hold up the venue writers.
+    let client = match super::redis_builder(&redis_url) {
+        Ok(b) => match super::redis_connect(&b, &redis_url).await {
+            Ok(c) => c,
+            Err(e) => {
+                return tracing::error!(error = %format!("{e:#}"), "history projector did not start");
+            }
+        },
+        Err(e) => {
+            return tracing::error!(error = %format!("{e:#}"), "history projector did not start");
+        }
+    };
+    let mut p = Projector {
+        dist: dist.clone(),
+        client,
+        permits: Arc::new(tokio::sync::Semaphore::new(connections.max(1))),
+        failures: HashMap::new(),
+        backoff: Duration::ZERO,
+        retry_pending: false,
+        last_claim: Instant::now(),
+    };
+    let mut stopping = dist.stopping.clone();
+    loop {
+        if *stopping.borrow() {
+            break;
+        }
+        if !p.backoff.is_zero() {
+            tokio::select! {
+                _ = tokio::time::sleep(p.backoff) => {}
+                _ = stopping.wait_for(|s| *s) => break,
+            }
+        }
+        if let Err(e) = p.round().await {
+            tracing::warn!(error = %format!("{e:#}"), "history projector: Redis error; retrying");
+            p.backoff = next_backoff(p.backoff);
+        }
+    }
+    let _ = p.client.quit().await;
+}
+
+fn next_backoff(b: Duration) -> Duration {
+    (b * 2).clamp(Duration::from_millis(100), MAX_BACKOFF)
+}
+
+struct Projector {
+    dist: Arc<Dist>,
+    client: Client,
+    permits: Arc<tokio::sync::Semaphore>,
+    /// Failed deliveries per stream entry (venue, id), until it succeeds or is dead-lettered.
+    failures: HashMap<(i64, String), u32>,
+    backoff: Duration,
+    /// Some entries of ours are pending (failed): read those again before new ones.
+    retry_pending: bool,
+    last_claim: Instant,
+}
+
+/// What happened to one venue's batch.
+enum Written {
+    Ok,
+    /// MySQL is not reachable: nothing counted against the entries; back off.
+    Outage,
+}
+
+impl Projector {
+    async fn round(&mut self) -> anyhow::Result<()> {
+        let venues: Vec<i64> = self.dist.handles().iter().map(|v| v.id).collect();
+        if venues.is_empty() {
+            tokio::time::sleep(Duration::from_millis(BLOCK_MS)).await;
+            return Ok(());
+        }
+        let mut batches: Vec<(i64, Vec<(String, String)>)> = Vec::new();
+        if self.last_claim.elapsed() >= CLAIM_IDLE / 2 {
+            self.last_claim = Instant::now();
+            for &v in &venues {
+                let claimed = self.claim_stale(v).await?;
+                if !claimed.is_empty() {
+                    batches.push((v, claimed));
+                }
+            }
+        }
+        let from = if self.retry_pending { "0" } else { ">" };
+        self.retry_pending = false;
+        batches.extend(self.read(&venues, from).await?);
+        let mut outage = false;
+        let results = futures_util::future::join_all(
+            batches
+                .into_iter()
+                .map(|(venue, items)| self.write_venue(venue, items)),
+        )
+        .await;
+        let mut acks: Vec<(i64, Vec<String>)> = Vec::new();
+        let mut failed: Vec<(i64, String, String, String)> = Vec::new();
+        for r in results {
+            match r {
+                (venue, Written::Ok, ok, bad) => {
+                    acks.push((venue, ok));
+                    failed.extend(
+                        bad.into_iter()
+                            .map(|(id, json, err)| (venue, id, json, err)),
+                    );
+                }
+                (_, Written::Outage, _, _) => outage = true,
+            }
+        }
+        for (venue, ids) in acks {
+            if !ids.is_empty() {
+                self.dist
+                    .metrics
+                    .projected
+                    .fetch_add(ids.len() as u64, Ordering::Relaxed);
+                for id in &ids {
+                    self.failures.remove(&(venue, id.clone()));
+                }
+                self.ack(venue, ids).await?;
+            }
+        }
+        for (venue, id, json, err) in failed {
+            let n = self.failures.entry((venue, id.clone())).or_insert(0);
+            *n += 1;
+            let n = *n;
+            tracing::warn!(venue, entry = %id, failures = n, error = %err, "history write failed");
+            if n >= MAX_FAILURES {
+                self.dead_letter(venue, &id, &json, &err, n).await?;
+                self.failures.remove(&(venue, id));
+            } else {
+                self.retry_pending = true;
+                self.dist
+                    .metrics
+                    .projector_retries
+                    .fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        if outage {
+            self.retry_pending = true;
+            self.backoff = next_backoff(self.backoff);
+        } else if self.retry_pending {
+            self.backoff = Duration::from_millis(100);
+        } else {
+            self.backoff = Duration::ZERO;
+        }
+        Ok(())
+    }
+
+    /// Write one venue's entries: the batch at once, or one by one if MySQL refused it.
+    /// Returns the ids written and the ones that failed (with their error).
+    #[allow(clippy::type_complexity)]
+    async fn write_venue(
+        &self,
+        venue: i64,
+        items: Vec<(String, String)>,
+    ) -> (i64, Written, Vec<String>, Vec<(String, String, String)>) {
+        let _permit = self.permits.acquire().await;
+        let mut good: Vec<(String, String, HistoryEntry)> = Vec::new();
+        let mut bad = Vec::new();
+        for (id, json) in items {
+            let seq = seq_of_id(&id).unwrap_or(0);
+            if self.injected(venue, seq) {
+                bad.push((id, json, "injected failure (test)".to_owned()));
+                continue;
+            }
+            match serde_json::from_str::<Entry>(&json) {
+                Ok(e) => {
+                    let h = e.history(venue);
+                    good.push((id, json, h));
+                }
+                Err(e) => bad.push((id, json, format!("unreadable entry: {e}"))),
+            }
+        }
+        if good.is_empty() {
+            return (venue, Written::Ok, Vec::new(), bad);
+        }
+        let all: Vec<HistoryEntry> = good.iter().map(|(_, _, h)| h.clone()).collect();
+        match self.dist.mysql.write_history(&all).await {
+            Ok(()) => {
+                let ids = good.into_iter().map(|(id, _, _)| id).collect();
+                return (venue, Written::Ok, ids, bad);
+            }
+            Err(e) if is_outage(&e) => return (venue, Written::Outage, Vec::new(), Vec::new()),
+            Err(_) => {}
+        }
+        // MySQL refused the batch: find the entries it refuses, write the rest.
+        let mut ok = Vec::new();
+        for (id, json, h) in good {
+            match self
+                .dist
+                .mysql
+                .write_history(std::slice::from_ref(&h))
+                .await
+            {
+                Ok(()) => ok.push(id),
+                Err(e) if is_outage(&e) => return (venue, Written::Outage, ok, Vec::new()),
+                Err(e) => bad.push((id, json, format!("{e:#}"))),
+            }
+        }
+        (venue, Written::Ok, ok, bad)
+    }
+
+    fn injected(&self, venue: i64, seq: u64) -> bool {
+        let mut map = self
+            .dist
+            .inject_failures
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        match map.get_mut(&(venue, seq)) {
+            Some(n) if *n > 0 => {
+                *n -= 1;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    async fn read(
+        &self,
+        venues: &[i64],
+        from: &str,
+    ) -> anyhow::Result<Vec<(i64, Vec<(String, String)>)>> {
+        let mut args: Vec<String> = vec![
+            "GROUP".into(),
+            HISTORY_GROUP.into(),
+            self.dist.instance.clone(),
+            "COUNT".into(),
+            READ_COUNT.to_string(),
+        ];
+        if from == ">" {
+            args.extend(["BLOCK".into(), BLOCK_MS.to_string()]);
+        }
+        args.push("STREAMS".into());
+        args.extend(venues.iter().map(|&v| self.dist.key(v, "log")));
+        args.extend(venues.iter().map(|_| from.to_owned()));
+        let raw: Value = match self
+            .client
+            .custom(fred::cmd!("XREADGROUP", blocking: true), args)
+            .await
+        {
+            Ok(v) => v,
+            Err(e) if e.details().contains("NOGROUP") => {
+                // A venue whose log does not exist yet (or was lost): make its group.
+                for &v in venues {
+                    let _: Result<Value, _> = self
+                        .client
+                        .custom(
+                            fred::cmd!("XGROUP"),
+                            vec![
+                                "CREATE".into(),
+                                self.dist.key(v, "log"),
+                                HISTORY_GROUP.to_owned(),
+                                "0".into(),
+                                "MKSTREAM".into(),
+                            ],
+                        )
+                        .await;
+                }
+                return Ok(Vec::new());
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let mut out = Vec::new();
+        for stream in raw.into_array() {
+            let mut parts = stream.into_array().into_iter();
+            let (Some(key), Some(items)) = (parts.next(), parts.next()) else {
+                continue;
+            };
+            let key = key.into_string().unwrap_or_default();
+            let Some(venue) = venues
+                .iter()
+                .copied()
+                .find(|&v| self.dist.key(v, "log") == key)
+            else {
+                continue;
+            };
+            let items = parse_entries(items)?;
+            if !items.is_empty() {
+                out.push((venue, items));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Take over entries another consumer (a dead instance) has held for too long.
+    async fn claim_stale(&self, venue: i64) -> anyhow::Result<Vec<(String, String)>> {
+        let raw: Value = self
+            .client
+            .custom(
+                fred::cmd!("XAUTOCLAIM"),
+                vec![
+                    self.dist.key(venue, "log"),
+                    HISTORY_GROUP.to_owned(),
+                    self.dist.instance.clone(),
+                    CLAIM_IDLE.as_millis().to_string(),
+                    "0-0".into(),
+                    "COUNT".into(),
+                    READ_COUNT.to_string(),
+                ],
+            )
+            .await
+            .or_else(|e| {
+                if e.details().contains("NOGROUP") {
+                    Ok(Value::Null)
+                } else {
+                    Err(e)
+                }
+            })?;
+        let mut parts = raw.into_array().into_iter();
+        let _next = parts.next();
+        match parts.next() {
+            Some(items) => parse_entries(items),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    async fn ack(&self, venue: i64, ids: Vec<String>) -> anyhow::Result<()> {
+        let mut args = vec![self.dist.key(venue, "log"), HISTORY_GROUP.to_owned()];
+        args.extend(ids);
+        let _: Value = self.client.custom(fred::cmd!("XACK"), args).await?;
+        Ok(())
+    }
+
+    async fn dead_letter(
+        &self,
+        venue: i64,
+        id: &str,
+        json: &str,
+        error: &str,
+        failures: u32,
+    ) -> anyhow::Result<()> {
+        tracing::error!(venue, entry = %id, error, "history entry moved to the dead-letter stream");
+        let seq = seq_of_id(id).unwrap_or(0);
+        let _: Value = self
+            .client
+            .custom(
+                fred::cmd!("XADD"),
+                vec![
+                    self.dist.key(venue, "dead"),
+                    "*".into(),
+                    "seq".into(),
+                    seq.to_string(),
+                    "error".into(),
+                    error.to_owned(),
+                    "failures".into(),
+                    failures.to_string(),
+                    "e".into(),
+                    json.to_owned(),
+                ],
+            )
+            .await?;
+        self.dist
+            .metrics
+            .dead_lettered
+            .fetch_add(1, Ordering::Relaxed);
+        self.ack(venue, vec![id.to_owned()]).await
+    }
+}
+
+/// Connection trouble (retry forever) as opposed to MySQL refusing this data.
+fn is_outage(e: &anyhow::Error) -> bool {
+    match e.downcast_ref::<sqlx::Error>() {
+        Some(sqlx::Error::Database(_)) => false,
+        Some(
+            sqlx::Error::Encode(_) | sqlx::Error::Decode(_) | sqlx::Error::ColumnDecode { .. },
+        ) => false,
+        Some(_) => true,
+        None => false,
+    }
+}
+
+/// The lowest seq the projector has not acknowledged yet: the log may be trimmed below it.
+pub(crate) async fn acked_below(redis: &Client, log: &str) -> anyhow::Result<u64> {
+    // [count, smallest id, largest id, consumers]
+    let pending: Value = match redis
+        .custom(
+            fred::cmd!("XPENDING"),
+            vec![log.to_owned(), HISTORY_GROUP.to_owned()],
+        )
+        .await
+    {
+        Ok(v) => v,
+        Err(e) if e.details().contains("NOGROUP") => return Ok(1),
+        Err(e) => return Err(e.into()),
+    };
+    let mut p = pending.into_array().into_iter();
+    let count = p.next().and_then(|v| v.as_u64()).unwrap_or(0);
+    if count > 0 {
+        let min = p.next().and_then(|v| v.into_string()).unwrap_or_default();
+        return Ok(seq_of_id(&min).unwrap_or(1));
+    }
+    let groups: Value = redis
+        .custom(
+            fred::cmd!("XINFO"),
+            vec!["GROUPS".to_owned(), log.to_owned()],
+        )
+        .await?;
+    for g in groups.into_array() {
+        let fields = flat_map(g);
+        if fields.get("name").map(String::as_str) == Some(HISTORY_GROUP) {
+            let last = fields
+                .get("last-delivered-id")
+                .and_then(|id| seq_of_id(id))
+                .unwrap_or(0);
+            return Ok(last + 1);
+        }
+    }
+    Ok(1)
+}
+
+/// `[k, v, k, v…]` (or a RESP3 map) as strings.
+fn flat_map(v: Value) -> HashMap<String, String> {
+    let mut out = HashMap::new();
+    if let Value::Map(m) = v {
+        for (k, v) in m.inner() {
+            if let (Some(k), Some(v)) = (k.as_str(), v.as_string()) {
+                out.insert(k.to_string(), v);
+            }
+        }
+        return out;
+    }
+    let mut it = v.into_array().into_iter();
+    while let (Some(k), Some(v)) = (it.next(), it.next()) {
+        if let (Some(k), Some(v)) = (k.as_string(), v.as_string()) {
+            out.insert(k, v);
+        }
+    }
+    out
+}
+
+pub(super) async fn dead_letters(
+    dist: &Dist,
+    venue: i64,
+) -> anyhow::Result<Vec<super::DeadLetter>> {
+    let raw: Value = dist
+        .redis
+        .custom(
+            fred::cmd!("XRANGE"),
+            vec![
+                dist.key(venue, "dead"),
+                "-".into(),
+                "+".into(),
+                "COUNT".into(),
+                "500".into(),
+            ],
+        )
+        .await?;
+    let mut out = Vec::new();
+    for item in raw.into_array() {
+        let mut parts = item.into_array().into_iter();
+        let (Some(id), Some(fields)) = (parts.next(), parts.next()) else {
+            continue;
+        };
+        let f = flat_map(fields);
+        out.push(super::DeadLetter {
+            id: id.into_string().unwrap_or_default(),
+            seq: f.get("seq").and_then(|s| s.parse().ok()).unwrap_or(0),
+            error: f.get("error").cloned().unwrap_or_default(),
+            failures: f.get("failures").and_then(|s| s.parse().ok()).unwrap_or(0),
+            entry: f.get("e").cloned().unwrap_or_default(),
+        });
+    }
+    Ok(out)
+}
+
+/// Write a dead letter to history; remove it from the dead-letter stream once written.
+/// `Ok(false)`: no such dead letter.
+pub(super) async fn replay(dist: &Dist, venue: i64, id: &str) -> anyhow::Result<bool> {
+    let Some(letter) = dead_letters(dist, venue)
+        .await?
+        .into_iter()
+        .find(|d| d.id == id)
+    else {
+        return Ok(false);
+    };
+    let entry: Entry = serde_json::from_str(&letter.entry)
+        .context("the dead letter's entry cannot be decoded; it cannot be replayed")?;
+    dist.mysql.write_history(&[entry.history(venue)]).await?;
+    let _: Value = dist
+        .redis
+        .custom(
+            fred::cmd!("XDEL"),
+            vec![dist.key(venue, "dead"), id.to_owned()],
+        )
+        .await?;
+    Ok(true)
+}
+
+/// Dead letters waiting in a venue's stream, for `/metrics`.
+pub async fn dead_letter_count(dist: &Dist, venue: i64) -> anyhow::Result<u64> {
+    Ok(dist.redis.xlen(dist.key(venue, "dead")).await?)
+}

@@ -1,0 +1,189 @@
+//! One writer per venue per instance: apply a batch of commands to a copy of the state, then
+//! append them to the log if nobody appended since (compare-and-set), else catch up and redo.
+//!
+//! A caller is answered only after its entry is in the log (durable in Redis, ordered), and
+//! with exactly the outcome every instance will compute when it applies that entry.
+
+use super::{Appended, Dist, Entry, SNAPSHOT_EVERY};
+use crate::clock::now_ms;
+use crate::venues::{ExecError, VenueHandle, WRITE_QUEUE, WriteRequest};
+use app::domain::apply;
+use app::domain::engine::Outcome;
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use tokio::sync::{mpsc, watch};
+
+/// Most commands appended in one step (one script call, one pub/sub message).
+const MAX_BATCH: usize = 512;
+
+/// Attempts before a batch is refused: only reached when several instances keep winning
+/// the race for the same venue, or Redis keeps failing.
+const MAX_ATTEMPTS: u32 = 64;
+
+pub(super) fn start(dist: Arc<Dist>, venue: Arc<VenueHandle>, stopping: watch::Receiver<bool>) {
+    let (tx, rx) = mpsc::channel(WRITE_QUEUE);
+    if venue.log_writer.set(tx).is_ok() {
+        tokio::spawn(run(dist, venue, rx, stopping));
+    }
+}
+
+async fn run(
+    dist: Arc<Dist>,
+    venue: Arc<VenueHandle>,
+    mut rx: mpsc::Receiver<WriteRequest>,
+    mut stopping: watch::Receiver<bool>,
+) {
+    let mut requests = Vec::with_capacity(MAX_BATCH);
+    loop {
+        let stop = tokio::select! {
+            n = rx.recv_many(&mut requests, MAX_BATCH) => {
+                if n == 0 { break; }
+                false
+            }
+            _ = stopping.wait_for(|s| *s) => true,
+        };
+        if stop {
+            rx.close();
+            if rx.recv_many(&mut requests, MAX_BATCH).await == 0 {
+                break;
+            }
+        }
+        write_batch(&dist, &venue, std::mem::take(&mut requests)).await;
+    }
+}
+
+type Result1 = Result<Outcome, ExecError>;
+
+async fn write_batch(dist: &Arc<Dist>, venue: &VenueHandle, requests: Vec<WriteRequest>) {
+    let mut last_error = None;
+    for _ in 0..MAX_ATTEMPTS {
+        let (mut scratch, seq, last_at) = {
+            let st = venue.read();
+            (
+                st.clone(),
+                venue.log_seq.load(Ordering::Acquire),
+                venue.log_at.load(Ordering::Acquire),
+            )
+        };
+        // Time never runs backwards within the log, even across instances' clocks.
+        let at = now_ms().max(last_at);
+        let nonce = dist.next_nonce();
+        let mut results: Vec<Option<Result1>> = Vec::with_capacity(requests.len());
+        let mut entries = Vec::new();
+        for req in &requests {
+            match apply(&mut scratch, req.cmd.clone(), at) {
+                Err(e) => results.push(Some(Err(e.into()))),
+                Ok(outcome) if outcome.events.is_empty() => results.push(Some(Ok(outcome))),
+                Ok(outcome) => {
+                    let tickets: BTreeSet<_> = outcome
+                        .events
+                        .iter()
+                        .filter_map(|e| e.event.ticket())
+                        .collect();
+                    entries.push(Entry {
+                        seq: seq + entries.len() as u64 + 1,
+                        nonce: nonce.clone(),
+                        at,
+                        actor: req.actor,
+                        cmd: req.cmd.clone(),
+                        events: outcome.events.clone(),
+                        tickets: tickets
+                            .iter()
+                            .filter_map(|id| scratch.tickets.get(id).cloned())
+                            .collect(),
+                    });
+                    results.push(Some(Ok(outcome)));
+                }
+            }
+        }
+        if entries.is_empty() {
+            return answer(requests, results);
+        }
+        let json: Vec<String> = match entries.iter().map(serde_json::to_string).collect() {
+            Ok(j) => j,
+            Err(e) => return refuse(requests, &anyhow::Error::new(e)),
+        };
+        let done = match dist.append(venue.id, seq, &json).await {
+            Ok(Appended::Done(new_seq)) => Some(new_seq),
+            Ok(Appended::Conflict) => {
+                dist.metrics
+                    .append_conflicts
+                    .fetch_add(1, Ordering::Relaxed);
+                None
+            }
+            Ok(Appended::NoLog) => {
+                if let Err(e) = dist.resync(venue).await {
+                    last_error = Some(e);
+                }
+                continue;
+            }
+            Err(e) => {
+                // The reply was lost, not necessarily the append: the log says which.
+                match is_ours(dist, venue.id, seq + 1, &nonce).await {
+                    Ok(true) => Some(seq + entries.len() as u64),
+                    Ok(false) => None,
+                    Err(_) => {
+                        tracing::warn!(venue = %venue.slug, error = %e, "append failed");
+                        last_error = Some(e);
+                        break;
+                    }
+                }
+            }
+        };
+        match done {
+            Some(new_seq) => {
+                dist.metrics
+                    .appended
+                    .fetch_add(entries.len() as u64, Ordering::Relaxed);
+                venue.apply_logged(&entries);
+                if seq / SNAPSHOT_EVERY != new_seq / SNAPSHOT_EVERY {
+                    snapshot_later(dist, scratch, new_seq, at);
+                }
+                return answer(requests, results);
+            }
+            None => {
+                if let Err(e) = dist.catch_up(venue).await {
+                    tracing::warn!(venue = %venue.slug, error = %format!("{e:#}"), "catch-up failed");
+                    last_error = Some(e);
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+            }
+        }
+    }
+    let e = last_error.unwrap_or_else(|| anyhow::anyhow!("too much contention on this venue"));
+    refuse(requests, &e);
+}
+
+/// Whether the log entry at `seq` was written by the attempt `nonce`.
+async fn is_ours(dist: &Dist, venue_id: i64, seq: u64, nonce: &str) -> anyhow::Result<bool> {
+    let found = dist.read_after(venue_id, seq - 1, 1).await?;
+    Ok(found
+        .first()
+        .is_some_and(|e| e.seq == seq && e.nonce == nonce))
+}
+
+fn snapshot_later(dist: &Arc<Dist>, state: app::domain::VenueState, seq: u64, at: i64) {
+    let dist = dist.clone();
+    tokio::spawn(async move {
+        if let Err(e) = dist.write_snapshot(state, seq, at).await {
+            tracing::warn!(error = %format!("{e:#}"), "snapshot not written");
+        }
+    });
+}
+
+fn answer(requests: Vec<WriteRequest>, results: Vec<Option<Result1>>) {
+    for (req, r) in requests.into_iter().zip(results) {
+        if let Some(r) = r {
+            let _ = req.reply.send(r);
+        }
+    }
+}
+
+fn refuse(requests: Vec<WriteRequest>, e: &anyhow::Error) {
+    for req in requests {
+        let _ = req
+            .reply
+            .send(Err(ExecError::Storage(anyhow::anyhow!("{e:#}"))));
+    }
+}

@@ -1,0 +1,1 @@
+//! Fault tests: see the issue.
