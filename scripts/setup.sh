@@ -13,6 +13,10 @@ if have dpkg; then
   have node || need_pkg nodejs
   have npm || need_pkg npm
   [ "$WANT_TEST" = 1 ] && { have chromium || need_pkg chromium; }
+  # Distributed-mode tests: MariaDB and Redis to test against, and redis-server for the
+  # fault tests' private Redis.
+  [ "$WANT_TEST" = 1 ] && { have redis-server || need_pkg redis-server; }
+  [ "$WANT_TEST" = 1 ] && { have mariadbd || have mysqld || need_pkg mariadb-server; }
   if [ "${#apt_missing[@]}" -gt 0 ]; then
     say "Installing Debian packages: ${apt_missing[*]}"
     as_root apt-get update -qq
@@ -47,5 +51,19 @@ fi
 if [ "$WANT_TEST" = 1 ] && [ ! -d "$ROOT/end2end/node_modules/@playwright/test" ]; then
   say "Installing the browser-test packages (Playwright, using Debian's Chromium)"
   (cd "$ROOT/end2end" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --silent)
+fi
+if [ "$WANT_TEST" = 1 ]; then
+  # Start the services the distributed-mode tests use, if they are installed but stopped.
+  # Tests point elsewhere with FILA_TEST_MYSQL / FILA_TEST_REDIS.
+  if [ -z "${FILA_TEST_REDIS:-}" ] && ! port_open 127.0.0.1 6379 && have redis-server; then
+    say "Starting Redis on 127.0.0.1:6379"
+    as_root redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no || true
+  fi
+  if [ -z "${FILA_TEST_MYSQL:-}" ] && ! port_open 127.0.0.1 3306; then
+    say "Starting MariaDB"
+    as_root service mariadb start >/dev/null 2>&1 \
+      || as_root start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd || true
+    for _ in $(seq 1 50); do port_open 127.0.0.1 3306 && break; sleep 0.2; done
+  fi
 fi
 say "Setup complete"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The one command that runs every test: formatting, lints, engine property tests, API
-# integration tests against a real server and SQLite, and browser tests in Chromium.
+# integration tests against a real server and SQLite, distributed-mode tests against real
+# MariaDB and Redis (several instances, killed processes, outages), and browser tests.
 # `.ci/run` calls exactly this.
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -8,6 +9,16 @@ LOG="$(mktemp)"
 trap 'rm -f "$LOG"' EXIT
 
 "$ROOT/scripts/setup.sh" --test
+
+say "Services for the distributed-mode tests"
+# They must be there: a missing service fails the run here, loudly, not as skipped tests.
+if [ -z "${FILA_TEST_MYSQL:-}" ]; then
+  port_open 127.0.0.1 3306 || die "MariaDB/MySQL is not listening on 127.0.0.1:3306 (root, no password); start it or set FILA_TEST_MYSQL=mysql://user:pass@host:port"
+fi
+if [ -z "${FILA_TEST_REDIS:-}" ]; then
+  port_open 127.0.0.1 6379 || die "Redis is not listening on 127.0.0.1:6379; start it or set FILA_TEST_REDIS=redis://host:port"
+fi
+have redis-server || die "redis-server is not installed (the fault tests start their own): apt-get install redis-server"
 
 say "Formatting"
 cargo fmt --all --check || die "run 'cargo fmt --all'"

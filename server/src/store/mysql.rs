@@ -745,7 +745,7 @@ fn unique_violation(e: sqlx::Error, message: &str) -> anyhow::Error {
 #[cfg(test)]
 mod tests {
     //! Against a real server: MariaDB/MySQL at `mysql://root@127.0.0.1:3306/` (user root, no
-    //! password), or the server `FILA_TEST_MYSQL_URL` names (ending in `/`). Each test works in
+    //! password), or the server `FILA_TEST_MYSQL` names (`mysql://user:pass@host:port`). Each test works in
     //! a database of its own, dropped at the end.
 
     use super::*;
@@ -754,7 +754,8 @@ mod tests {
     use std::time::Instant;
 
     fn server_url() -> String {
-        std::env::var("FILA_TEST_MYSQL_URL")
+        std::env::var("FILA_TEST_MYSQL")
+            .map(|u| format!("{}/", u.trim_end_matches('/')))
             .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/".to_owned())
     }
 
