@@ -369,6 +369,7 @@ async fn spawn_process(cluster: &Cluster) -> Process {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let _ = child.kill();
+    let _ = child.wait();
     panic!("fila on port {port} did not become ready");
 }
 
