@@ -1,6 +1,7 @@
 //! `/staff/:venue`: loading the dashboard, keeping it live, and the shared `Dash` handle.
 
 use super::at_counters::{NoShows, NowServing};
+use super::dead_letters::DeadLetters;
 use super::queue_panel::QueuePanel;
 use super::walk_in::WalkInForm;
 use crate::client::{
@@ -306,6 +307,17 @@ pub fn DashboardPage() -> impl IntoView {
         })
     };
 
+    // Managers and owners also see the history's dead letters (distributed mode).
+    let manager = Memo::new(move |_| {
+        let slug = venue.get();
+        me.with(|m| {
+            m.as_ref().is_some_and(|m| {
+                m.venues
+                    .iter()
+                    .any(|v| v.slug == slug && (v.role == "manager" || v.role == "owner"))
+            })
+        })
+    });
     let loaded = Memo::new(move |_| d.snap.with(|s| s.is_some()));
     let main = move || {
         if !loaded.get() {
@@ -330,6 +342,7 @@ pub fn DashboardPage() -> impl IntoView {
                 <aside class="dash-side">
                     <NowServing d=d/>
                     <NoShows d=d/>
+                    <DeadLetters d=d manager=manager/>
                     <WalkInForm d=d/>
                 </aside>
             </div>

@@ -4,6 +4,7 @@
 
 mod at_counters;
 mod dashboard;
+mod dead_letters;
 mod login;
 mod queue_panel;
 mod walk_in;
