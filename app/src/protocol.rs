@@ -123,6 +123,47 @@ pub struct LoginResponse {
     pub venues: Vec<StaffVenue>,
 }
 
+/// `POST /api/v1/venues/{venue}/invites` (owners): invite someone to work at the venue.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct InviteRequest {
+    pub email: String,
+    /// staff, manager or owner.
+    pub role: String,
+}
+
+/// A new invite. The link is shown once: only its hash is stored.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct InviteCreated {
+    /// Give this link to the person (single use; it expires).
+    pub url: String,
+    pub email: String,
+    pub role: String,
+    pub expires_at: i64,
+}
+
+/// `GET /api/v1/invites/{token}`: what an invite is for, so the page can say it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct InviteInfo {
+    pub venue: String,
+    pub venue_name: String,
+    pub email: String,
+    pub role: String,
+    pub expires_at: i64,
+    /// True when this e-mail already has an account: accepting then asks for its password.
+    pub existing_account: bool,
+}
+
+/// `POST /api/v1/invites/{token}/accept`: the new account's password (or, for an existing
+/// account, its current password). Answered like a login.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct AcceptInvite {
+    pub password: String,
+}
+
 /// `GET /api/v1/auth/me`: who the credential belongs to.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(ToSchema))]

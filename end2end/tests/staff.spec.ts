@@ -77,3 +77,33 @@ test("pause and resume a queue from the dashboard", async ({ page, request }) =>
   await expect(panel).toHaveAttribute("data-status", "open");
   await expect(page.getByTestId("pause-tables-small")).toBeVisible();
 });
+
+test("an owner invites a new team member, who sets a password and lands on the dashboard", async ({ page, browser }) => {
+  await staffLogin(page);
+  const email = `new-${tag()}@example.com`.toLowerCase();
+  await page.getByTestId("invite-email").fill(email);
+  await page.getByTestId("invite-role").selectOption("staff");
+  await page.getByTestId("invite-create").click();
+  const link = page.getByTestId("invite-link");
+  await expect(link).toHaveValue(/\/invite\/[0-9a-f]{48}$/);
+  const url = new URL(await link.inputValue());
+
+  // The invitee, on another device: a fresh browser context.
+  const other = await browser.newContext();
+  const phone = await other.newPage();
+  await openHydrated(phone, url.href, "invite-accept");
+  await expect(phone.getByTestId("invite-what")).toContainText("as staff");
+  await phone.getByTestId("invite-password").fill("my brand new password");
+  await phone.getByTestId("invite-password-again").fill("my brand new password");
+  await phone.getByTestId("invite-accept").click();
+  await expect(phone).toHaveURL(/\/staff\/demo$/);
+  await expect(phone.getByTestId("now-serving")).toBeVisible();
+  // Staff do not get the owner's invite card.
+  await expect(phone.getByTestId("invite-form")).toHaveCount(0);
+
+  // The link works once.
+  const again = await other.newPage();
+  await again.goto(url.href);
+  await expect(again.getByTestId("invite-error")).toContainText("already been used");
+  await other.close();
+});

@@ -78,6 +78,16 @@ pub enum UserCmd {
         #[arg(long, env = "FILA_PASSWORD", hide_env_values = true)]
         password: Option<String>,
     },
+    /// Invite someone by e-mail: prints a single-use link (valid 72 hours) where they set
+    /// their own password. Set FILA_PUBLIC_URL so the link has the right address.
+    Invite {
+        email: String,
+        #[arg(long)]
+        venue: String,
+        /// owner, manager or staff.
+        #[arg(long, default_value = "staff")]
+        role: String,
+    },
     /// Set a new password (generated unless given); ends the account's sessions.
     ResetPassword {
         email: String,
@@ -188,6 +198,28 @@ pub async fn run_admin(config: &Config, cmd: Cmd) -> anyhow::Result<Vec<String>>
                 out.push(format!("Password (shown once): {password}"));
             }
             out
+        }
+        Cmd::User(UserCmd::Invite { email, venue, role }) => {
+            let email = crate::http::invites::check_email(&email).map_err(anyhow::Error::msg)?;
+            let role = Role::parse(&role).context("the role must be owner, manager or staff")?;
+            let venue_id = store.venue_id(&venue).await?;
+            let invite = crate::http::invites::create(
+                &store,
+                &config.public_url(),
+                venue_id,
+                &email,
+                role,
+                None,
+            )
+            .await?;
+            vec![
+                format!("Invite for {email} ({}) at {venue:?}:", role.as_str()),
+                format!("  {}", invite.url),
+                format!(
+                    "It works once, within {} hours; only this printout has it.",
+                    crate::http::invites::INVITE_HOURS
+                ),
+            ]
         }
         Cmd::User(UserCmd::ResetPassword { email, password }) => {
             let email = email.trim().to_lowercase();

@@ -11,6 +11,8 @@
 //! - [`cli`]: the admin commands (create venue, queue, counter, staff; reset a password).
 //! - [`demo`], [`secrets`], [`clock`]: the demo venue, tokens and passwords, the wall clock.
 
+#![recursion_limit = "256"]
+
 pub mod cli;
 pub mod clock;
 pub mod config;

@@ -210,6 +210,21 @@ impl FromRequestParts<AppState> for StaffAt {
     }
 }
 
+/// An owner of the venue in the path, decided (like [`StaffAt`]) before any body is read.
+pub struct OwnerAt(pub StaffAt);
+
+impl FromRequestParts<AppState> for OwnerAt {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, s: &AppState) -> Result<Self, ApiError> {
+        let at = StaffAt::from_request_parts(parts, s).await?;
+        if at.role < Role::Owner {
+            return Err(ApiError::forbidden());
+        }
+        Ok(Self(at))
+    }
+}
+
 async fn staff_venues(s: &AppState, user_id: i64) -> Result<Vec<StaffVenue>, ApiError> {
     Ok(s.store
         .roles(user_id)
@@ -273,11 +288,21 @@ pub async fn login(
         ));
     };
     s.limits.logins.succeeded(&email);
+    start_session(&s, &headers, user.id, user.email).await
+}
+
+/// Open a session for an account: the token in the body and as an HttpOnly cookie.
+pub(super) async fn start_session(
+    s: &AppState,
+    headers: &HeaderMap,
+    user_id: i64,
+    email: String,
+) -> Result<Response, ApiError> {
     let token = random_token();
     let now = now_ms();
     let expires_at = now + s.config.session_hours as i64 * 3_600_000;
     s.store
-        .create_session(&sha256_hex(&token), user.id, now, expires_at)
+        .create_session(&sha256_hex(&token), user_id, now, expires_at)
         .await?;
     let secure = s.config.public_url().starts_with("https://")
         || headers
@@ -291,8 +316,8 @@ pub async fn login(
     let body = LoginResponse {
         token,
         expires_at,
-        email: user.email.clone(),
-        venues: staff_venues(&s, user.id).await?,
+        email,
+        venues: staff_venues(s, user_id).await?,
     };
     let mut resp = Json(body).into_response();
     resp.headers_mut().insert(

@@ -7,6 +7,7 @@ pub mod admin;
 pub mod auth;
 pub mod error;
 pub mod extract;
+pub mod invites;
 pub mod limits;
 pub mod openapi;
 pub mod public;
@@ -94,6 +95,9 @@ pub fn router(state: AppState) -> Router {
         .route("/auth/login", post(auth::login))
         .route("/auth/logout", post(auth::logout))
         .route("/auth/me", get(auth::me))
+        .route("/invites/{token}", get(invites::show))
+        .route("/invites/{token}/accept", post(invites::accept))
+        .route("/venues/{venue}/invites", post(invites::invite))
         .route("/venues/{venue}/queues", get(staff::queues))
         .route("/venues/{venue}/audit", get(staff::audit))
         .route("/venues/{venue}/dead-letters", get(admin::dead_letters))

@@ -1,6 +1,6 @@
 //! The OpenAPI 3 document, generated from the handlers' annotations, and a readable API page.
 
-use super::{admin, auth, public, staff, ws};
+use super::{admin, auth, invites, public, staff, ws};
 use app::protocol::*;
 use axum::Json;
 use axum::response::Html;
@@ -17,9 +17,10 @@ use utoipa::{Modify, OpenApi};
         auth::login, auth::logout, auth::me,
         staff::queues, staff::call_next, staff::walk_in, staff::queue_action, staff::ticket_action, staff::audit,
         admin::dead_letters, admin::replay_dead_letter,
+        invites::invite, invites::show, invites::accept,
         ws::staff_live,
     ),
-    components(schemas(DeadLetter, ErrorBody, ErrorDetail, JoinRequest, TicketView, CounterRef, CallRequest,
+    components(schemas(DeadLetter, InviteRequest, InviteCreated, InviteInfo, AcceptInvite, ErrorBody, ErrorDetail, JoinRequest, TicketView, CounterRef, CallRequest,
         ActionRequest, LoginRequest, LoginResponse, MeResponse, StaffVenue, CounterView, QueueSummary,
         VenueInfo, StaffQueue, StaffSnapshot, CalledTicket, DisplayQueue, DisplaySnapshot,
         AuditEntry)),

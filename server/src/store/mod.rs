@@ -25,6 +25,30 @@ pub struct StaffUser {
     pub password_hash: String,
 }
 
+/// An invite to be stored (the token itself is only ever shown, never stored).
+#[derive(Debug)]
+pub struct NewInvite<'a> {
+    pub token_hash: &'a str,
+    pub venue_id: i64,
+    pub email: &'a str,
+    pub role: Role,
+    pub created_by: Option<i64>,
+    pub now: Timestamp,
+    pub expires_at: Timestamp,
+}
+
+/// A stored invite.
+#[derive(Debug, Clone)]
+pub struct Invite {
+    pub venue_id: i64,
+    pub venue_slug: String,
+    pub venue_name: String,
+    pub email: String,
+    pub role: Role,
+    pub expires_at: Timestamp,
+    pub used_at: Option<Timestamp>,
+}
+
 /// The relational store of this instance.
 #[derive(Clone, Debug)]
 pub enum Store {
@@ -69,6 +93,10 @@ forward! {
     fn delete_session(&self, token_hash: &str) -> anyhow::Result<()>;
     fn roles(&self, user_id: i64) -> anyhow::Result<Vec<(String, String, Role)>>;
     fn role_at(&self, user_id: i64, venue_id: i64) -> anyhow::Result<Option<Role>>;
+    fn create_invite(&self, invite: &NewInvite<'_>) -> anyhow::Result<()>;
+    fn invite(&self, token_hash: &str) -> anyhow::Result<Option<Invite>>;
+    /// Claim an invite: true once, for the first caller, and only before it expires.
+    fn use_invite(&self, token_hash: &str, now: Timestamp) -> anyhow::Result<bool>;
     fn is_empty(&self) -> anyhow::Result<bool>;
     fn ping(&self) -> anyhow::Result<()>;
     fn close(&self) -> ();

@@ -1,7 +1,7 @@
 //! SQLite adapter: WAL mode, `synchronous=FULL` so a committed batch survives power loss, and
 //! one writer (the venue writer task) that batches concurrent commands into one transaction.
 
-use super::{Batch, Role, StaffUser};
+use super::{Batch, Invite, NewInvite, Role, StaffUser};
 use anyhow::{Context, bail};
 use app::domain::*;
 use sqlx::sqlite::{
@@ -13,7 +13,10 @@ use std::str::FromStr;
 use std::time::Duration;
 
 /// Schema migrations, applied in order at startup; the applied count lives in `user_version`.
-const MIGRATIONS: &[&str] = &[include_str!("../../migrations/sqlite/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../migrations/sqlite/0001_init.sql"),
+    include_str!("../../migrations/sqlite/0002_invites.sql"),
+];
 
 /// Rows per multi-row INSERT: 18 columns x 400 rows stays far below SQLite's 32766 bound
 /// parameters per statement.
@@ -64,6 +67,7 @@ impl SqliteStore {
             // PRAGMA takes no bound parameters; the version is a number we produce.
             let set = match i + 1 {
                 1 => "PRAGMA user_version = 1",
+                2 => "PRAGMA user_version = 2",
                 _ => unreachable!("add a line per migration"),
             };
             sqlx::raw_sql(set).execute(&mut *tx).await?;
@@ -500,6 +504,62 @@ impl SqliteStore {
                 .fetch_optional(&self.pool)
                 .await?;
         Ok(role.as_deref().and_then(Role::parse))
+    }
+
+    // ----- invites -----
+
+    pub async fn create_invite(&self, invite: &NewInvite<'_>) -> anyhow::Result<()> {
+        sqlx::query(
+            "INSERT INTO invites (token_hash, venue_id, email, role, created_by, created_at, \
+             expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(invite.token_hash.to_owned())
+        .bind(invite.venue_id)
+        .bind(invite.email.to_owned())
+        .bind(invite.role.as_str())
+        .bind(invite.created_by)
+        .bind(invite.now)
+        .bind(invite.expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn invite(&self, token_hash: &str) -> anyhow::Result<Option<Invite>> {
+        let row = sqlx::query(
+            "SELECT i.venue_id, v.slug, v.name, i.email, i.role, i.expires_at, i.used_at \
+             FROM invites i JOIN venues v ON v.id = i.venue_id WHERE i.token_hash = ?",
+        )
+        .bind(token_hash.to_owned())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            Ok(Invite {
+                venue_id: r.get(0),
+                venue_slug: r.get(1),
+                venue_name: r.get(2),
+                email: r.get(3),
+                role: Role::parse(&r.get::<String, _>(4)).context("stored role")?,
+                expires_at: r.get(5),
+                used_at: r.get(6),
+            })
+        })
+        .transpose()
+    }
+
+    /// Mark an invite used; false if it was already used or has expired (single use, even
+    /// when two people click at once).
+    pub async fn use_invite(&self, token_hash: &str, now: Timestamp) -> anyhow::Result<bool> {
+        let r = sqlx::query(
+            "UPDATE invites SET used_at = ? WHERE token_hash = ? AND used_at IS NULL \
+             AND expires_at > ?",
+        )
+        .bind(now)
+        .bind(token_hash.to_owned())
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected() == 1)
     }
 
     pub async fn is_empty(&self) -> anyhow::Result<bool> {

@@ -19,6 +19,7 @@ enum Who {
 
 /// What a credential may get: refused (401/403) or let through (anything else).
 fn allowed(who: Who, venue_scoped: bool, min_manager: bool) -> Result<(), u16> {
+    // (Owner-only routes refuse staff the same way; the matrix has no manager column.)
     match who {
         Who::Nobody | Who::Garbage | Who::Expired | Who::Revoked | Who::CustomerToken => Err(401),
         Who::OtherVenueStaff if venue_scoped => Err(403),
@@ -29,6 +30,8 @@ fn allowed(who: Who, venue_scoped: bool, min_manager: bool) -> Result<(), u16> {
 
 /// Routes that need a manager or owner, not just staff.
 const MANAGER_ROUTES: &[&str] = &[
+    // Owners only; refused to staff exactly like the manager routes.
+    "/api/v1/venues/{venue}/invites",
     "/api/v1/venues/{venue}/audit",
     "/api/v1/venues/{venue}/dead-letters",
     "/api/v1/venues/{venue}/dead-letters/{id}/replay",

@@ -457,11 +457,11 @@ pub fn number(prefix: &str, n: u32) -> String {
 }
 
 /// Run an admin command (`fila venue create …`) against the test server's database.
-pub async fn admin(app: &TestApp, args: &[&str]) {
+pub async fn admin(app: &TestApp, args: &[&str]) -> Vec<String> {
     use clap::Parser;
     let cli = server::cli::Cli::try_parse_from(std::iter::once("fila").chain(args.iter().copied()))
         .expect("valid admin command");
     server::cli::run_admin(&app.config, cli.command.expect("a command"))
         .await
-        .expect("the admin command works");
+        .expect("the admin command works")
 }

@@ -8,6 +8,7 @@ mod auth;
 mod bad_input;
 mod fuzz;
 mod helpers;
+mod invites;
 mod join;
 mod limits;
 mod meta;

@@ -2,6 +2,7 @@
 
 use super::at_counters::{NoShows, NowServing};
 use super::dead_letters::DeadLetters;
+use super::invite_form::InviteForm;
 use super::queue_panel::QueuePanel;
 use super::walk_in::WalkInForm;
 use crate::client::{
@@ -318,6 +319,13 @@ pub fn DashboardPage() -> impl IntoView {
             })
         })
     });
+    let owner = Memo::new(move |_| {
+        let slug = venue.get();
+        me.with(|m| {
+            m.as_ref()
+                .is_some_and(|m| m.venues.iter().any(|v| v.slug == slug && v.role == "owner"))
+        })
+    });
     let loaded = Memo::new(move |_| d.snap.with(|s| s.is_some()));
     let main = move || {
         if !loaded.get() {
@@ -344,6 +352,7 @@ pub fn DashboardPage() -> impl IntoView {
                     <NoShows d=d/>
                     <DeadLetters d=d manager=manager/>
                     <WalkInForm d=d/>
+                    {move || owner.get().then(|| view! { <InviteForm d=d/> })}
                 </aside>
             </div>
         }

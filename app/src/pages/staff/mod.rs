@@ -1,13 +1,17 @@
-//! The staff screens: `/staff` (login) and `/staff/:venue` (the dashboard).
+//! The staff screens: `/staff` (login), `/staff/:venue` (the dashboard) and
+//! `/invite/:token` (accepting an invite).
 //!
 //! `dashboard` owns the live snapshot and the actions (`Dash`); the other files are its parts.
 
 mod at_counters;
 mod dashboard;
 mod dead_letters;
+mod invite;
+mod invite_form;
 mod login;
 mod queue_panel;
 mod walk_in;
 
 pub use dashboard::DashboardPage;
+pub use invite::InvitePage;
 pub use login::LoginPage;
