@@ -164,6 +164,24 @@ pub struct AcceptInvite {
     pub password: String,
 }
 
+/// `POST /api/v1/auth/password`: change your own password. Every session of the account
+/// ends; the answer is a fresh login for this device.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct ChangePassword {
+    pub current_password: String,
+    pub new_password: String,
+}
+
+/// `POST /api/v1/venues/{venue}/staff/{email}/reset-password` (owners): a new generated
+/// password for a staff member, shown once; their sessions end.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct PasswordReset {
+    pub email: String,
+    pub password: String,
+}
+
 /// `GET /api/v1/auth/me`: who the credential belongs to.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(ToSchema))]

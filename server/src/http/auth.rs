@@ -9,10 +9,15 @@ use super::AppState;
 use super::error::ApiError;
 use super::extract::ApiJson;
 use crate::clock::now_ms;
-use crate::secrets::{random_token, sha256_hex, verify_password};
+use crate::secrets::{
+    check_password_strength, hash_password, random_password, random_token, sha256_hex,
+    verify_password,
+};
 use crate::store::Role;
 use crate::venues::VenueHandle;
-use app::protocol::{ErrorBody, LoginRequest, LoginResponse, MeResponse, StaffVenue};
+use app::protocol::{
+    ChangePassword, ErrorBody, LoginRequest, LoginResponse, MeResponse, PasswordReset, StaffVenue,
+};
 use axum::Json;
 use axum::extract::{FromRequestParts, RawPathParams, State};
 use axum::http::request::Parts;
@@ -325,6 +330,80 @@ pub(super) async fn start_session(
         HeaderValue::from_str(&cookie).map_err(|e| anyhow::anyhow!("cookie: {e}"))?,
     );
     Ok(resp)
+}
+
+#[utoipa::path(post, path = "/api/v1/auth/password", tag = "staff",
+    summary = "Change your own password; ends every session of the account and logs this device in again",
+    request_body = ChangePassword,
+    responses((status = 200, body = LoginResponse), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn change_password(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    auth: StaffAuth,
+    ApiJson(body): ApiJson<ChangePassword>,
+) -> Result<Response, ApiError> {
+    check_password_strength(&body.new_password)
+        .map_err(|m| ApiError::unprocessable("weak_password", m))?;
+    let user = s
+        .store
+        .user_by_email(&auth.email)
+        .await?
+        .ok_or_else(ApiError::unauthorized)?;
+    let (current, hash) = (body.current_password, user.password_hash.clone());
+    let ok = tokio::task::spawn_blocking(move || verify_password(&current, &hash))
+        .await
+        .map_err(|e| anyhow::anyhow!("password check: {e}"))?;
+    if !ok {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_credentials",
+            "the current password is not right",
+        ));
+    }
+    let new = body.new_password;
+    let hash = tokio::task::spawn_blocking(move || hash_password(&new))
+        .await
+        .map_err(|e| anyhow::anyhow!("password hash: {e}"))??;
+    s.store.set_password(user.id, &hash).await?;
+    s.access.remember_session(&auth.token_hash, None);
+    start_session(&s, &headers, user.id, user.email).await
+}
+
+#[utoipa::path(post, path = "/api/v1/venues/{venue}/staff/{email}/reset-password", tag = "staff",
+    summary = "Give a staff member or manager of this venue a new generated password (owners); their sessions end",
+    params(("venue" = String, Path), ("email" = String, Path)),
+    responses((status = 200, body = PasswordReset), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn reset_staff_password(
+    State(s): State<AppState>,
+    OwnerAt(at): OwnerAt,
+    axum::extract::Path((_, email)): axum::extract::Path<(String, String)>,
+) -> Result<Json<PasswordReset>, ApiError> {
+    let email = email.trim().to_lowercase();
+    let not_found = || ApiError::not_found("staff_not_found", "no such staff member at this venue");
+    let user = s.store.user_by_email(&email).await?.ok_or_else(not_found)?;
+    // Only people this owner is responsible for: staff or managers here, and at no venue
+    // where the owner is not an owner too (an owner cannot lock out another owner).
+    let theirs = s.store.roles(user.id).await?;
+    let mine = s.store.roles(at.auth.user_id).await?;
+    if !theirs.iter().any(|(slug, _, _)| *slug == at.venue.slug) {
+        return Err(not_found());
+    }
+    let allowed = theirs.iter().all(|(slug, _, role)| {
+        *role != Role::Owner && mine.iter().any(|(m, _, r)| m == slug && *r == Role::Owner)
+    });
+    if !allowed || user.id == at.auth.user_id {
+        return Err(ApiError::forbidden());
+    }
+    let password = random_password();
+    let p = password.clone();
+    let hash = tokio::task::spawn_blocking(move || hash_password(&p))
+        .await
+        .map_err(|e| anyhow::anyhow!("password hash: {e}"))??;
+    s.store.set_password(user.id, &hash).await?;
+    Ok(Json(PasswordReset { email, password }))
 }
 
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "staff",

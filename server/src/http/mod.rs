@@ -95,6 +95,11 @@ pub fn router(state: AppState) -> Router {
         .route("/auth/login", post(auth::login))
         .route("/auth/logout", post(auth::logout))
         .route("/auth/me", get(auth::me))
+        .route("/auth/password", post(auth::change_password))
+        .route(
+            "/venues/{venue}/staff/{email}/reset-password",
+            post(auth::reset_staff_password),
+        )
         .route("/invites/{token}", get(invites::show))
         .route("/invites/{token}/accept", post(invites::accept))
         .route("/venues/{venue}/invites", post(invites::invite))
@@ -142,7 +147,9 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(admin::metrics))
-        .leptos_routes(&state, routes, move || app::shell(leptos_options.clone()))
+        .leptos_routes_with_context(&state, routes, page_csp, move || {
+            app::shell(leptos_options.clone())
+        })
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
             app::shell,
         ))
@@ -155,7 +162,8 @@ pub fn router(state: AppState) -> Router {
             HeaderValue::from_static("same-origin"),
         ))
         // No other site may frame the staff dashboard (clickjacking a "call next" button).
-        // Script sources are not restricted yet: Leptos' hydration loader is an inline module.
+        // Pages get a full policy with this response's script nonce (`page_csp`); everything
+        // else (JSON, files, error pages) at least may not be framed.
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static("frame-ancestors 'none'"),
@@ -224,6 +232,28 @@ async fn api_not_found() -> ApiError {
 }
 
 /// Liveness: the process answers.
+/// The Content-Security-Policy of a rendered page. Scripts: our own files plus the inline
+/// hydration loader, which carries this response's nonce (leptos_axum makes one per request
+/// and puts it on the scripts it writes); `'wasm-unsafe-eval'` lets the app's WebAssembly
+/// compile. Inline `style` attributes are allowed: they cannot run code.
+fn page_csp() {
+    use leptos::prelude::use_context;
+    if let (Some(nonce), Some(res)) = (
+        leptos::nonce::use_nonce(),
+        use_context::<leptos_axum::ResponseOptions>(),
+    ) {
+        let policy = format!(
+            "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
+             style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; \
+             media-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; \
+             frame-ancestors 'none'"
+        );
+        if let Ok(v) = HeaderValue::from_str(&policy) {
+            res.insert_header(header::CONTENT_SECURITY_POLICY, v);
+        }
+    }
+}
+
 async fn healthz() -> &'static str {
     "ok"
 }

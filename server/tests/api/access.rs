@@ -32,6 +32,7 @@ fn allowed(who: Who, venue_scoped: bool, min_manager: bool) -> Result<(), u16> {
 const MANAGER_ROUTES: &[&str] = &[
     // Owners only; refused to staff exactly like the manager routes.
     "/api/v1/venues/{venue}/invites",
+    "/api/v1/venues/{venue}/staff/{email}/reset-password",
     "/api/v1/venues/{venue}/audit",
     "/api/v1/venues/{venue}/dead-letters",
     "/api/v1/venues/{venue}/dead-letters/{id}/replay",
@@ -41,6 +42,8 @@ fn fill(path: &str, ticket_id: u64) -> String {
     path.replace("{venue}", "demo")
         .replace("{queue}", "bar")
         .replace("{id}", &ticket_id.to_string())
+        // Nobody who works here: the owner gets 404, and nobody's password changes.
+        .replace("{email}", "nobody@example.com")
         // Harmless actions: nothing here should succeed for the wrong people anyway.
         .replace("{action}", "recall")
 }

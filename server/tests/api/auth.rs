@@ -302,3 +302,125 @@ async fn the_bearer_scheme_is_case_insensitive() {
         assert_eq!(resp.status(), 200, "{scheme}");
     }
 }
+
+#[tokio::test]
+async fn changing_your_password_ends_your_other_sessions() {
+    let app = spawn_app().await;
+    let other_device = app.login().await;
+    let this_device = app.login().await;
+    let change = |token: String, current: &str, new: &str| {
+        app.client
+            .post(app.url("/api/v1/auth/password"))
+            .bearer_auth(token)
+            .json(&serde_json::json!({"current_password": current, "new_password": new}))
+            .send()
+    };
+    let resp = change(this_device.clone(), "wrong", "a brand new password")
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+    let resp = change(this_device.clone(), OWNER_PASSWORD, "short")
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 422);
+    let resp = change(this_device.clone(), OWNER_PASSWORD, "a brand new password")
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let fresh: serde_json::Value = resp.json().await.unwrap();
+    let me = |token: String| {
+        app.client
+            .get(app.url("/api/v1/auth/me"))
+            .bearer_auth(token)
+            .send()
+    };
+    assert_eq!(
+        me(other_device).await.unwrap().status(),
+        401,
+        "other sessions end"
+    );
+    assert_eq!(
+        me(this_device).await.unwrap().status(),
+        401,
+        "the old token too"
+    );
+    assert_eq!(
+        me(fresh["token"].as_str().unwrap().to_owned())
+            .await
+            .unwrap()
+            .status(),
+        200,
+        "the answer is a fresh login"
+    );
+    assert_eq!(
+        app.try_login(OWNER_EMAIL, OWNER_PASSWORD).await.status(),
+        401
+    );
+    assert_eq!(
+        app.try_login(OWNER_EMAIL, "a brand new password")
+            .await
+            .status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn an_owner_resets_a_staff_password_but_not_another_owners() {
+    let app = spawn_app().await;
+    for (email, role) in [("bar@demo.fila", "staff"), ("co@demo.fila", "owner")] {
+        admin(
+            &app,
+            &[
+                "user",
+                "create",
+                email,
+                "--venue",
+                "demo",
+                "--role",
+                role,
+                "--password",
+                "a long enough password",
+            ],
+        )
+        .await;
+    }
+    let staff_token: serde_json::Value = app
+        .try_login("bar@demo.fila", "a long enough password")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let resp = app
+        .staff_post(
+            "/api/v1/venues/demo/staff/bar@demo.fila/reset-password",
+            None,
+        )
+        .await;
+    assert_eq!(resp.status(), 200);
+    let reset: serde_json::Value = resp.json().await.unwrap();
+    let new = reset["password"].as_str().unwrap();
+    assert!(new.len() >= 16);
+    assert_eq!(app.try_login("bar@demo.fila", new).await.status(), 200);
+    let me = app
+        .client
+        .get(app.url("/api/v1/auth/me"))
+        .bearer_auth(staff_token["token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), 401, "their sessions ended");
+    let resp = app
+        .staff_post(
+            "/api/v1/venues/demo/staff/co@demo.fila/reset-password",
+            None,
+        )
+        .await;
+    assert_eq!(resp.status(), 403, "not another owner");
+    let resp = app
+        .staff_post(
+            "/api/v1/venues/demo/staff/someone@else.example/reset-password",
+            None,
+        )
+        .await;
+    assert_eq!(resp.status(), 404);
+}

@@ -101,3 +101,43 @@ async fn behind_https_responses_carry_hsts() {
         "max-age=31536000"
     );
 }
+
+#[tokio::test]
+async fn pages_only_run_scripts_from_us_or_with_this_responses_nonce() {
+    let app = spawn_app().await;
+    let mut nonces = Vec::new();
+    for path in ["/v/demo", "/staff", "/display/demo"] {
+        let resp = app.get(path).await;
+        assert_eq!(resp.status(), 200, "{path}");
+        let csp = resp.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let html = resp.text().await.unwrap();
+        let nonce = csp
+            .split("'nonce-")
+            .nth(1)
+            .and_then(|r| r.split('\'').next())
+            .unwrap_or_else(|| panic!("{path}: no nonce in {csp}"))
+            .to_owned();
+        assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+        assert!(csp.contains("object-src 'none'"), "{csp}");
+        let script_src = csp
+            .split(';')
+            .find(|d| d.trim().starts_with("script-src"))
+            .expect("a script-src directive");
+        assert!(!script_src.contains("unsafe-inline"), "{csp}");
+        // Every inline script carries it; no script is left without.
+        let scripts = html.matches("<script").count();
+        assert!(scripts > 0, "{path} has the hydration loader");
+        assert_eq!(
+            html.matches(&format!("nonce=\"{nonce}\"")).count(),
+            scripts,
+            "{path}: every script has the nonce"
+        );
+        nonces.push(nonce);
+    }
+    nonces.sort();
+    nonces.dedup();
+    assert_eq!(nonces.len(), 3, "a new nonce per response");
+}
