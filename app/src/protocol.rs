@@ -182,6 +182,53 @@ pub struct PasswordReset {
     pub password: String,
 }
 
+/// `POST /api/v1/venues/{venue}/screens/pairing-code` (managers): a one-time code to type
+/// on the venue screen, valid for 10 minutes.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct PairingCode {
+    pub code: String,
+    pub expires_at: i64,
+}
+
+/// `POST /api/v1/screens/pair`: what the screen sends once.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct PairRequest {
+    pub code: String,
+    /// What the dashboard lists it as, e.g. "TV by the door".
+    #[serde(default)]
+    pub name: String,
+}
+
+/// The screen's display-only credential: send it as `?screen=<token>` on the display
+/// endpoints (or as a bearer token). It opens nothing else.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct Paired {
+    pub token: String,
+    pub venue: String,
+    pub screen_id: i64,
+}
+
+/// A paired screen, as managers see it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct ScreenInfo {
+    pub id: i64,
+    pub name: String,
+    pub paired_at: i64,
+    pub revoked: bool,
+}
+
+/// `GET|POST /api/v1/venues/{venue}/screens/settings`: whether the venue screen only works
+/// once paired (off: anyone with the link sees it; it never shows names either way).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct ScreenSettings {
+    pub need_pairing: bool,
+}
+
 /// `GET /api/v1/auth/me`: who the credential belongs to.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(ToSchema))]

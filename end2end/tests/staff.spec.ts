@@ -107,3 +107,45 @@ test("an owner invites a new team member, who sets a password and lands on the d
   await expect(again.getByTestId("invite-error")).toContainText("already been used");
   await other.close();
 });
+
+test("a manager pairs a venue screen with a one-time code; only paired screens show the queue", async ({ page, browser, request }) => {
+  const api = await StaffApi.login(request);
+  try {
+    await staffLogin(page);
+    const screens = page.getByTestId("screens");
+    await screens.getByTestId("screens-need-pairing").check();
+    await screens.getByTestId("make-pairing-code").click();
+    const code = (await screens.getByTestId("pairing-code").innerText()).trim();
+    expect(code).toMatch(/^[A-Z2-9]{4}-[A-Z2-9]{4}$/);
+
+    // The TV: no credential yet, so it asks for the code, once.
+    const tv = await browser.newContext();
+    const screen = await tv.newPage();
+    const base = new URL(page.url()).origin;
+    await screen.goto(`${base}/display/demo`);
+    await expect(screen.getByTestId("pair-screen")).toBeVisible();
+    await screen.getByTestId("pair-code").fill(code.toLowerCase());
+    await screen.getByTestId("pair-submit").click();
+    await expect(screen.getByTestId("pair-screen")).toHaveCount(0);
+    await expect(screen.getByTestId("display-queue-bar")).toBeVisible();
+    // After a reload it still works: the credential is kept on the screen.
+    await screen.reload();
+    await expect(screen.getByTestId("display-queue-bar")).toBeVisible();
+
+    // The dashboard lists it; revoking it sends the screen back to pairing.
+    await page.reload();
+    const row = page.getByTestId("screens").getByTestId("screen-row");
+    await expect(row).toHaveCount(1);
+    await row.getByTestId("revoke-screen").click();
+    await expect(page.getByTestId("screens").getByTestId("screen-row")).toHaveCount(0);
+    await screen.reload();
+    await expect(screen.getByTestId("pair-screen")).toBeVisible();
+    await tv.close();
+  } finally {
+    // The other tests use the public venue screen.
+    await request.post("/api/v1/venues/demo/screens/settings", {
+      headers: { Authorization: `Bearer ${api.token}` },
+      data: { need_pairing: false },
+    });
+  }
+});

@@ -1,8 +1,10 @@
 //! `/display/:venue`: the venue screen (a TV), dark and big.
 
 use super::common::{ConnectionBadge, Loading, spoken_number, use_hydrated, use_param};
-use crate::client::{self, ConnState, LiveSocket, api_get};
-use crate::protocol::{CalledTicket, DisplayQueue, DisplaySnapshot, VenueMessage, format_wait};
+use crate::client::{self, ConnState, LiveSocket, api_get, api_post};
+use crate::protocol::{
+    CalledTicket, DisplayQueue, DisplaySnapshot, PairRequest, Paired, VenueMessage, format_wait,
+};
 use leptos::{prelude::*, task::spawn_local};
 use leptos_meta::Title;
 use std::time::Duration;
@@ -69,13 +71,23 @@ pub fn DisplayPage() -> impl IntoView {
         snap.set(Some(s));
     };
 
+    // Bumped after pairing, to connect again with the new credential.
+    let paired = RwSignal::new(0u32);
+    let needs_pairing = RwSignal::new(false);
     Effect::new(move |_| {
         let slug = venue.get();
+        let _ = paired.get();
         snap.set(None);
         missing.set(false);
-        let path = format!("/api/v1/venues/{slug}/display");
+        needs_pairing.set(false);
+        // A paired screen sends its display-only credential; others need none (unless the
+        // venue requires pairing, which the first answer tells).
+        let cred = client::storage_get(&screen_key(&slug))
+            .map(|t| format!("?screen={t}"))
+            .unwrap_or_default();
+        let path = format!("/api/v1/venues/{slug}/display{cred}");
         let socket = LiveSocket::open(
-            move || format!("/api/v1/venues/{slug}/display/ws"),
+            move || format!("/api/v1/venues/{slug}/display/ws{cred}"),
             move |text| {
                 if let Ok(VenueMessage::Snapshot { data, .. }) =
                     serde_json::from_str::<VenueMessage<DisplaySnapshot>>(&text)
@@ -91,6 +103,10 @@ pub fn DisplayPage() -> impl IntoView {
                 Err(e) if e.is_not_found() => {
                     socket.close();
                     missing.try_set(true);
+                }
+                Err(e) if e.code == "pairing_required" => {
+                    socket.close();
+                    needs_pairing.try_set(true);
                 }
                 Err(_) => {}
             }
@@ -154,6 +170,7 @@ pub fn DisplayPage() -> impl IntoView {
             {move || missing.get().then(|| view! {
                 <p class="display-missing">"We can't find this venue. Check the address."</p>
             })}
+            {move || needs_pairing.get().then(|| view! { <PairScreen venue=venue paired=paired/> })}
             <main class="display-main">
                 <section class="display-called">
                     <h2>"Now calling"</h2>
@@ -195,6 +212,52 @@ pub fn DisplayPage() -> impl IntoView {
                 </aside>
             </main>
         </div>
+    }
+}
+
+/// Where a paired screen keeps its credential, per venue.
+fn screen_key(venue: &str) -> String {
+    format!("fila.screen.{venue}")
+}
+
+/// The first-time setup of a screen at a venue that requires pairing: type the code a
+/// manager made on the dashboard, once.
+#[component]
+fn PairScreen(venue: Memo<String>, paired: RwSignal<u32>) -> impl IntoView {
+    let code = RwSignal::new(String::new());
+    let error = RwSignal::new(None::<String>);
+    let on_submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let body = PairRequest {
+            code: code.get_untracked(),
+            name: "Venue screen".into(),
+        };
+        spawn_local(async move {
+            match api_post::<Paired>("/api/v1/screens/pair", &body).await {
+                Ok(p) if p.venue == venue.get_untracked() => {
+                    client::storage_set(&screen_key(&p.venue), &p.token);
+                    paired.update(|n| *n += 1);
+                }
+                Ok(_) => {
+                    error.set(Some("That code is for another venue.".into()));
+                }
+                Err(e) => {
+                    error.set(Some(e.message));
+                }
+            }
+        });
+    };
+    view! {
+        <form class="card narrow pair-screen" data-testid="pair-screen" on:submit=on_submit novalidate>
+            <h2>"Pair this screen"</h2>
+            <p>"On the staff dashboard, a manager makes a pairing code under “Screens”. Type it here, once."</p>
+            <label class="field">
+                <span>"Pairing code"</span>
+                <input data-testid="pair-code" autocomplete="off" bind:value=code/>
+            </label>
+            {move || error.get().map(|e| view! { <p class="form-error" role="alert">{e}</p> })}
+            <button type="submit" class="button primary big" data-testid="pair-submit">"Pair"</button>
+        </form>
     }
 }
 

@@ -81,11 +81,22 @@ impl FromRequestParts<AppState> for StaffAuth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, s: &AppState) -> Result<Self, ApiError> {
-        let token = match bearer(&parts.headers) {
+        Self::from_headers(s, &parts.method, &parts.headers).await
+    }
+}
+
+impl StaffAuth {
+    /// The staff session behind a request's bearer token or (GET and same-origin only) cookie.
+    pub async fn from_headers(
+        s: &AppState,
+        method: &Method,
+        headers: &HeaderMap,
+    ) -> Result<Self, ApiError> {
+        let token = match bearer(headers) {
             Some(t) => t,
             None => {
-                let t = cookie(&parts.headers).ok_or_else(ApiError::unauthorized)?;
-                if parts.method != Method::GET || !same_origin(&parts.headers) {
+                let t = cookie(headers).ok_or_else(ApiError::unauthorized)?;
+                if method != Method::GET || !same_origin(headers) {
                     return Err(ApiError::unauthorized());
                 }
                 t
@@ -127,6 +138,8 @@ impl FromRequestParts<AppState> for StaffAuth {
 pub struct AccessCache {
     sessions: std::sync::Mutex<std::collections::HashMap<String, (i64, String, Instant)>>,
     roles: std::sync::Mutex<std::collections::HashMap<(i64, i64), (Role, Instant)>>,
+    /// Per venue: whether its screens need pairing (read on every display connect).
+    pairing: std::sync::Mutex<std::collections::HashMap<i64, bool>>,
 }
 
 impl AccessCache {
@@ -134,7 +147,7 @@ impl AccessCache {
     /// Entries kept at most; past this the cache is cleared (it is only a fallback).
     const MAX_ENTRIES: usize = 10_000;
 
-    fn remember_session(&self, token_hash: &str, found: Option<&(i64, String)>) {
+    pub(super) fn remember_session(&self, token_hash: &str, found: Option<&(i64, String)>) {
         let mut m = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
         match found {
             Some((id, email)) => {
@@ -168,6 +181,16 @@ impl AccessCache {
                 m.remove(&(user, venue));
             }
         }
+    }
+
+    pub(super) fn remember_pairing(&self, venue: i64, need: bool) {
+        let mut m = self.pairing.lock().unwrap_or_else(|e| e.into_inner());
+        m.insert(venue, need);
+    }
+
+    pub(super) fn pairing(&self, venue: i64) -> Option<bool> {
+        let m = self.pairing.lock().unwrap_or_else(|e| e.into_inner());
+        m.get(&venue).copied()
     }
 
     fn role(&self, user: i64, venue: i64) -> Option<Option<Role>> {

@@ -11,6 +11,7 @@ pub mod invites;
 pub mod limits;
 pub mod openapi;
 pub mod public;
+pub mod screens;
 pub mod staff;
 pub mod ws;
 
@@ -52,7 +53,12 @@ pub struct Limits {
     pub join_per_ip: limits::RateLimiter,
     pub join_per_venue: limits::RateLimiter,
     pub logins: limits::LoginGuard,
+    /// Screen pairing attempts per client address: codes cannot be guessed by brute force.
+    pub pairing_per_ip: limits::RateLimiter,
 }
+
+/// Pairing attempts allowed per client address per minute.
+const PAIRING_PER_MINUTE: u32 = 10;
 
 impl Limits {
     pub fn new(config: &Config) -> Self {
@@ -60,6 +66,7 @@ impl Limits {
             join_per_ip: limits::RateLimiter::new(config.join_rate_per_ip),
             join_per_venue: limits::RateLimiter::new(config.join_rate_per_venue),
             logins: limits::LoginGuard::default(),
+            pairing_per_ip: limits::RateLimiter::new(PAIRING_PER_MINUTE),
         }
     }
 }
@@ -91,6 +98,20 @@ pub fn router(state: AppState) -> Router {
         .route("/tickets/{token}/live", get(ws::ticket_live))
         .route("/venues/{venue}/display", get(public::display))
         .route("/venues/{venue}/display/ws", get(ws::display_live))
+        .route("/screens/pair", post(screens::pair))
+        .route("/venues/{venue}/screens", get(screens::list))
+        .route(
+            "/venues/{venue}/screens/pairing-code",
+            post(screens::pairing_code),
+        )
+        .route(
+            "/venues/{venue}/screens/settings",
+            get(screens::settings).post(screens::set_settings),
+        )
+        .route(
+            "/venues/{venue}/screens/{id}",
+            axum::routing::delete(screens::revoke),
+        )
         .route("/venues/{venue}/qr.svg", get(public::qr_svg))
         .route("/auth/login", post(auth::login))
         .route("/auth/logout", post(auth::logout))

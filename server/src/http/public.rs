@@ -176,16 +176,28 @@ pub async fn cancel_ticket(
     Ok(Json(ticket_response(&v, id, true)?))
 }
 
+/// `?screen=<credential>`: a paired screen's credential (needed only when the venue requires
+/// pairing; a bearer token works too).
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct ScreenQuery {
+    pub screen: Option<String>,
+}
+
 #[utoipa::path(get, path = "/api/v1/venues/{venue}/display", tag = "public",
     summary = "What the venue screen shows: called numbers, next numbers, waits (no names)",
-    params(("venue" = String, Path)),
-    responses((status = 200, body = DisplaySnapshot), (status = 404, body = ErrorBody)))]
+    description = "Public unless the venue requires paired screens: then send the screen's credential as `?screen=` (or a bearer token); staff of the venue may look too.",
+    params(("venue" = String, Path), ("screen" = Option<String>, Query)),
+    responses((status = 200, body = DisplaySnapshot), (status = 401, body = ErrorBody, description = "pairing_required"), (status = 404, body = ErrorBody)))]
 pub async fn display(
     State(s): State<AppState>,
     Path(venue): Path<String>,
+    axum::extract::Query(q): axum::extract::Query<ScreenQuery>,
+    method: axum::http::Method,
+    headers: HeaderMap,
 ) -> Result<Json<DisplaySnapshot>, ApiError> {
     check_param(&venue, "venue")?;
     let v = s.venue(&venue).await?;
+    super::screens::may_view_display(&s, &v, q.screen.as_deref(), &method, &headers).await?;
     Ok(Json(views::display_snapshot(
         &v.read(),
         &s.config.public_url(),

@@ -341,16 +341,21 @@ async fn picture_socket(
 
 #[utoipa::path(get, path = "/api/v1/venues/{venue}/display/ws", tag = "public",
     summary = "WebSocket: the venue screen's picture, live",
-    description = "JSON text messages `{\"type\":\"snapshot\",\"offset\",\"data\": DisplaySnapshot}`, one per change (coalesced).",
-    params(("venue" = String, Path)),
+    description = "JSON text messages `{\"type\":\"snapshot\",\"offset\",\"data\": DisplaySnapshot}`, one per change (coalesced). \
+        When the venue requires paired screens, add `?screen=<credential>`.",
+    params(("venue" = String, Path), ("screen" = Option<String>, Query)),
     responses((status = 101, description = "Switching to WebSocket"), (status = 404, body = app::protocol::ErrorBody)))]
 pub async fn display_live(
     State(s): State<AppState>,
     Path(venue): Path<String>,
+    axum::extract::Query(q): axum::extract::Query<super::public::ScreenQuery>,
+    method: axum::http::Method,
+    headers: axum::http::HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
     check_param(&venue, "venue")?;
     let v = s.venue(&venue).await?;
+    super::screens::may_view_display(&s, &v, q.screen.as_deref(), &method, &headers).await?;
     let st = s.clone();
     Ok(upgrade(&s, ws, move |socket| {
         picture_socket(socket, st, v, Picture::Display)

@@ -49,6 +49,15 @@ pub struct Invite {
     pub used_at: Option<Timestamp>,
 }
 
+/// A paired venue screen.
+#[derive(Debug, Clone)]
+pub struct ScreenRow {
+    pub id: i64,
+    pub name: String,
+    pub created_at: Timestamp,
+    pub revoked_at: Option<Timestamp>,
+}
+
 /// The relational store of this instance.
 #[derive(Clone, Debug)]
 pub enum Store {
@@ -97,6 +106,15 @@ forward! {
     fn invite(&self, token_hash: &str) -> anyhow::Result<Option<Invite>>;
     /// Claim an invite: true once, for the first caller, and only before it expires.
     fn use_invite(&self, token_hash: &str, now: Timestamp) -> anyhow::Result<bool>;
+    fn create_pairing_code(&self, code_hash: &str, venue_id: i64, created_by: Option<i64>, expires_at: Timestamp) -> anyhow::Result<()>;
+    /// Use a pairing code once and register the screen: (venue slug, screen id).
+    fn pair_screen(&self, code_hash: &str, name: &str, token_hash: &str, now: Timestamp) -> anyhow::Result<Option<(String, i64)>>;
+    /// A live screen credential: (screen id, venue id, name).
+    fn screen(&self, token_hash: &str) -> anyhow::Result<Option<(i64, i64, String)>>;
+    fn screens(&self, venue_id: i64) -> anyhow::Result<Vec<ScreenRow>>;
+    fn revoke_screen(&self, venue_id: i64, id: i64, now: Timestamp) -> anyhow::Result<bool>;
+    fn screens_need_pairing(&self, venue_id: i64) -> anyhow::Result<bool>;
+    fn set_screens_need_pairing(&self, venue_id: i64, on: bool) -> anyhow::Result<()>;
     fn is_empty(&self) -> anyhow::Result<bool>;
     fn ping(&self) -> anyhow::Result<()>;
     fn close(&self) -> ();

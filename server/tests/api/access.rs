@@ -12,6 +12,8 @@ enum Who {
     Expired,
     Revoked,
     CustomerToken,
+    /// A paired venue screen's display-only credential.
+    DisplayCredential,
     OtherVenueStaff,
     Staff,
     Owner,
@@ -21,7 +23,12 @@ enum Who {
 fn allowed(who: Who, venue_scoped: bool, min_manager: bool) -> Result<(), u16> {
     // (Owner-only routes refuse staff the same way; the matrix has no manager column.)
     match who {
-        Who::Nobody | Who::Garbage | Who::Expired | Who::Revoked | Who::CustomerToken => Err(401),
+        Who::Nobody
+        | Who::Garbage
+        | Who::Expired
+        | Who::Revoked
+        | Who::CustomerToken
+        | Who::DisplayCredential => Err(401),
         Who::OtherVenueStaff if venue_scoped => Err(403),
         Who::Staff if min_manager => Err(403),
         _ => Ok(()),
@@ -30,6 +37,10 @@ fn allowed(who: Who, venue_scoped: bool, min_manager: bool) -> Result<(), u16> {
 
 /// Routes that need a manager or owner, not just staff.
 const MANAGER_ROUTES: &[&str] = &[
+    "/api/v1/venues/{venue}/screens",
+    "/api/v1/venues/{venue}/screens/pairing-code",
+    "/api/v1/venues/{venue}/screens/settings",
+    "/api/v1/venues/{venue}/screens/{id}",
     // Owners only; refused to staff exactly like the manager routes.
     "/api/v1/venues/{venue}/invites",
     "/api/v1/venues/{venue}/staff/{email}/reset-password",
@@ -95,6 +106,25 @@ async fn every_staff_route_lets_exactly_the_right_people_in() {
         .unwrap();
     assert_eq!(resp.status(), 204);
     let expired = expired_app.login().await;
+    let code: Value = app
+        .staff_post("/api/v1/venues/demo/screens/pairing-code", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let paired: Value = app
+        .post_json(
+            "/api/v1/screens/pair",
+            &serde_json::json!({"code": code["code"]}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let display = paired["token"]
+        .as_str()
+        .expect("a screen credential")
+        .to_owned();
 
     let doc: Value = app.get("/api/v1/openapi.json").await.json().await.unwrap();
     let mut checked = 0;
@@ -115,6 +145,7 @@ async fn every_staff_route_lets_exactly_the_right_people_in() {
                 Who::Expired,
                 Who::Revoked,
                 Who::CustomerToken,
+                Who::DisplayCredential,
                 Who::OtherVenueStaff,
                 Who::Staff,
                 Who::Owner,
@@ -125,6 +156,7 @@ async fn every_staff_route_lets_exactly_the_right_people_in() {
                     Who::Expired => Some(expired.clone()),
                     Who::Revoked => Some(revoked.clone()),
                     Who::CustomerToken => customer.token.clone(),
+                    Who::DisplayCredential => Some(display.clone()),
                     Who::OtherVenueStaff => Some(other.clone()),
                     Who::Staff => Some(staff.clone()),
                     Who::Owner => Some(owner.clone()),

@@ -13,5 +13,6 @@ mod join;
 mod limits;
 mod meta;
 mod restart;
+mod screens;
 mod staff;
 mod websocket;

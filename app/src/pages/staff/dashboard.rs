@@ -4,6 +4,7 @@ use super::at_counters::{NoShows, NowServing};
 use super::dead_letters::DeadLetters;
 use super::invite_form::InviteForm;
 use super::queue_panel::QueuePanel;
+use super::screens::Screens;
 use super::walk_in::WalkInForm;
 use crate::client::{
     self, ApiError, ConnState, LiveSocket, STAFF_COUNTER_KEY, STAFF_TOKEN_KEY, api_get, api_post,
@@ -353,6 +354,7 @@ pub fn DashboardPage() -> impl IntoView {
                     <DeadLetters d=d manager=manager/>
                     <WalkInForm d=d/>
                     {move || owner.get().then(|| view! { <InviteForm d=d/> })}
+                    {move || manager.get().then(|| view! { <Screens d=d owner=owner/> })}
                 </aside>
             </div>
         }

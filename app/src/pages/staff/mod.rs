@@ -10,6 +10,7 @@ mod invite;
 mod invite_form;
 mod login;
 mod queue_panel;
+mod screens;
 mod walk_in;
 
 pub use dashboard::DashboardPage;
