@@ -120,7 +120,7 @@ impl Watch {
                     self.inserted(*queue, *position);
                 }
             }
-            Event::QueueStatusChanged { .. } => {}
+            Event::QueueStatusChanged { .. } | Event::QueueLimitChanged { .. } => {}
         }
         before != self.seen()
     }

@@ -265,6 +265,17 @@ pub struct QueueSummary {
     pub waiting: u32,
     /// Estimated wait for someone joining now.
     pub eta_seconds: u64,
+    /// Most people allowed to wait at once; null when there is no limit.
+    #[serde(default)]
+    pub max_waiting: Option<u32>,
+}
+
+/// `POST /api/v1/venues/{venue}/queues/{queue}/limit` (managers): the queue's maximum size.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct QueueLimit {
+    /// 1 to 10000; null removes the limit.
+    pub max_waiting: Option<u32>,
 }
 
 /// `GET /api/v1/venues/{venue}`: public.

@@ -60,6 +60,7 @@ enum Op {
     Pause(usize),
     Resume(usize),
     Close(usize),
+    Limit(usize, Option<u32>),
     /// Let time pass, sometimes past midnight.
     Wait(i64),
 }
@@ -82,6 +83,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => q.clone().prop_map(Op::Pause),
         1 => q.clone().prop_map(Op::Resume),
         1 => q.clone().prop_map(Op::Close),
+        1 => (q.clone(), proptest::option::of(1u32..6)).prop_map(|(q, m)| Op::Limit(q, m)),
         1 => prop_oneof![Just(1_000i64), Just(60_000), Just(7 * 3_600_000)].prop_map(Op::Wait),
     ]
 }
@@ -117,6 +119,10 @@ fn to_command(op: &Op, n: usize) -> Option<Command> {
         Op::Pause(q) => Command::PauseQueue { queue: QUEUES[q] },
         Op::Resume(q) => Command::ResumeQueue { queue: QUEUES[q] },
         Op::Close(q) => Command::CloseQueue { queue: QUEUES[q] },
+        Op::Limit(q, max_waiting) => Command::SetMaxWaiting {
+            queue: QUEUES[q],
+            max_waiting,
+        },
         Op::Wait(_) => return None,
     })
 }
@@ -181,11 +187,15 @@ proptest! {
                             w.apply(env);
                         }
                         match &env.event {
-                            Event::Joined { ticket, queue, number, position, .. } => {
+                            Event::Joined { ticket, queue, number, position, walk_in, .. } => {
                                 issued += 1;
                                 let line = model.lines.entry(*queue).or_default();
                                 line.push(*ticket);
                                 prop_assert_eq!(*position as usize, line.len());
+                                // Customers are held to the limit; staff may add a walk-in anyway.
+                                if let Some(max) = state.queues[queue].max_waiting.filter(|_| !walk_in) {
+                                    prop_assert!(line.len() as u32 <= max, "a join past the queue's limit");
+                                }
                                 let t = &state.tickets[ticket];
                                 prop_assert!(numbers.insert((*queue, t.day, number.0.clone())),
                                     "number {} repeated within a queue-day", number);
@@ -212,7 +222,7 @@ proptest! {
                                 if *position == 1 { line.insert(0, *ticket) } else { line.push(*ticket) }
                                 prop_assert_eq!(*position as usize, if *position == 1 { 1 } else { line.len() });
                             }
-                            Event::QueueStatusChanged { .. } => {}
+                            Event::QueueStatusChanged { .. } | Event::QueueLimitChanged { .. } => {}
                         }
                     }
                 }

@@ -149,3 +149,31 @@ test("a manager pairs a venue screen with a one-time code; only paired screens s
     });
   }
 });
+
+test("a manager caps a queue; when it is full the join page says so", async ({ page, browser, request }) => {
+  const api = await StaffApi.login(request);
+  await api.resetVenue();
+  try {
+    await staffLogin(page);
+    const row = page.getByTestId("limit-tables-small");
+    await row.getByTestId("limit-input").fill("1");
+    await row.getByTestId("limit-save").click();
+    await expect(page.getByTestId("staff-notice")).toContainText("at most 1 waiting");
+
+    const phone = await (await browser.newContext()).newPage();
+    const base = new URL(page.url()).origin;
+    const join = await request.post(`${base}/api/v1/venues/demo/queues/tables-small/tickets`, {
+      data: { name: `First ${tag()}`, party_size: 2 },
+    });
+    expect(join.status()).toBe(201);
+    await phone.goto(`${base}/v/demo`);
+    const option = phone.getByTestId("join-queue-tables-small");
+    await expect(option).toBeDisabled();
+    await expect(phone.locator(".queue-option", { has: option })).toContainText("Full right now");
+  } finally {
+    await request.post("/api/v1/venues/demo/queues/tables-small/limit", {
+      headers: { Authorization: `Bearer ${api.token}` },
+      data: { max_waiting: null },
+    });
+  }
+});

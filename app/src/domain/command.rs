@@ -73,4 +73,10 @@ pub enum Command {
     CloseQueue {
         queue: QueueId,
     },
+    /// Most tickets allowed to wait in a queue at once (`None`: no limit). People already
+    /// in line stay; only new joins are refused while it is full.
+    SetMaxWaiting {
+        queue: QueueId,
+        max_waiting: Option<u32>,
+    },
 }

@@ -168,6 +168,17 @@ pub fn apply(state: &mut VenueState, cmd: Command, now: Timestamp) -> Result<Out
             set_queue_status(state, queue, QueueStatus::Closed, &mut events)?;
             None
         }
+        Command::SetMaxWaiting { queue, max_waiting } => {
+            let q = state
+                .queues
+                .get_mut(&queue)
+                .ok_or(DomainError::QueueNotFound)?;
+            if q.max_waiting != max_waiting {
+                q.max_waiting = max_waiting;
+                events.push(Event::QueueLimitChanged { queue, max_waiting });
+            }
+            None
+        }
     };
     let events = events
         .into_iter()

@@ -58,6 +58,11 @@ pub enum Event {
         queue: QueueId,
         status: QueueStatus,
     },
+    /// The queue's limit on waiting tickets changed (`None`: unlimited).
+    QueueLimitChanged {
+        queue: QueueId,
+        max_waiting: Option<u32>,
+    },
 }
 
 impl Event {
@@ -69,6 +74,7 @@ impl Event {
             Event::StatusChanged { .. } => "status_changed",
             Event::Requeued { .. } => "requeued",
             Event::QueueStatusChanged { .. } => "queue_status_changed",
+            Event::QueueLimitChanged { .. } => "queue_limit_changed",
         }
     }
 
@@ -78,7 +84,7 @@ impl Event {
             | Event::Called { ticket, .. }
             | Event::StatusChanged { ticket, .. }
             | Event::Requeued { ticket, .. } => Some(*ticket),
-            Event::QueueStatusChanged { .. } => None,
+            Event::QueueStatusChanged { .. } | Event::QueueLimitChanged { .. } => None,
         }
     }
 
@@ -88,7 +94,8 @@ impl Event {
             Event::Joined { queue, .. }
             | Event::Called { queue, .. }
             | Event::StatusChanged { queue, .. }
-            | Event::QueueStatusChanged { queue, .. } => (*queue, None),
+            | Event::QueueStatusChanged { queue, .. }
+            | Event::QueueLimitChanged { queue, .. } => (*queue, None),
             Event::Requeued {
                 from_queue, queue, ..
             } => (*queue, (from_queue != queue).then_some(*from_queue)),

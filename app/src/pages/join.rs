@@ -145,10 +145,12 @@ pub fn JoinPage() -> impl IntoView {
                         let slug = q.slug.clone();
                         let slug_check = slug.clone();
                         let slug_set = slug.clone();
-                        let disabled = q.status != "open";
+                        let full = q.max_waiting.is_some_and(|m| q.waiting >= m);
+                        let disabled = q.status != "open" || full;
                         let state = match q.status.as_str() {
                             "paused" => Some("Paused"),
                             "closed" => Some("Closed"),
+                            _ if full => Some("Full right now"),
                             _ => None,
                         };
                         view! {

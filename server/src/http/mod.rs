@@ -141,6 +141,10 @@ pub fn router(state: AppState) -> Router {
             post(staff::walk_in),
         )
         .route(
+            "/venues/{venue}/queues/{queue}/limit",
+            post(staff::queue_limit),
+        )
+        .route(
             "/venues/{venue}/queues/{queue}/{action}",
             post(staff::queue_action),
         )

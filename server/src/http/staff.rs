@@ -84,6 +84,45 @@ pub async fn walk_in(
     ))
 }
 
+/// Largest queue size a manager can set.
+pub const MAX_QUEUE_LIMIT: u32 = 10_000;
+
+#[utoipa::path(post, path = "/api/v1/venues/{venue}/queues/{queue}/limit", tag = "staff",
+    summary = "Set the most people who may wait in a queue (managers and owners); over it, joins get a friendly 'full' message",
+    params(("venue" = String, Path), ("queue" = String, Path)),
+    request_body = QueueLimit,
+    responses((status = 200, body = QueueSummary), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn queue_limit(
+    State(s): State<AppState>,
+    at: StaffAt,
+    Path((_, queue)): Path<(String, String)>,
+    OptionalJson(body): OptionalJson<QueueLimit>,
+) -> Result<Json<QueueSummary>, ApiError> {
+    if at.role < Role::Manager {
+        return Err(ApiError::forbidden());
+    }
+    check_param(&queue, "queue")?;
+    let v = at.venue;
+    let q = queue_id(&v, &queue)?;
+    if body
+        .max_waiting
+        .is_some_and(|m| !(1..=MAX_QUEUE_LIMIT).contains(&m))
+    {
+        return Err(ApiError::unprocessable(
+            "invalid_limit",
+            format!("max_waiting must be between 1 and {MAX_QUEUE_LIMIT}, or null for no limit"),
+        ));
+    }
+    let cmd = Command::SetMaxWaiting {
+        queue: q,
+        max_waiting: body.max_waiting,
+    };
+    s.venues.execute(&v, cmd, Some(at.auth.user_id)).await?;
+    let st = v.read();
+    Ok(Json(views::queue_summary(&st.queues[&q])))
+}
+
 #[utoipa::path(post, path = "/api/v1/venues/{venue}/queues/{queue}/{action}", tag = "staff",
     summary = "Pause, resume (open) or close a queue for the day",
     params(("venue" = String, Path), ("queue" = String, Path),

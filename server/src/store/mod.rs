@@ -166,6 +166,7 @@ pub struct QueueRow {
     pub last_number: u32,
     pub pace_ms: u64,
     pub last_call_at: Option<Timestamp>,
+    pub max_waiting: Option<u32>,
 }
 
 #[derive(Debug, Clone)]

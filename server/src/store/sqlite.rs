@@ -171,13 +171,14 @@ impl SqliteStore {
         for q in &batch.queues {
             sqlx::query(
                 "UPDATE queues SET status = ?, day = ?, last_number = ?, pace_ms = ?, \
-                 last_call_at = ? WHERE id = ?",
+                 last_call_at = ?, max_waiting = ? WHERE id = ?",
             )
             .bind(q.status.as_str())
             .bind(q.day)
             .bind(q.last_number as i64)
             .bind(q.pace_ms as i64)
             .bind(q.last_call_at)
+            .bind(q.max_waiting.map(i64::from))
             .bind(q.id.0)
             .execute(&mut *tx)
             .await?;

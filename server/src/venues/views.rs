@@ -60,6 +60,7 @@ pub fn queue_summary(q: &QueueState) -> QueueSummary {
         status: q.status.as_str().to_owned(),
         waiting: q.waiting_len(),
         eta_seconds: q.eta_seconds(q.waiting_len() + 1),
+        max_waiting: q.max_waiting,
     }
 }
 

@@ -94,6 +94,7 @@ async fn commit_batch(store: &SqliteStore, requests: Vec<WriteRequest>, now: i64
                             last_number: q.last_number,
                             pace_ms: q.pace_ms,
                             last_call_at: q.last_call_at,
+                            max_waiting: q.max_waiting,
                         });
                     }
                 }

@@ -37,6 +37,7 @@ fn allowed(who: Who, venue_scoped: bool, min_manager: bool) -> Result<(), u16> {
 
 /// Routes that need a manager or owner, not just staff.
 const MANAGER_ROUTES: &[&str] = &[
+    "/api/v1/venues/{venue}/queues/{queue}/limit",
     "/api/v1/venues/{venue}/screens",
     "/api/v1/venues/{venue}/screens/pairing-code",
     "/api/v1/venues/{venue}/screens/settings",

@@ -345,3 +345,45 @@ async fn todays_no_shows_are_listed_for_staff_until_brought_back() {
         ]
     );
 }
+
+async fn limit(app: &TestApp, max: serde_json::Value) -> reqwest::Response {
+    app.staff_post(
+        "/api/v1/venues/demo/queues/bar/limit",
+        Some(&serde_json::json!({ "max_waiting": max })),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_full_queue_turns_customers_away_kindly_but_not_walk_ins_and_survives_a_restart() {
+    let mut app = spawn_app().await;
+    assert_eq!(limit(&app, serde_json::json!(0)).await.status(), 422);
+    assert_eq!(limit(&app, serde_json::json!(10_001)).await.status(), 422);
+    let resp = limit(&app, serde_json::json!(2)).await;
+    assert_eq!(resp.status(), 200);
+    let summary: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(summary["max_waiting"], 2);
+    app.join("bar", "One", 1).await;
+    app.join("bar", "Two", 1).await;
+    let resp = app.try_join("bar", "Three", 1).await;
+    assert_eq!(resp.status(), 409);
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "queue_full");
+    // Staff standing at the door can still add someone.
+    let resp = app
+        .staff_post(
+            "/api/v1/venues/demo/queues/bar/walk-ins",
+            Some(&serde_json::json!({"name": "Walk-in", "party_size": 2})),
+        )
+        .await;
+    assert_eq!(resp.status(), 201);
+    // The public venue info says how big the queue may get.
+    let info: serde_json::Value = app.get("/api/v1/venues/demo").await.json().await.unwrap();
+    assert_eq!(info["queues"][0]["max_waiting"], 2);
+
+    // It is stored: still full after a restart; lifting it lets people in again.
+    app.restart().await;
+    assert_eq!(app.try_join("bar", "Four", 1).await.status(), 409);
+    assert_eq!(limit(&app, serde_json::Value::Null).await.status(), 200);
+    assert_eq!(app.try_join("bar", "Four", 1).await.status(), 201);
+}

@@ -3,6 +3,7 @@
 use super::at_counters::{NoShows, NowServing};
 use super::dead_letters::DeadLetters;
 use super::invite_form::InviteForm;
+use super::queue_limits::QueueLimits;
 use super::queue_panel::QueuePanel;
 use super::screens::Screens;
 use super::walk_in::WalkInForm;
@@ -354,6 +355,7 @@ pub fn DashboardPage() -> impl IntoView {
                     <DeadLetters d=d manager=manager/>
                     <WalkInForm d=d/>
                     {move || owner.get().then(|| view! { <InviteForm d=d/> })}
+                    {move || manager.get().then(|| view! { <QueueLimits d=d/> })}
                     {move || manager.get().then(|| view! { <Screens d=d owner=owner/> })}
                 </aside>
             </div>

@@ -9,6 +9,7 @@ mod dead_letters;
 mod invite;
 mod invite_form;
 mod login;
+mod queue_limits;
 mod queue_panel;
 mod screens;
 mod walk_in;
