@@ -41,6 +41,10 @@ say "Load harness smoke run (checks correctness at small N; speed is for docs/BE
 cargo build -p loadtest
 "$CARGO_TARGET_DIR/debug/fila-load" --fila "$CARGO_TARGET_DIR/debug/fila" join-burst --joins 300 --concurrency 16
 "$CARGO_TARGET_DIR/debug/fila-load" --fila "$CARGO_TARGET_DIR/debug/fila" fan-out --watchers 50 --calls 5
+# Distributed mode, three instances on this machine's MariaDB and Redis (own database and prefix).
+DIST=(--mysql "${FILA_TEST_MYSQL:-mysql://root@127.0.0.1:3306}" --redis "${FILA_TEST_REDIS:-redis://127.0.0.1:6379}" --instances 3)
+"$CARGO_TARGET_DIR/debug/fila-load" --fila "$CARGO_TARGET_DIR/debug/fila" "${DIST[@]}" join-burst --joins 300 --concurrency 16
+"$CARGO_TARGET_DIR/debug/fila-load" --fila "$CARGO_TARGET_DIR/debug/fila" "${DIST[@]}" fan-out --watchers 60 --calls 5
 
 say "Browser tests"
 PORT="${FILA_E2E_PORT:-3210}"

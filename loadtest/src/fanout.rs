@@ -1,10 +1,11 @@
 //! The fan-out scenario: how long until every watcher holds its new position after a call.
 
-use crate::{FilaProcess, MAX_SCENARIO_TIME, ms, pct};
+use crate::deploy::{Deployment, Mode};
+use crate::{MAX_SCENARIO_TIME, ms, pct, show_counts};
 use anyhow::{Context, bail};
 use futures_util::StreamExt;
 use serde_json::{Value, json};
-use std::path::PathBuf;
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -19,13 +20,94 @@ struct Seen {
     last_position: Option<u64>,
 }
 
-pub async fn run(bin: &PathBuf, watchers: usize, calls: usize) -> anyhow::Result<()> {
-    let fila = FilaProcess::start(bin).await?;
+pub async fn run(bin: &Path, mode: &Mode, watchers: usize, calls: usize) -> anyhow::Result<()> {
+    let fila = Deployment::start(bin, mode).await?;
+    // Explicit finally: the deployment is removed whether the run succeeded or not.
+    let outcome = run_fila(&fila, watchers, calls).await;
+    let cleanup = fila.finish().await;
+    let outcome = outcome?;
+    cleanup?;
+
+    let fila_lat = &outcome.latencies;
+    let (base_lat, base_rss) = baseline(watchers, calls).await?;
+    println!(
+        "fan-out: {watchers} watchers of one queue, {calls} calls, {}, one machine",
+        mode.describe()
+    );
+    println!("| run | p50 ms | p99 ms | max ms | last watcher p50 ms | last watcher max ms |");
+    println!("|---|---|---|---|---|---|");
+    for (name, l) in [
+        (mode.row(""), fila_lat),
+        ("baseline-ws".to_owned(), &base_lat),
+    ] {
+        println!(
+            "| {name} | {} | {} | {} | {} | {} |",
+            ms(pct(&l.all, 0.50)),
+            ms(pct(&l.all, 0.99)),
+            ms(pct(&l.all, 1.0)),
+            ms(pct(&l.last, 0.50)),
+            ms(pct(&l.last, 1.0)),
+        );
+    }
+    let ratio =
+        pct(&fila_lat.all, 0.99).as_secs_f64() / pct(&base_lat.all, 0.99).as_secs_f64().max(1e-9);
+    println!("ratio fila/baseline p99: {ratio:.2}");
+    let several = outcome.memory.len() > 1;
+    for (i, m) in outcome.memory.iter().enumerate() {
+        if let (Some(a), Some(b)) = (m.rss_before, m.rss_after) {
+            let which = if several {
+                format!(" (instance {}, {} watchers)", i + 1, m.watchers)
+            } else {
+                String::new()
+            };
+            println!(
+                "fila server memory{which}: {:.1} KiB per connected watcher (RSS {a} -> {b} KiB)",
+                (b.saturating_sub(a)) as f64 / m.watchers.max(1) as f64
+            );
+        }
+    }
+    if let Some((a, b)) = base_rss {
+        println!(
+            "baseline memory (client and server together): {:.1} KiB per socket",
+            (b.saturating_sub(a)) as f64 / watchers as f64
+        );
+    }
+    if let Some((seq, _)) = outcome.converged {
+        println!(
+            "distributed: watchers round-robin over the instances, calls on instance 1; log seq \
+             {seq} before the calls; append conflicts per instance: {}",
+            show_counts(&outcome.conflicts)
+        );
+    }
+    if let Some(p) = &outcome.redis_persistence {
+        println!("redis persistence: {p}");
+    }
+    println!("correctness: every watcher holds its exact position after {calls} calls");
+    Ok(())
+}
+
+/// One instance's memory around connecting its share of the watchers.
+struct Memory {
+    watchers: usize,
+    rss_before: Option<u64>,
+    rss_after: Option<u64>,
+}
+
+struct Outcome {
+    latencies: Latencies,
+    memory: Vec<Memory>,
+    converged: Option<(u64, Duration)>,
+    conflicts: Vec<Option<u64>>,
+    redis_persistence: Option<String>,
+}
+
+async fn run_fila(fila: &Deployment, watchers: usize, calls: usize) -> anyhow::Result<Outcome> {
+    let first = fila.first();
     let client = reqwest::Client::new();
-    let staff = fila.staff_token(&client).await?;
+    let staff = first.staff_token(&client).await?;
     // The first `calls` tickets will be called; the next `watchers` tickets are watched, so
     // every call moves every watcher up by exactly one.
-    let join_url = format!("{}/api/v1/venues/demo/queues/bar/tickets", fila.base);
+    let join_url = format!("{}/api/v1/venues/demo/queues/bar/tickets", first.base);
     let mut tokens = Vec::with_capacity(watchers);
     for i in 0..calls + watchers {
         let t: Value = client
@@ -40,17 +122,34 @@ pub async fn run(bin: &PathBuf, watchers: usize, calls: usize) -> anyhow::Result
             tokens.push(t["token"].as_str().context("token")?.to_owned());
         }
     }
-    let ws_base = fila.base.replace("http://", "ws://");
+    // Every instance must know every ticket before its watchers connect.
+    let converged = fila.converge().await?;
+    // Watcher i connects to instance i % N.
     let urls: Vec<String> = tokens
         .iter()
-        .map(|t| format!("{ws_base}/api/v1/tickets/{t}/live"))
+        .enumerate()
+        .map(|(i, t)| {
+            let ws_base = fila.base(i).replace("http://", "ws://");
+            format!("{ws_base}/api/v1/tickets/{t}/live")
+        })
         .collect();
-    let rss_before = fila.rss_kib();
+    let n = fila.instances().len();
+    let rss_before: Vec<_> = fila.instances().iter().map(|p| p.rss_kib()).collect();
     let (seen, counter) = connect_all(&urls, |_| true).await?;
-    let rss_after = fila.rss_kib();
+    let memory = fila
+        .instances()
+        .iter()
+        .zip(rss_before)
+        .enumerate()
+        .map(|(i, (p, before))| Memory {
+            watchers: (watchers + n - 1 - i) / n,
+            rss_before: before,
+            rss_after: p.rss_kib(),
+        })
+        .collect();
     let counter_id = {
         let snap: Value = client
-            .get(format!("{}/api/v1/venues/demo/queues", fila.base))
+            .get(format!("{}/api/v1/venues/demo/queues", first.base))
             .bearer_auth(&staff)
             .send()
             .await?
@@ -58,7 +157,7 @@ pub async fn run(bin: &PathBuf, watchers: usize, calls: usize) -> anyhow::Result
             .await?;
         snap["counters"][0]["id"].as_i64().context("counter")?
     };
-    let call_url = format!("{}/api/v1/venues/demo/queues/bar/call-next", fila.base);
+    let call_url = format!("{}/api/v1/venues/demo/queues/bar/call-next", first.base);
     let mut starts = Vec::with_capacity(calls);
     for k in 1..=calls {
         let t0 = Instant::now();
@@ -72,51 +171,31 @@ pub async fn run(bin: &PathBuf, watchers: usize, calls: usize) -> anyhow::Result
             .error_for_status()?;
         wait_for(&counter, k * watchers).await?;
     }
-    let fila_lat = latencies(&seen, &starts).await;
+    let latencies = latencies(&seen, &starts).await;
     // Correctness: watcher i started at position calls+i+1 and must now be at i+1.
     for (i, s) in seen.iter().enumerate() {
         let s = s.lock().await;
         if s.last_position != Some(i as u64 + 1) {
             bail!(
-                "watcher {i} ended at {:?}, expected {}",
+                "watcher {i} (instance {}) ended at {:?}, expected {}",
+                i % n + 1,
                 s.last_position,
                 i + 1
             );
         }
     }
-    drop(fila);
-
-    let (base_lat, base_rss) = baseline(watchers, calls).await?;
-    println!("fan-out: {watchers} watchers of one queue, {calls} calls, one instance, one machine");
-    println!("| run | p50 ms | p99 ms | max ms | last watcher p50 ms | last watcher max ms |");
-    println!("|---|---|---|---|---|---|");
-    for (name, l) in [("fila (embedded)", &fila_lat), ("baseline-ws", &base_lat)] {
-        println!(
-            "| {name} | {} | {} | {} | {} | {} |",
-            ms(pct(&l.all, 0.50)),
-            ms(pct(&l.all, 0.99)),
-            ms(pct(&l.all, 1.0)),
-            ms(pct(&l.last, 0.50)),
-            ms(pct(&l.last, 1.0)),
-        );
-    }
-    let ratio =
-        pct(&fila_lat.all, 0.99).as_secs_f64() / pct(&base_lat.all, 0.99).as_secs_f64().max(1e-9);
-    println!("ratio fila/baseline p99: {ratio:.2}");
-    if let (Some(a), Some(b)) = (rss_before, rss_after) {
-        println!(
-            "fila server memory: {:.1} KiB per connected watcher (RSS {a} -> {b} KiB)",
-            (b.saturating_sub(a)) as f64 / watchers as f64
-        );
-    }
-    if let Some((a, b)) = base_rss {
-        println!(
-            "baseline memory (client and server together): {:.1} KiB per socket",
-            (b.saturating_sub(a)) as f64 / watchers as f64
-        );
-    }
-    println!("correctness: every watcher holds its exact position after {calls} calls");
-    Ok(())
+    let conflicts = if fila.is_distributed() {
+        fila.append_conflicts().await
+    } else {
+        Vec::new()
+    };
+    Ok(Outcome {
+        latencies,
+        memory,
+        converged,
+        conflicts,
+        redis_persistence: fila.redis_persistence().map(str::to_owned),
+    })
 }
 
 pub struct Latencies {

@@ -3,28 +3,36 @@
 //!
 //! Traffic goes to 127.0.0.1 only; every loop is bounded in count and in time.
 //!
-//! - `join-burst`: N joins from C concurrent clients, as fast as they are acknowledged; then
-//!   checks every one is there with positions exactly 1..N. Baseline: the same client loop
-//!   against a trivial axum JSON route in this process.
-//! - `fan-out`: N phones watch their tickets over `/api/v1/tickets/{token}/live`; staff call
-//!   next K times; for each call, the time until each watcher holds its new position.
+//! Both scenarios run against embedded mode (one process, SQLite; the default) or, with
+//! `--mysql`, `--redis` and `--instances N`, against distributed mode: N processes sharing a
+//! fresh MySQL/MariaDB database and a fresh Redis key prefix, both removed afterwards.
+//!
+//! - `join-burst`: N joins from C concurrent clients, as fast as they are acknowledged (spread
+//!   round-robin over the instances); then checks, on instance 1 once every instance has
+//!   applied the same log, that every one is there with positions exactly 1..N. Baseline: the
+//!   same client loop against a trivial axum JSON route in this process.
+//! - `fan-out`: N phones watch their tickets over `/api/v1/tickets/{token}/live` (connected
+//!   round-robin over the instances); staff call next K times on instance 1; for each call,
+//!   the time until each watcher holds its new position.
 //!   Baseline: an axum server in this process that holds N sockets and broadcasts one
 //!   pre-serialized frame of the same size per "call".
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
+use deploy::{Deployment, Mode};
 use serde_json::{Value, json};
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+mod deploy;
 mod fanout;
+mod resp;
 
 /// No scenario runs longer than this, whatever it was asked.
 pub(crate) const MAX_SCENARIO_TIME: Duration = Duration::from_secs(300);
-const OWNER_PASSWORD: &str = "load-test-owner-password";
 
 #[derive(Parser)]
 #[command(
@@ -35,6 +43,17 @@ struct Cli {
     /// The `fila` binary to start (release build recommended).
     #[arg(long, default_value = "target/release/fila")]
     fila: PathBuf,
+    /// Distributed mode: a MySQL/MariaDB server on this machine, without a database
+    /// (`mysql://root@127.0.0.1:3306`); each run creates `fila_load_<hex>` and drops it.
+    #[arg(long, value_name = "SERVER_URL")]
+    mysql: Option<String>,
+    /// Distributed mode: Redis on this machine (`redis://127.0.0.1:6379`); each run uses the
+    /// key prefix `fila-load-<hex>` and deletes its keys afterwards.
+    #[arg(long, value_name = "URL")]
+    redis: Option<String>,
+    /// Fila processes to start in distributed mode (1..=5).
+    #[arg(long, default_value_t = 1)]
+    instances: usize,
     #[command(subcommand)]
     scenario: Scenario,
 }
@@ -60,96 +79,30 @@ enum Scenario {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    let mode = Mode::from_options(cli.mysql.clone(), cli.redis.clone(), cli.instances)?;
+    // On Ctrl-C the scenario is dropped, and with it its deployment, which cleans up.
+    tokio::select! {
+        r = run(&cli, &mode) => r,
+        _ = tokio::signal::ctrl_c() => bail!("interrupted (processes, database and keys removed)"),
+    }
+}
+
+async fn run(cli: &Cli, mode: &Mode) -> anyhow::Result<()> {
     match cli.scenario {
         Scenario::JoinBurst { joins, concurrency } => {
             if joins == 0 || joins > 1_000_000 || concurrency == 0 || concurrency > 4096 {
                 bail!("joins must be 1..=1000000 and concurrency 1..=4096");
             }
-            join_burst(&cli.fila, joins, concurrency).await
+            join_burst(&cli.fila, mode, joins, concurrency).await
         }
         Scenario::FanOut { watchers, calls } => {
             // Client and server sockets share this machine's 20k open files per process.
             if watchers == 0 || watchers > 9_000 || calls == 0 || calls > 1_000 {
                 bail!("watchers must be 1..=9000 and calls 1..=1000");
             }
-            fanout::run(&cli.fila, watchers, calls).await
+            fanout::run(&cli.fila, mode, watchers, calls).await
         }
     }
-}
-
-/// A Fila process on a free loopback port with a fresh database; killed on drop.
-pub(crate) struct FilaProcess {
-    child: tokio::process::Child,
-    pub(crate) base: String,
-    _dir: tempfile::TempDir,
-}
-
-impl FilaProcess {
-    pub(crate) async fn start(bin: &PathBuf) -> anyhow::Result<Self> {
-        let dir = tempfile::tempdir()?;
-        let port = free_port()?;
-        let child = tokio::process::Command::new(bin)
-            .env(
-                "DATABASE_URL",
-                format!("sqlite://{}/fila.db", dir.path().display()),
-            )
-            .env("FILA_ADDR", format!("127.0.0.1:{port}"))
-            .env("FILA_DEMO_OWNER_PASSWORD", OWNER_PASSWORD)
-            .env("FILA_JOIN_RATE_PER_IP", "100000000")
-            .env("FILA_JOIN_RATE_PER_VENUE", "100000000")
-            .env("LEPTOS_SITE_ROOT", dir.path())
-            .env("RUST_LOG", "warn")
-            .stdout(std::process::Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .with_context(|| format!("cannot start {}", bin.display()))?;
-        let base = format!("http://127.0.0.1:{port}");
-        let client = reqwest::Client::new();
-        for _ in 0..100 {
-            if client
-                .get(format!("{base}/readyz"))
-                .send()
-                .await
-                .is_ok_and(|r| r.status().is_success())
-            {
-                return Ok(Self {
-                    child,
-                    base,
-                    _dir: dir,
-                });
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        bail!("fila did not become ready on {base}")
-    }
-
-    pub(crate) async fn staff_token(&self, client: &reqwest::Client) -> anyhow::Result<String> {
-        let r: Value = client
-            .post(format!("{}/api/v1/auth/login", self.base))
-            .json(&json!({"email": "owner@demo.fila", "password": OWNER_PASSWORD}))
-            .send()
-            .await?
-            .error_for_status()?
-            .json()
-            .await?;
-        Ok(r["token"].as_str().context("token")?.to_owned())
-    }
-
-    /// Resident memory of the server process, in KiB.
-    pub(crate) fn rss_kib(&self) -> Option<u64> {
-        let pid = self.child.id()?;
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-    }
-}
-
-fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
 }
 
 /// The baseline: a trivial axum JSON route in this process.
@@ -170,53 +123,75 @@ struct BurstResult {
     elapsed: Duration,
     latencies: Vec<Duration>,
     errors: usize,
+    /// What the first failed request got, for the report.
+    first_error: Option<String>,
 }
 
-/// `concurrency` clients share `total` requests; each request must succeed.
-async fn burst(url: String, total: usize, concurrency: usize) -> BurstResult {
+/// `concurrency` clients share `total` requests; each must succeed. Request `i` goes to
+/// `urls[i % urls.len()]` (round-robin over the instances).
+async fn burst(urls: Vec<String>, total: usize, concurrency: usize) -> BurstResult {
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(concurrency)
         .build()
         .expect("http client");
+    let urls = Arc::new(urls);
     let next = Arc::new(AtomicUsize::new(0));
     let deadline = Instant::now() + MAX_SCENARIO_TIME;
     let start = Instant::now();
     let mut tasks = Vec::with_capacity(concurrency);
     for _ in 0..concurrency {
-        let (client, next, url) = (client.clone(), next.clone(), url.clone());
+        let (client, next, urls) = (client.clone(), next.clone(), urls.clone());
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             let mut errors = 0;
+            let mut first_error = None;
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 if i >= total || Instant::now() > deadline {
                     break;
                 }
                 let t0 = Instant::now();
-                let ok = client
-                    .post(&url)
+                let r = client
+                    .post(&urls[i % urls.len()])
                     .json(&json!({"name": format!("Guest {i}"), "party_size": 2}))
                     .send()
-                    .await
-                    .is_ok_and(|r| r.status().is_success());
+                    .await;
                 latencies.push(t0.elapsed());
-                errors += usize::from(!ok);
+                let error = match r {
+                    Ok(r) if r.status().is_success() => None,
+                    Ok(r) => {
+                        let status = r.status();
+                        let body = r.text().await.unwrap_or_default();
+                        Some(format!(
+                            "{status}: {}",
+                            body.chars().take(200).collect::<String>()
+                        ))
+                    }
+                    Err(e) => Some(format!("{e}")),
+                };
+                if let Some(e) = error {
+                    errors += 1;
+                    first_error.get_or_insert(e);
+                }
             }
-            (latencies, errors)
+            (latencies, errors, first_error)
         }));
     }
     let mut all = Vec::with_capacity(total);
     let mut errors = 0;
+    let mut first_error = None;
     for t in tasks {
-        let (l, e) = t.await.expect("client task");
+        let (l, e, f) = t.await.expect("client task");
         all.extend(l);
         errors += e;
+        first_error = first_error.or(f);
     }
     all.sort();
     BurstResult {
         elapsed: start.elapsed(),
         latencies: all,
         errors,
+        first_error,
     }
 }
 
@@ -231,50 +206,51 @@ pub(crate) fn ms(d: Duration) -> String {
     format!("{:.1}", d.as_secs_f64() * 1000.0)
 }
 
-async fn join_burst(bin: &PathBuf, joins: usize, concurrency: usize) -> anyhow::Result<()> {
-    let fila = FilaProcess::start(bin).await?;
-    let url = format!("{}/api/v1/venues/demo/queues/bar/tickets", fila.base);
-    let fila_run = burst(url, joins, concurrency).await;
+/// What the Fila side of a join burst measured.
+struct JoinOutcome {
+    run: BurstResult,
+    positions: Vec<u64>,
+    /// Distributed mode: the common log seq, how long the instances took to agree after the
+    /// burst, and each instance's append conflicts.
+    converged: Option<(u64, Duration)>,
+    conflicts: Vec<Option<u64>>,
+    redis_persistence: Option<String>,
+}
 
-    // Correctness: every acknowledged join is there, positions exactly 1..N.
-    let client = reqwest::Client::new();
-    let token = fila.staff_token(&client).await?;
-    let snap: Value = client
-        .get(format!("{}/api/v1/venues/demo/queues", fila.base))
-        .bearer_auth(&token)
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
-        .await?;
-    let bar = snap["queues"]
-        .as_array()
-        .and_then(|q| q.iter().find(|q| q["slug"] == "bar"))
-        .context("bar queue")?;
-    let positions: Vec<u64> = bar["tickets"]
-        .as_array()
-        .context("tickets")?
-        .iter()
-        .filter_map(|t| t["position"].as_u64())
-        .collect();
+async fn join_burst(
+    bin: &Path,
+    mode: &Mode,
+    joins: usize,
+    concurrency: usize,
+) -> anyhow::Result<()> {
+    let fila = Deployment::start(bin, mode).await?;
+    // Explicit finally: the deployment is removed whether the run succeeded or not.
+    let outcome = join_burst_fila(&fila, joins, concurrency).await;
+    let cleanup = fila.finish().await;
+    let outcome = outcome?;
+    cleanup?;
+
+    let base_url = baseline_http().await?;
+    let base_run = burst(vec![base_url], joins, concurrency).await;
+
+    let fila_run = &outcome.run;
+    let positions = &outcome.positions;
     let acked = joins - fila_run.errors;
     let exact = positions.len() == acked
         && positions
             .iter()
             .enumerate()
             .all(|(i, p)| *p == i as u64 + 1);
-    drop(fila);
-
-    let base_url = baseline_http().await?;
-    let base_run = burst(base_url, joins, concurrency).await;
-
     let rate = |r: &BurstResult| r.latencies.len() as f64 / r.elapsed.as_secs_f64();
-    println!("join burst: {joins} joins, {concurrency} concurrent clients, one machine");
+    println!(
+        "join burst: {joins} joins, {concurrency} concurrent clients, {}, one machine",
+        mode.describe()
+    );
     println!("| run | total s | joins/s | p50 ms | p99 ms | max ms | errors |");
     println!("|---|---|---|---|---|---|---|");
     for (name, r) in [
-        ("fila (embedded, durable)", &fila_run),
-        ("baseline-http", &base_run),
+        (mode.row("durable"), fila_run),
+        ("baseline-http".to_owned(), &base_run),
     ] {
         println!(
             "| {name} | {:.2} | {:.0} | {} | {} | {} | {} |",
@@ -288,8 +264,22 @@ async fn join_burst(bin: &PathBuf, joins: usize, concurrency: usize) -> anyhow::
     }
     println!(
         "ratio fila/baseline joins/s: {:.2}",
-        rate(&fila_run) / rate(&base_run)
+        rate(fila_run) / rate(&base_run)
     );
+    if let Some((seq, took)) = outcome.converged {
+        println!(
+            "distributed: every instance at log seq {seq} {} ms after the burst; append \
+             conflicts per instance: {}",
+            took.as_millis(),
+            show_counts(&outcome.conflicts)
+        );
+    }
+    if let Some(p) = &outcome.redis_persistence {
+        println!("redis persistence: {p}");
+    }
+    if let Some(e) = &fila_run.first_error {
+        println!("first error: {e}");
+    }
     println!(
         "correctness: {acked} acknowledged, {} waiting, positions 1..N exact: {exact}",
         positions.len()
@@ -298,4 +288,60 @@ async fn join_burst(bin: &PathBuf, joins: usize, concurrency: usize) -> anyhow::
         bail!("join burst lost or misplaced joins");
     }
     Ok(())
+}
+
+/// The burst against Fila, and the queue as instance 1 sees it once all instances agree.
+async fn join_burst_fila(
+    fila: &Deployment,
+    joins: usize,
+    concurrency: usize,
+) -> anyhow::Result<JoinOutcome> {
+    let urls = (0..fila.instances().len())
+        .map(|i| format!("{}/api/v1/venues/demo/queues/bar/tickets", fila.base(i)))
+        .collect();
+    let run = burst(urls, joins, concurrency).await;
+    let converged = fila.converge().await?;
+    let conflicts = if fila.is_distributed() {
+        fila.append_conflicts().await
+    } else {
+        Vec::new()
+    };
+
+    // Correctness: every acknowledged join is there, positions exactly 1..N.
+    let client = reqwest::Client::new();
+    let first = fila.first();
+    let token = first.staff_token(&client).await?;
+    let snap: Value = client
+        .get(format!("{}/api/v1/venues/demo/queues", first.base))
+        .bearer_auth(&token)
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let bar = snap["queues"]
+        .as_array()
+        .and_then(|q| q.iter().find(|q| q["slug"] == "bar"))
+        .context("bar queue")?;
+    let positions = bar["tickets"]
+        .as_array()
+        .context("tickets")?
+        .iter()
+        .filter_map(|t| t["position"].as_u64())
+        .collect();
+    Ok(JoinOutcome {
+        run,
+        positions,
+        converged,
+        conflicts,
+        redis_persistence: fila.redis_persistence().map(str::to_owned),
+    })
+}
+
+/// `3, 0, 5` (or `?` where an instance did not report).
+pub(crate) fn show_counts(v: &[Option<u64>]) -> String {
+    v.iter()
+        .map(|c| c.map_or("?".to_owned(), |c| c.to_string()))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
