@@ -9,8 +9,8 @@
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 pub use browser::{
-    LiveSocket, beep, chime, now_ms, speak, storage_get, storage_remove, storage_set, unlock_audio,
-    vibrate,
+    LiveSocket, beep, chime, local_offset_minutes, now_ms, speak, storage_get, storage_remove,
+    storage_set, unlock_audio, vibrate,
 };
 
 /// `localStorage` key: the customer's tickets, a JSON array of [`SavedTicket`].
@@ -179,6 +179,11 @@ mod browser {
 
     pub fn now_ms() -> i64 {
         js_sys::Date::now() as i64
+    }
+
+    /// Minutes to add to UTC for this browser's local time.
+    pub fn local_offset_minutes() -> i32 {
+        -(js_sys::Date::new_0().get_timezone_offset() as i32)
     }
 
     // ---- localStorage ----------------------------------------------------------------
@@ -549,6 +554,11 @@ mod browser {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as i64)
+    }
+
+    /// On the server nothing is rendered with local times (they appear after hydration).
+    pub fn local_offset_minutes() -> i32 {
+        0
     }
 
     pub fn storage_get(_key: &str) -> Option<String> {

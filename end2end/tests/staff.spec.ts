@@ -177,3 +177,17 @@ test("a manager caps a queue; when it is full the join page says so", async ({ p
     });
   }
 });
+
+test("recent activity shows who did what, live", async ({ page, request }) => {
+  const api = await StaffApi.login(request);
+  await staffLogin(page);
+  const activity = page.getByTestId("activity");
+  await expect(activity).toBeVisible();
+  await api.queueAction("tables-large", "pause");
+  try {
+    await expect(activity.getByTestId("activity-row").first()).toContainText("queue paused · owner@demo.fila");
+  } finally {
+    await api.queueAction("tables-large", "resume");
+  }
+  await expect(activity.getByTestId("activity-row").first()).toContainText("queue open");
+});

@@ -1,5 +1,6 @@
 //! `/staff/:venue`: loading the dashboard, keeping it live, and the shared `Dash` handle.
 
+use super::activity::Activity;
 use super::at_counters::{NoShows, NowServing};
 use super::dead_letters::DeadLetters;
 use super::invite_form::InviteForm;
@@ -355,6 +356,7 @@ pub fn DashboardPage() -> impl IntoView {
                     <DeadLetters d=d manager=manager/>
                     <WalkInForm d=d/>
                     {move || owner.get().then(|| view! { <InviteForm d=d/> })}
+                    {move || manager.get().then(|| view! { <Activity d=d/> })}
                     {move || manager.get().then(|| view! { <QueueLimits d=d/> })}
                     {move || manager.get().then(|| view! { <Screens d=d owner=owner/> })}
                 </aside>

@@ -3,6 +3,7 @@
 //!
 //! `dashboard` owns the live snapshot and the actions (`Dash`); the other files are its parts.
 
+mod activity;
 mod at_counters;
 mod dashboard;
 mod dead_letters;
