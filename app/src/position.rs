@@ -120,7 +120,11 @@ impl Watch {
                     self.inserted(*queue, *position);
                 }
             }
-            Event::QueueStatusChanged { .. } | Event::QueueLimitChanged { .. } => {}
+            Event::QueueStatusChanged { .. }
+            | Event::QueueLimitChanged { .. }
+            | Event::QueueAdded { .. }
+            | Event::CounterAdded { .. }
+            | Event::VenueRenamed { .. } => {}
         }
         before != self.seen()
     }

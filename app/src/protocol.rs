@@ -270,6 +270,31 @@ pub struct QueueSummary {
     pub max_waiting: Option<u32>,
 }
 
+/// `POST /api/v1/venues/{venue}/queues` (owners): a new queue, live at once.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct NewQueue {
+    /// In the join link: 1-40 lower-case letters, digits and dashes.
+    pub slug: String,
+    pub name: String,
+    /// Ticket number prefix: 1-3 capital letters.
+    pub prefix: String,
+}
+
+/// `POST /api/v1/venues/{venue}/counters` (managers): a new counter or table, live at once.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct NewCounter {
+    pub name: String,
+}
+
+/// `POST /api/v1/venues/{venue}/name` (owners).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct VenueName {
+    pub name: String,
+}
+
 /// `POST /api/v1/venues/{venue}/queues/{queue}/limit` (managers): the queue's maximum size.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(ToSchema))]

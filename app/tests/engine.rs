@@ -222,7 +222,11 @@ proptest! {
                                 if *position == 1 { line.insert(0, *ticket) } else { line.push(*ticket) }
                                 prop_assert_eq!(*position as usize, if *position == 1 { 1 } else { line.len() });
                             }
-                            Event::QueueStatusChanged { .. } | Event::QueueLimitChanged { .. } => {}
+                            Event::QueueStatusChanged { .. }
+                            | Event::QueueLimitChanged { .. }
+                            | Event::QueueAdded { .. }
+                            | Event::CounterAdded { .. }
+                            | Event::VenueRenamed { .. } => {}
                         }
                     }
                 }

@@ -191,3 +191,28 @@ test("recent activity shows who did what, live", async ({ page, request }) => {
   }
   await expect(activity.getByTestId("activity-row").first()).toContainText("queue open");
 });
+
+test("an owner adds a queue and a counter from the dashboard; they work at once", async ({ page, request }) => {
+  await staffLogin(page);
+  const settings = page.getByTestId("venue-settings");
+  const slug = `q-${tag()}`.toLowerCase().replace(/[^a-z0-9-]/g, "").slice(0, 30);
+  await settings.getByTestId("new-queue-name").fill("Pop-up");
+  await settings.getByTestId("new-queue-slug").fill(slug);
+  await settings.getByTestId("new-queue-prefix").fill("p");
+  await settings.getByTestId("add-queue").click();
+  await expect(page.getByTestId("staff-notice")).toContainText("Added queue Pop-up");
+  await expect(page.getByTestId(`queue-${slug}`)).toBeVisible();
+
+  const counter = `Desk ${tag()}`;
+  await settings.getByTestId("new-counter-name").fill(counter);
+  await settings.getByTestId("add-counter").click();
+  await expect(page.getByTestId("staff-notice")).toContainText(`Added counter ${counter}`);
+  await expect(page.getByTestId("counter-select").locator("option", { hasText: counter })).toHaveCount(1);
+
+  // A customer can join the new queue right away.
+  const join = await request.post(`/api/v1/venues/demo/queues/${slug}/tickets`, {
+    data: { name: "First", party_size: 1 },
+  });
+  expect(join.status()).toBe(201);
+  expect((await join.json()).number).toBe("P001");
+});

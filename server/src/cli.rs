@@ -110,7 +110,15 @@ pub fn check_slug(slug: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn check_name(name: &str) -> anyhow::Result<()> {
+/// 1-3 capital letters, like A or VIP.
+pub fn check_prefix(prefix: &str) -> anyhow::Result<()> {
+    if prefix.is_empty() || prefix.len() > 3 || !prefix.bytes().all(|b| b.is_ascii_uppercase()) {
+        bail!("the prefix must be 1-3 capital letters, like A or VIP");
+    }
+    Ok(())
+}
+
+pub fn check_name(name: &str) -> anyhow::Result<()> {
     if name.trim().is_empty() || name.chars().count() > 80 {
         bail!("names must have 1-80 characters");
     }
@@ -149,12 +157,7 @@ pub async fn run_admin(config: &Config, cmd: Cmd) -> anyhow::Result<Vec<String>>
         }) => {
             check_slug(&slug)?;
             check_name(&name)?;
-            if prefix.is_empty()
-                || prefix.len() > 3
-                || !prefix.bytes().all(|b| b.is_ascii_uppercase())
-            {
-                bail!("the prefix must be 1-3 capital letters, like A or VIP");
-            }
+            check_prefix(&prefix)?;
             let venue_id = store.venue_id(&venue).await?;
             store
                 .create_queue(venue_id, &slug, name.trim(), &prefix)

@@ -79,4 +79,19 @@ pub enum Command {
         queue: QueueId,
         max_waiting: Option<u32>,
     },
+    /// A new queue, already given its id by storage (ids are unique across venues).
+    AddQueue {
+        queue: QueueId,
+        slug: String,
+        name: String,
+        prefix: String,
+    },
+    /// A new counter or table, already given its id by storage.
+    AddCounter {
+        counter: CounterId,
+        name: String,
+    },
+    RenameVenue {
+        name: String,
+    },
 }

@@ -5,7 +5,7 @@
 use super::command::{Command, End};
 use super::error::DomainError;
 use super::event::{Event, EventEnvelope};
-use super::state::{QueueState, Ticket, VenueState};
+use super::state::{Counter, QueueState, Ticket, VenueState};
 use super::values::*;
 
 /// Longest gap between two calls that still counts towards a queue's pace, so one quiet
@@ -166,6 +166,47 @@ pub fn apply(state: &mut VenueState, cmd: Command, now: Timestamp) -> Result<Out
         }
         Command::CloseQueue { queue } => {
             set_queue_status(state, queue, QueueStatus::Closed, &mut events)?;
+            None
+        }
+        Command::AddQueue {
+            queue,
+            slug,
+            name,
+            prefix,
+        } => {
+            if state.queues.contains_key(&queue) || state.queue_by_slug(&slug).is_some() {
+                return Err(DomainError::AlreadyExists);
+            }
+            state
+                .queues
+                .insert(queue, QueueState::new(queue, &slug, &name, &prefix));
+            events.push(Event::QueueAdded {
+                queue,
+                slug,
+                name,
+                prefix,
+            });
+            None
+        }
+        Command::AddCounter { counter, name } => {
+            if state.counters.contains_key(&counter) || state.counter_by_name(&name).is_some() {
+                return Err(DomainError::AlreadyExists);
+            }
+            state.counters.insert(
+                counter,
+                Counter {
+                    id: counter,
+                    name: name.clone(),
+                },
+            );
+            events.push(Event::CounterAdded { counter, name });
+            None
+        }
+        Command::RenameVenue { name } => {
+            if state.name != name {
+                state.name = name.clone();
+                events.push(Event::VenueRenamed { name });
+            }
             None
         }
         Command::SetMaxWaiting { queue, max_waiting } => {

@@ -26,6 +26,8 @@ pub enum DomainError {
     SameQueue,
     #[error("that ticket token is already in use")]
     TokenInUse,
+    #[error("this venue already has a queue or counter with that name")]
+    AlreadyExists,
 }
 
 impl DomainError {
@@ -33,6 +35,7 @@ impl DomainError {
     pub fn code(&self) -> &'static str {
         match self {
             Self::QueueNotFound => "queue_not_found",
+            Self::AlreadyExists => "already_exists",
             Self::TicketNotFound => "ticket_not_found",
             Self::CounterNotFound => "counter_not_found",
             Self::QueuePaused => "queue_paused",

@@ -63,6 +63,19 @@ pub enum Event {
         queue: QueueId,
         max_waiting: Option<u32>,
     },
+    QueueAdded {
+        queue: QueueId,
+        slug: String,
+        name: String,
+        prefix: String,
+    },
+    CounterAdded {
+        counter: CounterId,
+        name: String,
+    },
+    VenueRenamed {
+        name: String,
+    },
 }
 
 impl Event {
@@ -75,6 +88,9 @@ impl Event {
             Event::Requeued { .. } => "requeued",
             Event::QueueStatusChanged { .. } => "queue_status_changed",
             Event::QueueLimitChanged { .. } => "queue_limit_changed",
+            Event::QueueAdded { .. } => "queue_added",
+            Event::CounterAdded { .. } => "counter_added",
+            Event::VenueRenamed { .. } => "venue_renamed",
         }
     }
 
@@ -84,21 +100,27 @@ impl Event {
             | Event::Called { ticket, .. }
             | Event::StatusChanged { ticket, .. }
             | Event::Requeued { ticket, .. } => Some(*ticket),
-            Event::QueueStatusChanged { .. } | Event::QueueLimitChanged { .. } => None,
+            Event::QueueStatusChanged { .. }
+            | Event::QueueLimitChanged { .. }
+            | Event::QueueAdded { .. }
+            | Event::CounterAdded { .. }
+            | Event::VenueRenamed { .. } => None,
         }
     }
 
-    /// Queues whose line or status this event changes.
-    pub fn queues(&self) -> (QueueId, Option<QueueId>) {
+    /// Queues whose line, status or settings this event changes (at most two).
+    pub fn queues(&self) -> (Option<QueueId>, Option<QueueId>) {
         match self {
             Event::Joined { queue, .. }
             | Event::Called { queue, .. }
             | Event::StatusChanged { queue, .. }
             | Event::QueueStatusChanged { queue, .. }
-            | Event::QueueLimitChanged { queue, .. } => (*queue, None),
+            | Event::QueueLimitChanged { queue, .. }
+            | Event::QueueAdded { queue, .. } => (Some(*queue), None),
             Event::Requeued {
                 from_queue, queue, ..
-            } => (*queue, (from_queue != queue).then_some(*from_queue)),
+            } => (Some(*queue), (from_queue != queue).then_some(*from_queue)),
+            Event::CounterAdded { .. } | Event::VenueRenamed { .. } => (None, None),
         }
     }
 }

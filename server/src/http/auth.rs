@@ -253,6 +253,21 @@ impl FromRequestParts<AppState> for OwnerAt {
     }
 }
 
+/// A manager or owner of the venue in the path, decided before any body is read.
+pub struct ManagerAt(pub StaffAt);
+
+impl FromRequestParts<AppState> for ManagerAt {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, s: &AppState) -> Result<Self, ApiError> {
+        let at = StaffAt::from_request_parts(parts, s).await?;
+        if at.role < Role::Manager {
+            return Err(ApiError::forbidden());
+        }
+        Ok(Self(at))
+    }
+}
+
 async fn staff_venues(s: &AppState, user_id: i64) -> Result<Vec<StaffVenue>, ApiError> {
     Ok(s.store
         .roles(user_id)

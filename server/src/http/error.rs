@@ -92,7 +92,8 @@ impl From<DomainError> for ApiError {
             | DomainError::NobodyWaiting
             | DomainError::InvalidTransition { .. }
             | DomainError::SameQueue
-            | DomainError::TokenInUse => StatusCode::CONFLICT,
+            | DomainError::TokenInUse
+            | DomainError::AlreadyExists => StatusCode::CONFLICT,
         };
         Self::new(status, e.code(), e.to_string())
     }

@@ -124,7 +124,12 @@ pub fn router(state: AppState) -> Router {
         .route("/invites/{token}", get(invites::show))
         .route("/invites/{token}/accept", post(invites::accept))
         .route("/venues/{venue}/invites", post(invites::invite))
-        .route("/venues/{venue}/queues", get(staff::queues))
+        .route(
+            "/venues/{venue}/queues",
+            get(staff::queues).post(staff::add_queue),
+        )
+        .route("/venues/{venue}/counters", post(staff::add_counter))
+        .route("/venues/{venue}/name", post(staff::rename_venue))
         .route("/venues/{venue}/audit", get(staff::audit))
         .route("/venues/{venue}/dead-letters", get(admin::dead_letters))
         .route(

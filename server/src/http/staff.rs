@@ -84,6 +84,113 @@ pub async fn walk_in(
     ))
 }
 
+fn invalid(code: &'static str) -> impl Fn(anyhow::Error) -> ApiError {
+    move |e| ApiError::unprocessable(code, e.to_string())
+}
+
+/// A refusal from storage (a duplicate name) as a 409, anything else as itself.
+fn duplicate(e: anyhow::Error) -> ApiError {
+    let msg = e.to_string();
+    if msg.contains("already has") || msg.contains("already exists") {
+        ApiError::new(StatusCode::CONFLICT, "already_exists", msg)
+    } else {
+        e.into()
+    }
+}
+
+#[utoipa::path(post, path = "/api/v1/venues/{venue}/queues", tag = "staff",
+    summary = "Add a queue (owners); it is live at once on every instance",
+    params(("venue" = String, Path)),
+    request_body = NewQueue,
+    responses((status = 201, body = QueueSummary), (status = 403, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn add_queue(
+    State(s): State<AppState>,
+    super::auth::OwnerAt(at): super::auth::OwnerAt,
+    ApiJson(body): ApiJson<NewQueue>,
+) -> Result<(StatusCode, Json<QueueSummary>), ApiError> {
+    let slug = body.slug.trim().to_owned();
+    let name = body.name.trim().to_owned();
+    let prefix = body.prefix.trim().to_owned();
+    crate::cli::check_slug(&slug).map_err(invalid("invalid_slug"))?;
+    crate::cli::check_name(&name).map_err(invalid("invalid_name"))?;
+    crate::cli::check_prefix(&prefix).map_err(invalid("invalid_prefix"))?;
+    let v = at.venue;
+    // Storage gives the id (unique across venues); the command makes it live everywhere.
+    let id = s
+        .store
+        .create_queue(v.id, &slug, &name, &prefix)
+        .await
+        .map_err(duplicate)?;
+    let queue = app::domain::QueueId(id);
+    let cmd = Command::AddQueue {
+        queue,
+        slug,
+        name,
+        prefix,
+    };
+    s.venues.execute(&v, cmd, Some(at.auth.user_id)).await?;
+    let st = v.read();
+    Ok((
+        StatusCode::CREATED,
+        Json(views::queue_summary(&st.queues[&queue])),
+    ))
+}
+
+#[utoipa::path(post, path = "/api/v1/venues/{venue}/counters", tag = "staff",
+    summary = "Add a counter or table (managers and owners); live at once",
+    params(("venue" = String, Path)),
+    request_body = NewCounter,
+    responses((status = 201, body = CounterView), (status = 403, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn add_counter(
+    State(s): State<AppState>,
+    super::auth::ManagerAt(at): super::auth::ManagerAt,
+    ApiJson(body): ApiJson<NewCounter>,
+) -> Result<(StatusCode, Json<CounterView>), ApiError> {
+    let name = body.name.trim().to_owned();
+    crate::cli::check_name(&name).map_err(invalid("invalid_name"))?;
+    let v = at.venue;
+    let id = s
+        .store
+        .create_counter(v.id, &name)
+        .await
+        .map_err(duplicate)?;
+    let cmd = Command::AddCounter {
+        counter: CounterId(id),
+        name: name.clone(),
+    };
+    s.venues.execute(&v, cmd, Some(at.auth.user_id)).await?;
+    Ok((StatusCode::CREATED, Json(CounterView { id, name })))
+}
+
+#[utoipa::path(post, path = "/api/v1/venues/{venue}/name", tag = "staff",
+    summary = "Rename the venue (owners)",
+    params(("venue" = String, Path)),
+    request_body = VenueName,
+    responses((status = 200, body = VenueName), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn rename_venue(
+    State(s): State<AppState>,
+    super::auth::OwnerAt(at): super::auth::OwnerAt,
+    ApiJson(body): ApiJson<VenueName>,
+) -> Result<Json<VenueName>, ApiError> {
+    let name = body.name.trim().to_owned();
+    crate::cli::check_name(&name).map_err(invalid("invalid_name"))?;
+    let v = at.venue;
+    s.store.rename_venue(v.id, &name).await?;
+    s.venues
+        .execute(
+            &v,
+            Command::RenameVenue { name: name.clone() },
+            Some(at.auth.user_id),
+        )
+        .await?;
+    Ok(Json(VenueName { name }))
+}
+
 /// Largest queue size a manager can set.
 pub const MAX_QUEUE_LIMIT: u32 = 10_000;
 

@@ -93,6 +93,7 @@ forward! {
     fn venue_id(&self, slug: &str) -> anyhow::Result<i64>;
     fn create_queue(&self, venue_id: i64, slug: &str, name: &str, prefix: &str) -> anyhow::Result<i64>;
     fn create_counter(&self, venue_id: i64, name: &str) -> anyhow::Result<i64>;
+    fn rename_venue(&self, venue_id: i64, name: &str) -> anyhow::Result<()>;
     fn create_user(&self, email: &str, password_hash: &str, now: Timestamp) -> anyhow::Result<i64>;
     fn set_role(&self, venue_id: i64, user_id: i64, role: Role) -> anyhow::Result<()>;
     fn user_by_email(&self, email: &str) -> anyhow::Result<Option<StaffUser>>;
@@ -154,6 +155,7 @@ impl Batch {
 #[derive(Debug, Clone)]
 pub struct VenueRow {
     pub id: i64,
+    pub name: String,
     pub event_offset: u64,
     pub next_ticket_id: u64,
 }

@@ -720,6 +720,15 @@ impl MySqlStore {
         Ok(())
     }
 
+    pub async fn rename_venue(&self, venue_id: i64, name: &str) -> anyhow::Result<()> {
+        sqlx::query("UPDATE venues SET name = ? WHERE id = ?")
+            .bind(name.to_owned())
+            .bind(venue_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     pub async fn is_empty(&self) -> anyhow::Result<bool> {
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM venues")
             .fetch_one(&self.pool)

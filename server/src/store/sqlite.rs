@@ -161,12 +161,15 @@ impl SqliteStore {
     pub async fn persist(&self, batch: &Batch) -> anyhow::Result<()> {
         let mut tx = self.pool.begin().await?;
         for v in &batch.venues {
-            sqlx::query("UPDATE venues SET event_offset = ?, next_ticket_id = ? WHERE id = ?")
-                .bind(v.event_offset as i64)
-                .bind(v.next_ticket_id as i64)
-                .bind(v.id)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "UPDATE venues SET event_offset = ?, next_ticket_id = ?, name = ? WHERE id = ?",
+            )
+            .bind(v.event_offset as i64)
+            .bind(v.next_ticket_id as i64)
+            .bind(v.name.clone())
+            .bind(v.id)
+            .execute(&mut *tx)
+            .await?;
         }
         for q in &batch.queues {
             sqlx::query(
@@ -691,6 +694,15 @@ impl SqliteStore {
     pub async fn set_screens_need_pairing(&self, venue_id: i64, on: bool) -> anyhow::Result<()> {
         sqlx::query("UPDATE venues SET screens_need_pairing = ? WHERE id = ?")
             .bind(on)
+            .bind(venue_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn rename_venue(&self, venue_id: i64, name: &str) -> anyhow::Result<()> {
+        sqlx::query("UPDATE venues SET name = ? WHERE id = ?")
+            .bind(name.to_owned())
             .bind(venue_id)
             .execute(&self.pool)
             .await?;

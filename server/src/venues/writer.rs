@@ -72,7 +72,7 @@ async fn commit_batch(store: &SqliteStore, requests: Vec<WriteRequest>, now: i64
                 for e in &outcome.events {
                     tickets.extend(e.event.ticket());
                     let (a, b) = e.event.queues();
-                    queues.insert(a);
+                    queues.extend(a);
                     queues.extend(b);
                     batch.events.push(EventRow {
                         venue_id: state.id,
@@ -101,6 +101,7 @@ async fn commit_batch(store: &SqliteStore, requests: Vec<WriteRequest>, now: i64
                 batch.venues.retain(|v: &VenueRow| v.id != state.id);
                 batch.venues.push(VenueRow {
                     id: state.id,
+                    name: state.name.clone(),
                     event_offset: state.offset,
                     next_ticket_id: state.next_ticket_id,
                 });

@@ -36,7 +36,11 @@ fn allowed(who: Who, venue_scoped: bool, min_manager: bool) -> Result<(), u16> {
 }
 
 /// Routes that need a manager or owner, not just staff.
+/// (An entry may name one method: "post /api/…".)
 const MANAGER_ROUTES: &[&str] = &[
+    "post /api/v1/venues/{venue}/queues",
+    "/api/v1/venues/{venue}/counters",
+    "/api/v1/venues/{venue}/name",
     "/api/v1/venues/{venue}/queues/{queue}/limit",
     "/api/v1/venues/{venue}/screens",
     "/api/v1/venues/{venue}/screens/pairing-code",
@@ -139,7 +143,8 @@ async fn every_staff_route_lets_exactly_the_right_people_in() {
                 continue;
             }
             let venue_scoped = path.contains("{venue}");
-            let manager = MANAGER_ROUTES.contains(&path.as_str());
+            let manager = MANAGER_ROUTES.contains(&path.as_str())
+                || MANAGER_ROUTES.contains(&format!("{method} {path}").as_str());
             for who in [
                 Who::Nobody,
                 Who::Garbage,

@@ -387,3 +387,84 @@ async fn a_full_queue_turns_customers_away_kindly_but_not_walk_ins_and_survives_
     assert_eq!(limit(&app, serde_json::Value::Null).await.status(), 200);
     assert_eq!(app.try_join("bar", "Four", 1).await.status(), 201);
 }
+
+#[tokio::test]
+async fn queues_counters_and_the_name_change_live_and_are_kept() {
+    let mut app = spawn_app().await;
+    let resp = app
+        .staff_post(
+            "/api/v1/venues/demo/queues",
+            Some(&serde_json::json!({"slug": "terrace", "name": "Terrace", "prefix": "T"})),
+        )
+        .await;
+    assert_eq!(resp.status(), 201);
+    // No restart needed: people can join it, and a new counter can call them.
+    let t = app.join("terrace", "Ana", 2).await;
+    assert_eq!(t.number, "T001");
+    let resp = app
+        .staff_post(
+            "/api/v1/venues/demo/counters",
+            Some(&serde_json::json!({"name": "Terrace bar"})),
+        )
+        .await;
+    assert_eq!(resp.status(), 201);
+    let resp = app
+        .staff_post(
+            "/api/v1/venues/demo/queues/terrace/call-next",
+            Some(&serde_json::json!({"counter": "Terrace bar"})),
+        )
+        .await;
+    assert_eq!(resp.status(), 200);
+    let resp = app
+        .staff_post(
+            "/api/v1/venues/demo/name",
+            Some(&serde_json::json!({"name": "Demo Bar & Terrace"})),
+        )
+        .await;
+    assert_eq!(resp.status(), 200);
+    // Refusals: duplicates, bad slugs and prefixes.
+    for (body, status) in [
+        (
+            serde_json::json!({"slug": "terrace", "name": "Again", "prefix": "U"}),
+            409,
+        ),
+        (
+            serde_json::json!({"slug": "Bad Slug", "name": "X", "prefix": "X"}),
+            422,
+        ),
+        (
+            serde_json::json!({"slug": "x", "name": "X", "prefix": "x1"}),
+            422,
+        ),
+    ] {
+        let resp = app
+            .staff_post("/api/v1/venues/demo/queues", Some(&body))
+            .await;
+        assert_eq!(resp.status(), status, "{body}");
+    }
+    let resp = app
+        .staff_post(
+            "/api/v1/venues/demo/counters",
+            Some(&serde_json::json!({"name": "terrace BAR"})),
+        )
+        .await;
+    assert_eq!(
+        resp.status(),
+        409,
+        "counter names are unique, whatever the case"
+    );
+
+    // All of it is stored.
+    app.restart().await;
+    let info: serde_json::Value = app.get("/api/v1/venues/demo").await.json().await.unwrap();
+    assert_eq!(info["name"], "Demo Bar & Terrace");
+    assert!(
+        info["queues"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|q| q["slug"] == "terrace")
+    );
+    let t2 = app.join("terrace", "Bo", 2).await;
+    assert_eq!(t2.number, "T002");
+}

@@ -7,6 +7,7 @@ use super::invite_form::InviteForm;
 use super::queue_limits::QueueLimits;
 use super::queue_panel::QueuePanel;
 use super::screens::Screens;
+use super::venue_settings::VenueSettings;
 use super::walk_in::WalkInForm;
 use crate::client::{
     self, ApiError, ConnState, LiveSocket, STAFF_COUNTER_KEY, STAFF_TOKEN_KEY, api_get, api_post,
@@ -359,6 +360,7 @@ pub fn DashboardPage() -> impl IntoView {
                     {move || manager.get().then(|| view! { <Activity d=d/> })}
                     {move || manager.get().then(|| view! { <QueueLimits d=d/> })}
                     {move || manager.get().then(|| view! { <Screens d=d owner=owner/> })}
+                    {move || manager.get().then(|| view! { <VenueSettings d=d owner=owner/> })}
                 </aside>
             </div>
         }

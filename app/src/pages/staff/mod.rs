@@ -13,6 +13,7 @@ mod login;
 mod queue_limits;
 mod queue_panel;
 mod screens;
+mod venue_settings;
 mod walk_in;
 
 pub use dashboard::DashboardPage;
