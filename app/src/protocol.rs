@@ -34,6 +34,24 @@ pub struct JoinRequest {
     /// Up to 280 characters, optional.
     #[serde(default)]
     pub notes: Option<String>,
+    /// The code in the venue screen's QR link (`?code=`), when the venue requires it.
+    #[serde(default)]
+    pub code: Option<String>,
+}
+
+/// `GET|POST /api/v1/venues/{venue}/join-code`: whether joining needs the rotating code
+/// shown in the venue screen's QR (it changes every 10 minutes; the previous one still works).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct JoinCodeSettings {
+    pub required: bool,
+}
+
+/// `GET /api/v1/venues/{venue}/join-link` (paired screens and staff): the link the QR holds now.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct JoinLink {
+    pub url: String,
 }
 
 /// A ticket as its holder (or staff) sees it.

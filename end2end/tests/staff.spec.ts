@@ -132,6 +132,15 @@ test("a manager pairs a venue screen with a one-time code; only paired screens s
     await screen.reload();
     await expect(screen.getByTestId("display-queue-bar")).toBeVisible();
 
+    // With the rotating join code on, the paired screen still gets its QR (with the code).
+    await page.getByTestId("screens").getByTestId("join-code-required").check();
+    await expect(page.getByTestId("screens").getByTestId("join-code-required")).toBeChecked();
+    await screen.reload();
+    const qr = screen.getByTestId("qr");
+    await expect(qr).toHaveAttribute("src", /screen=/);
+    await expect.poll(() => qr.evaluate((img: HTMLImageElement) => img.naturalWidth)).toBeGreaterThan(0);
+    await page.getByTestId("screens").getByTestId("join-code-required").uncheck();
+
     // The dashboard lists it; revoking it sends the screen back to pairing.
     await page.reload();
     const row = page.getByTestId("screens").getByTestId("screen-row");
@@ -142,10 +151,14 @@ test("a manager pairs a venue screen with a one-time code; only paired screens s
     await expect(screen.getByTestId("pair-screen")).toBeVisible();
     await tv.close();
   } finally {
-    // The other tests use the public venue screen.
+    // The other tests use the public venue screen and the plain join link.
     await request.post("/api/v1/venues/demo/screens/settings", {
       headers: { Authorization: `Bearer ${api.token}` },
       data: { need_pairing: false },
+    });
+    await request.post("/api/v1/venues/demo/join-code", {
+      headers: { Authorization: `Bearer ${api.token}` },
+      data: { required: false },
     });
   }
 });

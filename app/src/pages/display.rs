@@ -74,6 +74,22 @@ pub fn DisplayPage() -> impl IntoView {
     // Bumped after pairing, to connect again with the new credential.
     let paired = RwSignal::new(0u32);
     let needs_pairing = RwSignal::new(false);
+    // The screen's credential as a query string ("" when unpaired), for the QR image too.
+    let cred_query = RwSignal::new(String::new());
+    // The QR may hold a rotating join code: fetch it again every minute.
+    let qr_tick = RwSignal::new(0u32);
+    Effect::new(move |_| {
+        let tick = set_interval_with_handle(
+            move || qr_tick.update(|n| *n = n.wrapping_add(1)),
+            Duration::from_secs(60),
+        )
+        .ok();
+        on_cleanup(move || {
+            if let Some(t) = tick {
+                t.clear();
+            }
+        });
+    });
     Effect::new(move |_| {
         let slug = venue.get();
         let _ = paired.get();
@@ -85,6 +101,7 @@ pub fn DisplayPage() -> impl IntoView {
         let cred = client::storage_get(&screen_key(&slug))
             .map(|t| format!("?screen={t}"))
             .unwrap_or_default();
+        cred_query.set(cred.clone());
         let path = format!("/api/v1/venues/{slug}/display{cred}");
         let socket = LiveSocket::open(
             move || format!("/api/v1/venues/{slug}/display/ws{cred}"),
@@ -203,7 +220,11 @@ pub fn DisplayPage() -> impl IntoView {
                         </For>
                     </ul>
                     <div class="display-join">
-                        <img data-testid="qr" src=move || format!("/api/v1/venues/{}/qr.svg", venue.get()) alt="QR code to join the queue" width="220" height="220"/>
+                        <img data-testid="qr" src=move || {
+                            let cred = cred_query.get();
+                            let sep = if cred.is_empty() { "?" } else { "&" };
+                            format!("/api/v1/venues/{}/qr.svg{cred}{sep}t={}", venue.get(), qr_tick.get())
+                        } alt="QR code to join the queue" width="220" height="220"/>
                         <div>
                             <p class="scan">"Scan to join"</p>
                             <p class="join-url" data-testid="join-url">{join_url}</p>

@@ -102,6 +102,8 @@ pub fn JoinPage() -> impl IntoView {
             name: person,
             party_size,
             notes: (!notes.is_empty()).then_some(notes),
+            // From the venue screen's QR link, when the venue asks for it.
+            code: query.with_untracked(|q| q.get("code")),
         };
         let path = format!(
             "/api/v1/venues/{}/queues/{queue}/tickets",

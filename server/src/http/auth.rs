@@ -128,6 +128,9 @@ impl StaffAuth {
     }
 }
 
+/// A venue's join-code setting: required, and the secret codes derive from.
+type JoinCodeSetting = (bool, Option<String>);
+
 /// Sessions and roles as last read from storage, used only while storage cannot be read
 /// (distributed mode: a MySQL outage must not stop staff from calling people).
 ///
@@ -140,6 +143,8 @@ pub struct AccessCache {
     roles: std::sync::Mutex<std::collections::HashMap<(i64, i64), (Role, Instant)>>,
     /// Per venue: whether its screens need pairing (read on every display connect).
     pairing: std::sync::Mutex<std::collections::HashMap<i64, bool>>,
+    /// Per venue: whether joining needs the rotating code, and its secret.
+    join_codes: std::sync::Mutex<std::collections::HashMap<i64, (JoinCodeSetting, Instant)>>,
 }
 
 impl AccessCache {
@@ -186,6 +191,17 @@ impl AccessCache {
     pub(super) fn remember_pairing(&self, venue: i64, need: bool) {
         let mut m = self.pairing.lock().unwrap_or_else(|e| e.into_inner());
         m.insert(venue, need);
+    }
+
+    pub(super) fn remember_join_code(&self, venue: i64, found: (bool, Option<String>)) {
+        let mut m = self.join_codes.lock().unwrap_or_else(|e| e.into_inner());
+        m.insert(venue, (found, Instant::now()));
+    }
+
+    /// The last answer, with how long ago it was read.
+    pub(super) fn join_code(&self, venue: i64) -> Option<((bool, Option<String>), Duration)> {
+        let m = self.join_codes.lock().unwrap_or_else(|e| e.into_inner());
+        m.get(&venue).map(|(v, at)| (v.clone(), at.elapsed()))
     }
 
     pub(super) fn pairing(&self, venue: i64) -> Option<bool> {

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod error;
 pub mod extract;
 pub mod invites;
+pub mod join_code;
 pub mod limits;
 pub mod openapi;
 pub mod public;
@@ -99,6 +100,11 @@ pub fn router(state: AppState) -> Router {
         .route("/venues/{venue}/display", get(public::display))
         .route("/venues/{venue}/display/ws", get(ws::display_live))
         .route("/screens/pair", post(screens::pair))
+        .route("/venues/{venue}/join-link", get(join_code::join_link))
+        .route(
+            "/venues/{venue}/join-code",
+            get(join_code::get_settings).post(join_code::set_settings),
+        )
         .route("/venues/{venue}/screens", get(screens::list))
         .route(
             "/venues/{venue}/screens/pairing-code",

@@ -1,6 +1,6 @@
 //! The OpenAPI 3 document, generated from the handlers' annotations, and a readable API page.
 
-use super::{admin, auth, invites, public, screens, staff, ws};
+use super::{admin, auth, invites, join_code, public, screens, staff, ws};
 use app::protocol::*;
 use axum::Json;
 use axum::response::Html;
@@ -19,10 +19,11 @@ use utoipa::{Modify, OpenApi};
         admin::dead_letters, admin::replay_dead_letter,
         invites::invite, invites::show, invites::accept,
         auth::change_password, auth::reset_staff_password,
+        join_code::get_settings, join_code::set_settings, join_code::join_link,
         screens::pairing_code, screens::pair, screens::list, screens::revoke, screens::settings, screens::set_settings,
         ws::staff_live,
     ),
-    components(schemas(NewQueue, NewCounter, VenueName, QueueLimit, PairingCode, PairRequest, Paired, ScreenInfo, ScreenSettings, ChangePassword, PasswordReset, DeadLetter, InviteRequest, InviteCreated, InviteInfo, AcceptInvite, ErrorBody, ErrorDetail, JoinRequest, TicketView, CounterRef, CallRequest,
+    components(schemas(JoinCodeSettings, JoinLink, NewQueue, NewCounter, VenueName, QueueLimit, PairingCode, PairRequest, Paired, ScreenInfo, ScreenSettings, ChangePassword, PasswordReset, DeadLetter, InviteRequest, InviteCreated, InviteInfo, AcceptInvite, ErrorBody, ErrorDetail, JoinRequest, TicketView, CounterRef, CallRequest,
         ActionRequest, LoginRequest, LoginResponse, MeResponse, StaffVenue, CounterView, QueueSummary,
         VenueInfo, StaffQueue, StaffSnapshot, CalledTicket, DisplayQueue, DisplaySnapshot,
         AuditEntry)),

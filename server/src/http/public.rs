@@ -100,7 +100,9 @@ pub async fn join(
     check_param(&venue, "venue")?;
     check_param(&queue, "queue")?;
     let v = s.venue(&venue).await?;
+    let code = body.code.clone();
     let cmd = join_command(queue_id(&v, &queue)?, body, false)?;
+    super::join_code::check(&s, &v, code.as_deref()).await?;
     // Checked after validation, so a typo does not use up someone's allowance.
     let now = Instant::now();
     let ip = client_ip(peer, &headers, s.config.trust_proxy);
@@ -205,16 +207,26 @@ pub async fn display(
 }
 
 #[utoipa::path(get, path = "/api/v1/venues/{venue}/qr.svg", tag = "public",
-    summary = "QR code (SVG) of the venue's join page",
-    params(("venue" = String, Path)),
+    summary = "QR code (SVG) of the venue's join page (with the rotating join code when the venue requires it: then paired screens and staff only)",
+    params(("venue" = String, Path), ("screen" = Option<String>, Query)),
     responses((status = 200, content_type = "image/svg+xml", description = "SVG image"), (status = 404, body = ErrorBody)))]
 pub async fn qr_svg(
     State(s): State<AppState>,
     Path(venue): Path<String>,
+    axum::extract::Query(q): axum::extract::Query<ScreenQuery>,
+    method: axum::http::Method,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     check_param(&venue, "venue")?;
     let v = s.venue(&venue).await?;
-    let url = views::join_url(&s.config.public_url(), &v.slug);
+    let url =
+        super::join_code::current_link(&s, &v, q.screen.as_deref(), &method, &headers).await?;
+    // A QR with a rotating code must not outlive its window in a cache.
+    let cache = if url.contains("?code=") {
+        "private, max-age=60"
+    } else {
+        "public, max-age=300"
+    };
     let code = qrcode::QrCode::new(url.as_bytes()).map_err(|e| anyhow::anyhow!("qr: {e}"))?;
     let svg = code
         .render::<qrcode::render::svg::Color>()
@@ -227,10 +239,7 @@ pub async fn qr_svg(
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("image/svg+xml"),
             ),
-            (
-                header::CACHE_CONTROL,
-                HeaderValue::from_static("public, max-age=300"),
-            ),
+            (header::CACHE_CONTROL, HeaderValue::from_static(cache)),
         ],
         svg,
     )

@@ -239,6 +239,17 @@ pub(super) async fn may_view_display(
     if !need {
         return Ok(());
     }
+    may_view_display_strict(s, venue, screen, method, headers).await
+}
+
+/// A live screen credential of this venue, or its staff, whatever the venue's setting.
+pub(super) async fn may_view_display_strict(
+    s: &AppState,
+    venue: &VenueHandle,
+    screen: Option<&str>,
+    method: &Method,
+    headers: &HeaderMap,
+) -> Result<(), ApiError> {
     let bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())

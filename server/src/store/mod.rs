@@ -116,6 +116,8 @@ forward! {
     fn revoke_screen(&self, venue_id: i64, id: i64, now: Timestamp) -> anyhow::Result<bool>;
     fn screens_need_pairing(&self, venue_id: i64) -> anyhow::Result<bool>;
     fn set_screens_need_pairing(&self, venue_id: i64, on: bool) -> anyhow::Result<()>;
+    fn join_code(&self, venue_id: i64) -> anyhow::Result<(bool, Option<String>)>;
+    fn set_join_code(&self, venue_id: i64, required: bool, new_secret: &str) -> anyhow::Result<()>;
     fn is_empty(&self) -> anyhow::Result<bool>;
     fn ping(&self) -> anyhow::Result<()>;
     fn close(&self) -> ();

@@ -22,6 +22,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/mysql/0001_init.sql"),
     include_str!("../../migrations/mysql/0002_invites.sql"),
     include_str!("../../migrations/mysql/0003_screens.sql"),
+    include_str!("../../migrations/mysql/0004_join_code.sql"),
 ];
 
 /// Rows per multi-row INSERT: 19 columns x 400 rows stays far below MySQL's 65535 bound
@@ -726,6 +727,35 @@ impl MySqlStore {
             .bind(venue_id)
             .execute(&self.pool)
             .await?;
+        Ok(())
+    }
+
+    /// Whether joining needs the rotating code, and the secret it derives from.
+    pub async fn join_code(&self, venue_id: i64) -> anyhow::Result<(bool, Option<String>)> {
+        let row: Option<(bool, Option<String>)> =
+            sqlx::query_as("SELECT join_code_required, join_secret FROM venues WHERE id = ?")
+                .bind(venue_id)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.unwrap_or((false, None)))
+    }
+
+    /// Turn the requirement on or off; the secret is set only if there is none yet.
+    pub async fn set_join_code(
+        &self,
+        venue_id: i64,
+        required: bool,
+        new_secret: &str,
+    ) -> anyhow::Result<()> {
+        sqlx::query(
+            "UPDATE venues SET join_code_required = ?, \
+             join_secret = COALESCE(join_secret, ?) WHERE id = ?",
+        )
+        .bind(required)
+        .bind(new_secret.to_owned())
+        .bind(venue_id)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 

@@ -38,6 +38,7 @@ fn allowed(who: Who, venue_scoped: bool, min_manager: bool) -> Result<(), u16> {
 /// Routes that need a manager or owner, not just staff.
 /// (An entry may name one method: "post /api/…".)
 const MANAGER_ROUTES: &[&str] = &[
+    "/api/v1/venues/{venue}/join-code",
     "post /api/v1/venues/{venue}/queues",
     "/api/v1/venues/{venue}/counters",
     "/api/v1/venues/{venue}/name",

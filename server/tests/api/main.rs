@@ -10,6 +10,7 @@ mod fuzz;
 mod helpers;
 mod invites;
 mod join;
+mod join_code;
 mod limits;
 mod meta;
 mod restart;

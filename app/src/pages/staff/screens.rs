@@ -3,7 +3,7 @@
 
 use super::dashboard::Dash;
 use crate::client::{api_delete, api_get, api_post};
-use crate::protocol::{PairingCode, ScreenInfo, ScreenSettings};
+use crate::protocol::{JoinCodeSettings, PairingCode, ScreenInfo, ScreenSettings};
 use leptos::{prelude::*, task::spawn_local};
 use serde::de::IgnoredAny;
 use serde_json::json;
@@ -12,6 +12,7 @@ use serde_json::json;
 pub(super) fn Screens(d: Dash, owner: Memo<bool>) -> impl IntoView {
     let screens = RwSignal::new(Vec::<ScreenInfo>::new());
     let need = RwSignal::new(None::<bool>);
+    let join_code = RwSignal::new(None::<bool>);
     let code = RwSignal::new(None::<PairingCode>);
     let load = move || {
         let base = d.base();
@@ -21,6 +22,9 @@ pub(super) fn Screens(d: Dash, owner: Memo<bool>) -> impl IntoView {
             }
             if let Ok(s) = api_get::<ScreenSettings>(&format!("{base}/screens/settings")).await {
                 need.try_set(Some(s.need_pairing));
+            }
+            if let Ok(s) = api_get::<JoinCodeSettings>(&format!("{base}/join-code")).await {
+                join_code.try_set(Some(s.required));
             }
         });
     };
@@ -63,6 +67,19 @@ pub(super) fn Screens(d: Dash, owner: Memo<bool>) -> impl IntoView {
             }
         });
     };
+    let toggle_code = move |on: bool| {
+        let path = format!("{}/join-code", d.base());
+        spawn_local(async move {
+            match api_post::<JoinCodeSettings>(&path, &JoinCodeSettings { required: on }).await {
+                Ok(s) => {
+                    join_code.try_set(Some(s.required));
+                }
+                Err(e) => {
+                    d.error.try_set(Some(e.message));
+                }
+            }
+        });
+    };
     view! {
         <section class="card screens" data-testid="screens">
             <h2>"Screens"</h2>
@@ -72,6 +89,12 @@ pub(super) fn Screens(d: Dash, owner: Memo<bool>) -> impl IntoView {
                         prop:checked=move || need.get().unwrap_or(false)
                         on:change=move |ev| toggle(event_target_checked(&ev))/>
                     <span>"Only paired screens may show the queue"</span>
+                </label>
+                <label class="inline-field">
+                    <input type="checkbox" data-testid="join-code-required"
+                        prop:checked=move || join_code.get().unwrap_or(false)
+                        on:change=move |ev| toggle_code(event_target_checked(&ev))/>
+                    <span>"Joining needs the QR on a paired screen (its code changes every 10 minutes)"</span>
                 </label>
             })}
             <button class="button small" data-testid="make-pairing-code" on:click=make_code>"Pair a screen"</button>

@@ -55,6 +55,7 @@ pub(super) fn WalkInForm(d: Dash) -> impl IntoView {
             name: person,
             party_size,
             notes: None,
+            code: None,
         };
         busy.set(true);
         d.error.set(None);
