@@ -98,6 +98,16 @@ pub struct Config {
     #[arg(long, env = "FILA_TRUST_PROXY", default_value_t = false, action = ArgAction::Set, global = true)]
     pub trust_proxy: bool,
 
+    /// Longest an API request may take, in seconds (a client that never finishes sending its
+    /// body, a stuck storage call): then 408 and the connection's task is freed.
+    #[arg(
+        long,
+        env = "FILA_REQUEST_TIMEOUT_SECS",
+        default_value_t = 30,
+        global = true
+    )]
+    pub request_timeout_secs: u64,
+
     /// How long a staff login lasts, in hours.
     #[arg(long, env = "FILA_SESSION_HOURS", default_value_t = 12, global = true)]
     pub session_hours: u32,

@@ -165,6 +165,12 @@ pub fn router(state: AppState) -> Router {
         )
         .fallback(api_not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        // No API request may hold a connection and a task forever (a stuck storage call, a
+        // client that never finishes its body). Sockets are unaffected once upgraded.
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            std::time::Duration::from_secs(state.config.request_timeout_secs.max(1)),
+        ))
         // axum's own rejections (a plain GET on a socket route, a bad query string) are text:
         // give every API client the same JSON error shape.
         .layer(axum::middleware::map_response(json_errors))
@@ -257,6 +263,7 @@ async fn json_errors(resp: axum::response::Response) -> axum::response::Response
         StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
         StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
         StatusCode::UPGRADE_REQUIRED => "upgrade_required",
+        StatusCode::REQUEST_TIMEOUT => "timeout",
         s if s.is_server_error() => "internal",
         _ => "bad_request",
     };

@@ -16,12 +16,20 @@ enum Who {
     DisplayCredential,
     OtherVenueStaff,
     Staff,
+    Manager,
+    Owner,
+}
+
+/// The least role a route needs at its venue.
+#[derive(Clone, Copy, Debug, PartialEq, PartialOrd)]
+enum Needs {
+    Staff,
+    Manager,
     Owner,
 }
 
 /// What a credential may get: refused (401/403) or let through (anything else).
-fn allowed(who: Who, venue_scoped: bool, min_manager: bool) -> Result<(), u16> {
-    // (Owner-only routes refuse staff the same way; the matrix has no manager column.)
+fn allowed(who: Who, venue_scoped: bool, needs: Needs) -> Result<(), u16> {
     match who {
         Who::Nobody
         | Who::Garbage
@@ -30,30 +38,47 @@ fn allowed(who: Who, venue_scoped: bool, min_manager: bool) -> Result<(), u16> {
         | Who::CustomerToken
         | Who::DisplayCredential => Err(401),
         Who::OtherVenueStaff if venue_scoped => Err(403),
-        Who::Staff if min_manager => Err(403),
+        Who::Staff if needs >= Needs::Manager => Err(403),
+        Who::Manager if needs >= Needs::Owner => Err(403),
         _ => Ok(()),
     }
 }
 
+/// Routes only owners may use. (An entry may name one method: "post /api/…".)
+const OWNER_ROUTES: &[&str] = &[
+    "/api/v1/venues/{venue}/invites",
+    "/api/v1/venues/{venue}/staff/{email}/reset-password",
+    "/api/v1/venues/{venue}/name",
+    "post /api/v1/venues/{venue}/queues",
+    "post /api/v1/venues/{venue}/screens/settings",
+    "post /api/v1/venues/{venue}/join-code",
+];
+
 /// Routes that need a manager or owner, not just staff.
-/// (An entry may name one method: "post /api/…".)
 const MANAGER_ROUTES: &[&str] = &[
     "/api/v1/venues/{venue}/join-code",
-    "post /api/v1/venues/{venue}/queues",
     "/api/v1/venues/{venue}/counters",
-    "/api/v1/venues/{venue}/name",
     "/api/v1/venues/{venue}/queues/{queue}/limit",
     "/api/v1/venues/{venue}/screens",
     "/api/v1/venues/{venue}/screens/pairing-code",
     "/api/v1/venues/{venue}/screens/settings",
     "/api/v1/venues/{venue}/screens/{id}",
-    // Owners only; refused to staff exactly like the manager routes.
-    "/api/v1/venues/{venue}/invites",
-    "/api/v1/venues/{venue}/staff/{email}/reset-password",
     "/api/v1/venues/{venue}/audit",
     "/api/v1/venues/{venue}/dead-letters",
     "/api/v1/venues/{venue}/dead-letters/{id}/replay",
 ];
+
+fn needs(method: &str, path: &str) -> Needs {
+    let listed =
+        |list: &[&str]| list.contains(&path) || list.contains(&format!("{method} {path}").as_str());
+    if listed(OWNER_ROUTES) {
+        Needs::Owner
+    } else if listed(MANAGER_ROUTES) {
+        Needs::Manager
+    } else {
+        Needs::Staff
+    }
+}
 
 fn fill(path: &str, ticket_id: u64) -> String {
     path.replace("{venue}", "demo")
@@ -82,6 +107,7 @@ async fn every_staff_route_lets_exactly_the_right_people_in() {
     for (email, venue, role) in [
         ("clerk@corner.shop", "corner-shop", "owner"),
         ("barista@demo.fila", "demo", "staff"),
+        ("boss@demo.fila", "demo", "manager"),
     ] {
         admin(
             &app,
@@ -101,6 +127,7 @@ async fn every_staff_route_lets_exactly_the_right_people_in() {
     }
     let owner = app.login().await;
     let staff = token_for(&app, "barista@demo.fila").await;
+    let manager = token_for(&app, "boss@demo.fila").await;
     let other = token_for(&app, "clerk@corner.shop").await;
     let revoked = app.login().await;
     let resp = app
@@ -144,8 +171,7 @@ async fn every_staff_route_lets_exactly_the_right_people_in() {
                 continue;
             }
             let venue_scoped = path.contains("{venue}");
-            let manager = MANAGER_ROUTES.contains(&path.as_str())
-                || MANAGER_ROUTES.contains(&format!("{method} {path}").as_str());
+            let needs = needs(method, path);
             for who in [
                 Who::Nobody,
                 Who::Garbage,
@@ -155,6 +181,7 @@ async fn every_staff_route_lets_exactly_the_right_people_in() {
                 Who::DisplayCredential,
                 Who::OtherVenueStaff,
                 Who::Staff,
+                Who::Manager,
                 Who::Owner,
             ] {
                 let token = match who {
@@ -166,6 +193,7 @@ async fn every_staff_route_lets_exactly_the_right_people_in() {
                     Who::DisplayCredential => Some(display.clone()),
                     Who::OtherVenueStaff => Some(other.clone()),
                     Who::Staff => Some(staff.clone()),
+                    Who::Manager => Some(manager.clone()),
                     Who::Owner => Some(owner.clone()),
                 };
                 let url = app.url(&fill(path, customer.id));
@@ -181,7 +209,7 @@ async fn every_staff_route_lets_exactly_the_right_people_in() {
                     req = req.bearer_auth(t);
                 }
                 let status = req.send().await.unwrap().status().as_u16();
-                match allowed(who, venue_scoped, manager) {
+                match allowed(who, venue_scoped, needs) {
                     Err(code) => assert_eq!(status, code, "{method} {path} as {who:?}"),
                     Ok(()) => assert!(
                         status != 401 && status != 403,

@@ -509,3 +509,24 @@ async fn socket_routes_and_odd_urls_answer_json_errors_too() {
     }
     assert_eq!(state(&app).await, before);
 }
+
+#[tokio::test]
+async fn a_request_that_never_finishes_its_body_times_out_with_a_json_408() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = spawn_app_with(|c| c.request_timeout_secs = 1).await;
+    let mut conn = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    conn.write_all(
+        b"POST /api/v1/venues/demo/queues/bar/tickets HTTP/1.1\r\nHost: localhost\r\n\
+          Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"name\":",
+    )
+    .await
+    .unwrap();
+    let mut buf = vec![0u8; 4096];
+    let n = tokio::time::timeout(std::time::Duration::from_secs(5), conn.read(&mut buf))
+        .await
+        .expect("the server answers within the timeout, not never")
+        .unwrap();
+    let text = String::from_utf8_lossy(&buf[..n]);
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    assert!(text.contains("\"code\":\"timeout\""), "{text}");
+}

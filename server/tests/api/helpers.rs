@@ -77,6 +77,7 @@ fn config(db_dir: &TempDir, site_dir: &TempDir) -> Config {
         join_rate_per_venue: 100_000,
         trust_proxy: false,
         session_hours: 12,
+        request_timeout_secs: 30,
     }
 }
 

@@ -173,6 +173,7 @@ impl Cluster {
             join_rate_per_venue: 1_000_000,
             trust_proxy: false,
             session_hours: 12,
+            request_timeout_secs: 30,
         }
     }
 
