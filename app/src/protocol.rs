@@ -247,6 +247,22 @@ pub struct ScreenSettings {
     pub need_pairing: bool,
 }
 
+/// Someone who works at the venue (`GET /api/v1/venues/{venue}/staff`, managers).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct StaffMember {
+    pub email: String,
+    /// staff, manager or owner.
+    pub role: String,
+}
+
+/// `POST /api/v1/venues/{venue}/staff/{email}/role` (owners).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct RoleChange {
+    pub role: String,
+}
+
 /// `GET /api/v1/auth/me`: who the credential belongs to.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(ToSchema))]

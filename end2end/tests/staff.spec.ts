@@ -106,6 +106,13 @@ test("an owner invites a new team member, who sets a password and lands on the d
   await again.goto(url.href);
   await expect(again.getByTestId("invite-error")).toContainText("already been used");
   await other.close();
+
+  // The owner sees them in the team and promotes them.
+  await page.reload();
+  const member = page.getByTestId("team").locator(`[data-email="${email}"]`);
+  await expect(member).toHaveCount(1);
+  await member.getByTestId("team-role").selectOption("manager");
+  await expect(page.getByTestId("staff-notice")).toContainText(`${email} is now manager`);
 });
 
 test("a manager pairs a venue screen with a one-time code; only paired screens show the queue", async ({ page, browser, request }) => {

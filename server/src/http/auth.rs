@@ -16,7 +16,8 @@ use crate::secrets::{
 use crate::store::Role;
 use crate::venues::VenueHandle;
 use app::protocol::{
-    ChangePassword, ErrorBody, LoginRequest, LoginResponse, MeResponse, PasswordReset, StaffVenue,
+    ChangePassword, ErrorBody, LoginRequest, LoginResponse, MeResponse, PasswordReset, RoleChange,
+    StaffMember, StaffVenue,
 };
 use axum::Json;
 use axum::extract::{FromRequestParts, RawPathParams, State};
@@ -173,7 +174,7 @@ impl AccessCache {
         (seen.elapsed() < Self::STALE_FOR).then(|| Some((*id, email.clone())))
     }
 
-    fn remember_role(&self, user: i64, venue: i64, role: Option<Role>) {
+    pub(super) fn remember_role(&self, user: i64, venue: i64, role: Option<Role>) {
         let mut m = self.roles.lock().unwrap_or_else(|e| e.into_inner());
         match role {
             Some(r) => {
@@ -458,6 +459,86 @@ pub async fn reset_staff_password(
         .map_err(|e| anyhow::anyhow!("password hash: {e}"))??;
     s.store.set_password(user.id, &hash).await?;
     Ok(Json(PasswordReset { email, password }))
+}
+
+#[utoipa::path(get, path = "/api/v1/venues/{venue}/staff", tag = "staff",
+    summary = "Everyone who works at the venue, with their role (managers and owners)",
+    params(("venue" = String, Path)),
+    responses((status = 200, body = Vec<StaffMember>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn list_staff(
+    State(s): State<AppState>,
+    ManagerAt(at): ManagerAt,
+) -> Result<Json<Vec<StaffMember>>, ApiError> {
+    Ok(Json(
+        s.store
+            .venue_staff(at.venue.id)
+            .await?
+            .into_iter()
+            .map(|(_, email, role)| StaffMember {
+                email,
+                role: role.as_str().to_owned(),
+            })
+            .collect(),
+    ))
+}
+
+/// The staff member `email` at this owner's venue, refusing changes to the owner's own role
+/// (an owner cannot lock the venue out by demoting or removing themselves).
+async fn member(s: &AppState, at: &StaffAt, email: &str) -> Result<i64, ApiError> {
+    let email = email.trim().to_lowercase();
+    let not_found = || ApiError::not_found("staff_not_found", "no such staff member at this venue");
+    let user = s.store.user_by_email(&email).await?.ok_or_else(not_found)?;
+    if s.store.role_at(user.id, at.venue.id).await?.is_none() {
+        return Err(not_found());
+    }
+    if user.id == at.auth.user_id {
+        return Err(ApiError::unprocessable(
+            "own_role",
+            "you cannot change or remove your own role; another owner can",
+        ));
+    }
+    Ok(user.id)
+}
+
+#[utoipa::path(post, path = "/api/v1/venues/{venue}/staff/{email}/role", tag = "staff",
+    summary = "Change someone's role at the venue (owners; not their own)",
+    params(("venue" = String, Path), ("email" = String, Path)),
+    request_body = RoleChange,
+    responses((status = 200, body = StaffMember), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn change_role(
+    State(s): State<AppState>,
+    OwnerAt(at): OwnerAt,
+    axum::extract::Path((_, email)): axum::extract::Path<(String, String)>,
+    ApiJson(body): ApiJson<RoleChange>,
+) -> Result<Json<StaffMember>, ApiError> {
+    let role = Role::parse(&body.role).ok_or_else(|| {
+        ApiError::unprocessable("invalid_role", "role must be staff, manager or owner")
+    })?;
+    let user_id = member(&s, &at, &email).await?;
+    s.store.set_role(at.venue.id, user_id, role).await?;
+    s.access.remember_role(user_id, at.venue.id, Some(role));
+    Ok(Json(StaffMember {
+        email: email.trim().to_lowercase(),
+        role: role.as_str().to_owned(),
+    }))
+}
+
+#[utoipa::path(delete, path = "/api/v1/venues/{venue}/staff/{email}", tag = "staff",
+    summary = "Remove someone from the venue (owners; not themselves): their access here ends at once",
+    params(("venue" = String, Path), ("email" = String, Path)),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn remove_staff(
+    State(s): State<AppState>,
+    OwnerAt(at): OwnerAt,
+    axum::extract::Path((_, email)): axum::extract::Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let user_id = member(&s, &at, &email).await?;
+    s.store.remove_role(at.venue.id, user_id).await?;
+    s.access.remember_role(user_id, at.venue.id, None);
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "staff",

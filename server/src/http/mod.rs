@@ -127,6 +127,15 @@ pub fn router(state: AppState) -> Router {
             "/venues/{venue}/staff/{email}/reset-password",
             post(auth::reset_staff_password),
         )
+        .route("/venues/{venue}/staff", get(auth::list_staff))
+        .route(
+            "/venues/{venue}/staff/{email}",
+            axum::routing::delete(auth::remove_staff),
+        )
+        .route(
+            "/venues/{venue}/staff/{email}/role",
+            post(auth::change_role),
+        )
         .route("/invites/{token}", get(invites::show))
         .route("/invites/{token}/accept", post(invites::accept))
         .route("/venues/{venue}/invites", post(invites::invite))

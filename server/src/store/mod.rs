@@ -118,6 +118,8 @@ forward! {
     fn set_screens_need_pairing(&self, venue_id: i64, on: bool) -> anyhow::Result<()>;
     fn join_code(&self, venue_id: i64) -> anyhow::Result<(bool, Option<String>)>;
     fn set_join_code(&self, venue_id: i64, required: bool, new_secret: &str) -> anyhow::Result<()>;
+    fn venue_staff(&self, venue_id: i64) -> anyhow::Result<Vec<(i64, String, Role)>>;
+    fn remove_role(&self, venue_id: i64, user_id: i64) -> anyhow::Result<bool>;
     fn is_empty(&self) -> anyhow::Result<bool>;
     fn ping(&self) -> anyhow::Result<()>;
     fn close(&self) -> ();

@@ -759,6 +759,31 @@ impl MySqlStore {
         Ok(())
     }
 
+    /// Everyone with a role at a venue: (user id, e-mail, role), by e-mail.
+    pub async fn venue_staff(&self, venue_id: i64) -> anyhow::Result<Vec<(i64, String, Role)>> {
+        let rows: Vec<(i64, String, String)> = sqlx::query_as(
+            "SELECT u.id, u.email, s.role FROM venue_staff s JOIN staff_users u ON u.id = s.user_id \
+             WHERE s.venue_id = ? ORDER BY u.email",
+        )
+        .bind(venue_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(id, email, role)| Some((id, email, Role::parse(&role)?)))
+            .collect())
+    }
+
+    /// Take away someone's role at a venue (their account and other venues stay).
+    pub async fn remove_role(&self, venue_id: i64, user_id: i64) -> anyhow::Result<bool> {
+        let r = sqlx::query("DELETE FROM venue_staff WHERE venue_id = ? AND user_id = ?")
+            .bind(venue_id)
+            .bind(user_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
     pub async fn is_empty(&self) -> anyhow::Result<bool> {
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM venues")
             .fetch_one(&self.pool)

@@ -46,6 +46,8 @@ fn allowed(who: Who, venue_scoped: bool, needs: Needs) -> Result<(), u16> {
 
 /// Routes only owners may use. (An entry may name one method: "post /api/…".)
 const OWNER_ROUTES: &[&str] = &[
+    "/api/v1/venues/{venue}/staff/{email}",
+    "/api/v1/venues/{venue}/staff/{email}/role",
     "/api/v1/venues/{venue}/invites",
     "/api/v1/venues/{venue}/staff/{email}/reset-password",
     "/api/v1/venues/{venue}/name",
@@ -56,6 +58,7 @@ const OWNER_ROUTES: &[&str] = &[
 
 /// Routes that need a manager or owner, not just staff.
 const MANAGER_ROUTES: &[&str] = &[
+    "/api/v1/venues/{venue}/staff",
     "/api/v1/venues/{venue}/join-code",
     "/api/v1/venues/{venue}/counters",
     "/api/v1/venues/{venue}/queues/{queue}/limit",

@@ -424,3 +424,95 @@ async fn an_owner_resets_a_staff_password_but_not_another_owners() {
         .await;
     assert_eq!(resp.status(), 404);
 }
+
+#[tokio::test]
+async fn owners_change_roles_and_remove_people_and_it_takes_effect_at_once() {
+    let app = spawn_app().await;
+    admin(
+        &app,
+        &[
+            "user",
+            "create",
+            "sam@demo.fila",
+            "--venue",
+            "demo",
+            "--role",
+            "staff",
+            "--password",
+            "a long enough password",
+        ],
+    )
+    .await;
+    let sam: serde_json::Value = app
+        .try_login("sam@demo.fila", "a long enough password")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let sam = sam["token"].as_str().unwrap().to_owned();
+    let as_sam = |path: &str| {
+        app.client
+            .get(app.url(path))
+            .bearer_auth(sam.clone())
+            .send()
+    };
+    let list: serde_json::Value = app
+        .staff_get("/api/v1/venues/demo/staff")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let emails: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["email"].as_str().unwrap())
+        .collect();
+    assert_eq!(emails, ["owner@demo.fila", "sam@demo.fila"]);
+    assert_eq!(
+        as_sam("/api/v1/venues/demo/audit").await.unwrap().status(),
+        403
+    );
+
+    // Promoted: the audit log opens for Sam at once.
+    let resp = app
+        .staff_post(
+            "/api/v1/venues/demo/staff/sam@demo.fila/role",
+            Some(&serde_json::json!({"role": "manager"})),
+        )
+        .await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(
+        as_sam("/api/v1/venues/demo/audit").await.unwrap().status(),
+        200
+    );
+    // An owner cannot demote or remove themselves (the venue would lose its owner).
+    let resp = app
+        .staff_post(
+            "/api/v1/venues/demo/staff/owner@demo.fila/role",
+            Some(&serde_json::json!({"role": "staff"})),
+        )
+        .await;
+    assert_eq!(resp.status(), 422);
+    // Removed: Sam's session still exists, but not at this venue.
+    let resp = app
+        .client
+        .delete(app.url("/api/v1/venues/demo/staff/sam@demo.fila"))
+        .bearer_auth(app.login().await)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 204);
+    assert_eq!(
+        as_sam("/api/v1/venues/demo/queues").await.unwrap().status(),
+        403
+    );
+    let resp = app
+        .client
+        .delete(app.url("/api/v1/venues/demo/staff/sam@demo.fila"))
+        .bearer_auth(app.login().await)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 404, "already gone");
+}

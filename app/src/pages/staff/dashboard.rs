@@ -7,6 +7,7 @@ use super::invite_form::InviteForm;
 use super::queue_limits::QueueLimits;
 use super::queue_panel::QueuePanel;
 use super::screens::Screens;
+use super::team::Team;
 use super::venue_settings::VenueSettings;
 use super::walk_in::WalkInForm;
 use crate::client::{
@@ -330,6 +331,8 @@ pub fn DashboardPage() -> impl IntoView {
                 .is_some_and(|m| m.venues.iter().any(|v| v.slug == slug && v.role == "owner"))
         })
     });
+    let my_email =
+        Memo::new(move |_| me.with(|m| m.as_ref().map(|m| m.email.clone()).unwrap_or_default()));
     let loaded = Memo::new(move |_| d.snap.with(|s| s.is_some()));
     let main = move || {
         if !loaded.get() {
@@ -356,6 +359,7 @@ pub fn DashboardPage() -> impl IntoView {
                     <NoShows d=d/>
                     <DeadLetters d=d manager=manager/>
                     <WalkInForm d=d/>
+                    {move || manager.get().then(|| view! { <Team d=d owner=owner me=my_email/> })}
                     {move || owner.get().then(|| view! { <InviteForm d=d/> })}
                     {move || manager.get().then(|| view! { <Activity d=d/> })}
                     {move || manager.get().then(|| view! { <QueueLimits d=d/> })}

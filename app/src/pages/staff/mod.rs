@@ -13,6 +13,7 @@ mod login;
 mod queue_limits;
 mod queue_panel;
 mod screens;
+mod team;
 mod venue_settings;
 mod walk_in;
 
