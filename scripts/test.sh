@@ -39,12 +39,21 @@ cargo test -p server 2>&1 | tee -a "$LOG"
 
 say "Load harness smoke run (checks correctness at small N; speed is for docs/BENCHMARKS.md)"
 cargo build -p loadtest
+# Each watcher is two sockets on this machine (client and server); raise the soft limit.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || ulimit -n 4096 2>/dev/null || true
 "$CARGO_TARGET_DIR/debug/fila-load" --fila "$CARGO_TARGET_DIR/debug/fila" join-burst --joins 300 --concurrency 16
 "$CARGO_TARGET_DIR/debug/fila-load" --fila "$CARGO_TARGET_DIR/debug/fila" fan-out --watchers 50 --calls 5
 # Distributed mode, three instances on this machine's MariaDB and Redis (own database and prefix).
 DIST=(--mysql "${FILA_TEST_MYSQL:-mysql://root@127.0.0.1:3306}" --redis "${FILA_TEST_REDIS:-redis://127.0.0.1:6379}" --instances 3)
 "$CARGO_TARGET_DIR/debug/fila-load" --fila "$CARGO_TARGET_DIR/debug/fila" "${DIST[@]}" join-burst --joins 300 --concurrency 16
 "$CARGO_TARGET_DIR/debug/fila-load" --fila "$CARGO_TARGET_DIR/debug/fila" "${DIST[@]}" fan-out --watchers 60 --calls 5
+# The other scenarios, small: memory, slow consumers, cross-instance, reconnect storm.
+"$CARGO_TARGET_DIR/debug/fila-load" --fila "$CARGO_TARGET_DIR/debug/fila" memory --watchers 100 --hold-secs 0
+"$CARGO_TARGET_DIR/debug/fila-load" --fila "$CARGO_TARGET_DIR/debug/fila" slow-consumers --watchers 100 --calls 5
+"$CARGO_TARGET_DIR/debug/fila-load" --fila "$CARGO_TARGET_DIR/debug/fila" "${DIST[@]}" memory --watchers 60 --hold-secs 0
+"$CARGO_TARGET_DIR/debug/fila-load" --fila "$CARGO_TARGET_DIR/debug/fila" "${DIST[@]}" slow-consumers --watchers 60 --calls 5
+"$CARGO_TARGET_DIR/debug/fila-load" --fila "$CARGO_TARGET_DIR/debug/fila" "${DIST[@]}" cross-instance --watchers 60 --calls 5
+"$CARGO_TARGET_DIR/debug/fila-load" --fila "$CARGO_TARGET_DIR/debug/fila" "${DIST[@]}" reconnect-storm --watchers 100
 
 say "Browser tests"
 PORT="${FILA_E2E_PORT:-3210}"

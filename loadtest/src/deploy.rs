@@ -245,12 +245,7 @@ impl FilaProcess {
 
     /// Resident memory of the server process, in KiB.
     pub(crate) fn rss_kib(&self) -> Option<u64> {
-        let pid = self.child.id()?;
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        rss_kib(&self.child.id()?.to_string())
     }
 
     /// This instance's `/metrics` text.
@@ -273,6 +268,15 @@ impl FilaProcess {
             std::thread::sleep(Duration::from_millis(10));
         }
     }
+}
+
+/// Resident memory of process `pid` (a number, or `self`), in KiB.
+pub(crate) fn rss_kib(pid: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
 fn free_port() -> anyhow::Result<u16> {
@@ -573,6 +577,39 @@ impl Deployment {
             .into_iter()
             .map(|c| c.ok().flatten())
             .collect()
+    }
+
+    /// Kill instance `i` (0-based) with SIGKILL, as a crash would, wait until it is gone and
+    /// forget it: from then on `instances()`, `base()` and `converge()` see only the others.
+    pub(crate) async fn kill_instance(&mut self, i: usize) -> anyhow::Result<()> {
+        // Instance 1 stays: it seeded the venue, and scenarios send their calls to it.
+        if i == 0 || i >= self.instances.len() {
+            bail!("only instances 2..={} may be killed", self.instances.len());
+        }
+        let mut p = self.instances.remove(i);
+        // `kill` is SIGKILL on Unix, then reaps the child.
+        tokio::time::timeout(Duration::from_secs(10), p.child.kill())
+            .await
+            .context("killed instance did not exit")?
+            .context("cannot kill the instance")?;
+        Ok(())
+    }
+
+    /// Distributed mode: `samples` sequential PING round trips to Redis, sorted.
+    pub(crate) async fn redis_ping(&self, samples: usize) -> anyhow::Result<Vec<Duration>> {
+        let res = self
+            .dist
+            .as_ref()
+            .context("Redis is used in distributed mode only")?;
+        let mut r = res.redis().await?;
+        let mut rtts = Vec::with_capacity(samples);
+        for _ in 0..samples {
+            let t0 = Instant::now();
+            r.ping().await?;
+            rtts.push(t0.elapsed());
+        }
+        rtts.sort();
+        Ok(rtts)
     }
 
     /// Kill every instance and remove the database and the Redis keys.

@@ -3,9 +3,10 @@
 //!
 //! Traffic goes to 127.0.0.1 only; every loop is bounded in count and in time.
 //!
-//! Both scenarios run against embedded mode (one process, SQLite; the default) or, with
+//! Every scenario runs against embedded mode (one process, SQLite; the default) or, with
 //! `--mysql`, `--redis` and `--instances N`, against distributed mode: N processes sharing a
-//! fresh MySQL/MariaDB database and a fresh Redis key prefix, both removed afterwards.
+//! fresh MySQL/MariaDB database and a fresh Redis key prefix, both removed afterwards
+//! (`cross-instance` and `reconnect-storm` need distributed mode with 2 or more instances).
 //!
 //! - `join-burst`: N joins from C concurrent clients, as fast as they are acknowledged (spread
 //!   round-robin over the instances); then checks, on instance 1 once every instance has
@@ -16,6 +17,14 @@
 //!   the time until each watcher holds its new position.
 //!   Baseline: an axum server in this process that holds N sockets and broadcasts one
 //!   pre-serialized frame of the same size per "call".
+//! - `memory`: N idle watchers; each instance's RSS growth per watcher, against the same
+//!   sockets held by that axum server in a process of its own.
+//! - `slow-consumers`: fan-out where some watchers stop reading after their snapshot; the
+//!   healthy ones' latency against an all-healthy run, and the server's RSS around the calls.
+//! - `cross-instance` (2+ instances): watchers on instances 2..N, calls on instance 1, against
+//!   everything on instance 1; and a Redis round trip.
+//! - `reconnect-storm` (2+ instances): the instance holding every watcher is killed; the time
+//!   until all of them are back, elsewhere, at their exact position; then one more call.
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
@@ -27,9 +36,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+mod baseline;
+mod cross;
 mod deploy;
 mod fanout;
+mod memory;
 mod resp;
+mod slow;
+mod storm;
+mod watchers;
 
 /// No scenario runs longer than this, whatever it was asked.
 pub(crate) const MAX_SCENARIO_TIME: Duration = Duration::from_secs(300);
@@ -74,11 +89,47 @@ enum Scenario {
         #[arg(long, default_value_t = 30)]
         calls: usize,
     },
+    /// Resident memory per idle watcher, against a baseline server holding the same sockets.
+    Memory {
+        #[arg(long, default_value_t = 1_000)]
+        watchers: usize,
+        /// How long the idle sockets are held before RSS is read again (Fila pings every 20 s).
+        #[arg(long, default_value_t = 25)]
+        hold_secs: u64,
+    },
+    /// Fan-out with watchers that stop reading, against an all-healthy run.
+    SlowConsumers {
+        #[arg(long, default_value_t = 1_000)]
+        watchers: usize,
+        #[arg(long, default_value_t = 30)]
+        calls: usize,
+        /// Share of the watchers that stop reading after their snapshot.
+        #[arg(long, default_value_t = 10)]
+        slow_percent: usize,
+    },
+    /// Watchers on other instances than the calls, against all on one (--instances >= 2).
+    CrossInstance {
+        #[arg(long, default_value_t = 1_000)]
+        watchers: usize,
+        #[arg(long, default_value_t = 30)]
+        calls: usize,
+    },
+    /// Kill the instance holding every watcher; time until all are back (--instances >= 2).
+    ReconnectStorm {
+        #[arg(long, default_value_t = 1_000)]
+        watchers: usize,
+    },
+    /// Internal: the memory scenario's baseline server, in a process of its own.
+    #[command(hide = true)]
+    ServeBaselineWs,
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    if let Scenario::ServeBaselineWs = cli.scenario {
+        return baseline::serve_child().await;
+    }
     let mode = Mode::from_options(cli.mysql.clone(), cli.redis.clone(), cli.instances)?;
     // On Ctrl-C the scenario is dropped, and with it its deployment, which cleans up.
     tokio::select! {
@@ -100,9 +151,51 @@ async fn run(cli: &Cli, mode: &Mode) -> anyhow::Result<()> {
             if watchers == 0 || watchers > 9_000 || calls == 0 || calls > 1_000 {
                 bail!("watchers must be 1..=9000 and calls 1..=1000");
             }
+            watchers::check_fd_limit(2 * watchers)?;
             fanout::run(&cli.fila, mode, watchers, calls).await
         }
+        Scenario::Memory {
+            watchers,
+            hold_secs,
+        } => {
+            check_watchers(watchers, 1)?;
+            if hold_secs > 120 {
+                bail!("hold-secs must be 0..=120");
+            }
+            memory::run(&cli.fila, mode, watchers, Duration::from_secs(hold_secs)).await
+        }
+        Scenario::SlowConsumers {
+            watchers,
+            calls,
+            slow_percent,
+        } => {
+            check_watchers(watchers, calls)?;
+            if !(1..=50).contains(&slow_percent) {
+                bail!("slow-percent must be 1..=50");
+            }
+            slow::run(&cli.fila, mode, watchers, calls, slow_percent).await
+        }
+        Scenario::CrossInstance { watchers, calls } => {
+            check_watchers(watchers, calls)?;
+            cross::run(&cli.fila, mode, watchers, calls).await
+        }
+        Scenario::ReconnectStorm { watchers } => {
+            check_watchers(watchers, 1)?;
+            storm::run(&cli.fila, mode, watchers).await
+        }
+        Scenario::ServeBaselineWs => unreachable!("handled in main"),
     }
+}
+
+/// Bounds shared by the watcher scenarios, and this process's open-files limit.
+fn check_watchers(watchers: usize, calls: usize) -> anyhow::Result<()> {
+    if watchers == 0 || watchers > watchers::MAX_WATCHERS || calls == 0 || calls > 1_000 {
+        bail!(
+            "watchers must be 1..={} and calls 1..=1000",
+            watchers::MAX_WATCHERS
+        );
+    }
+    watchers::check_fd_limit(watchers)
 }
 
 /// The baseline: a trivial axum JSON route in this process.

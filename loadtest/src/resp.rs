@@ -1,5 +1,6 @@
 //! Just enough of a Redis client (RESP2 over TCP) to remove a run's keys and report how Redis
-//! persists: `AUTH`, `SELECT`, `KEYS`, `DEL`, `CONFIG GET`. Every read and write is bounded in time.
+//! persists: `AUTH`, `SELECT`, `KEYS`, `DEL`, `CONFIG GET`, and `PING` to time a round trip.
+//! Every read and write is bounded in time.
 
 use anyhow::{Context, bail};
 use std::time::Duration;
@@ -41,6 +42,14 @@ impl Connection {
         match self.command(args).await? {
             Reply::Simple(s) if s == "OK" => Ok(()),
             other => bail!("{}: unexpected reply {other:?}", args[0]),
+        }
+    }
+
+    /// `PING`, expecting `+PONG`.
+    pub(crate) async fn ping(&mut self) -> anyhow::Result<()> {
+        match self.command(&["PING"]).await? {
+            Reply::Simple(s) if s == "PONG" => Ok(()),
+            other => bail!("PING: unexpected reply {other:?}"),
         }
     }
 

@@ -1,0 +1,102 @@
+//! The WebSocket baseline: a minimal axum server that holds sockets configured like Fila's
+//! ticket sockets (4 KiB read buffer, no write buffer), greets each with a small snapshot-like
+//! frame and then forwards every frame broadcast to it. Fan-out runs it inside the harness;
+//! the memory scenario runs it as a child process of its own (`fila-load serve-baseline-ws`),
+//! so that its RSS counts server sockets only, like Fila's.
+
+use crate::deploy::rss_kib;
+use anyhow::{Context, bail};
+use axum::extract::ws::{Message, Utf8Bytes, WebSocketUpgrade};
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::io::AsyncBufReadExt;
+use tokio::sync::broadcast;
+
+/// Same size as Fila's ticket update frame.
+pub(crate) const UPDATE_FRAME: &str = r#"{"type":"update","offset":12345,"status":"waiting","position":1234,"eta_seconds":148080,"counter":null,"calls":0,"queue":"bar","queue_name":"Bar"}"#;
+
+/// The baseline app on `/ws`, and the sender whose frames reach every socket.
+pub(crate) fn ws_app() -> (axum::Router, broadcast::Sender<Utf8Bytes>) {
+    let (tx, _) = broadcast::channel::<Utf8Bytes>(1024);
+    let sender = tx.clone();
+    let app = axum::Router::new().route(
+        "/ws",
+        axum::routing::get(move |ws: WebSocketUpgrade| {
+            let mut rx = sender.subscribe();
+            async move {
+                ws.read_buffer_size(4096).write_buffer_size(0).on_upgrade(
+                    move |mut socket| async move {
+                        let hello = Utf8Bytes::from_static(r#"{"type":"snapshot"}"#);
+                        if socket.send(Message::Text(hello)).await.is_err() {
+                            return;
+                        }
+                        while let Ok(frame) = rx.recv().await {
+                            if socket.send(Message::Text(frame)).await.is_err() {
+                                break;
+                            }
+                        }
+                    },
+                )
+            }
+        }),
+    );
+    (app, tx)
+}
+
+/// The child side (`fila-load serve-baseline-ws`): serve on a free loopback port, print the
+/// address, and exit once stdin closes, i.e. when the harness that started it is gone.
+pub(crate) async fn serve_child() -> anyhow::Result<()> {
+    let (app, _tx) = ws_app();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    println!("{}", listener.local_addr()?);
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    // A blocking read on a thread of its own (tokio's stdin is not among the features built).
+    let (done, stdin_closed) = tokio::sync::oneshot::channel::<()>();
+    std::thread::spawn(move || {
+        let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
+        let _ = done.send(());
+    });
+    let _ = stdin_closed.await;
+    Ok(())
+}
+
+/// The baseline server in a child process; killed on drop.
+pub(crate) struct BaselineProcess {
+    child: tokio::process::Child,
+    pub(crate) addr: SocketAddr,
+}
+
+impl BaselineProcess {
+    pub(crate) async fn start() -> anyhow::Result<Self> {
+        let exe = std::env::current_exe().context("cannot find fila-load's own binary")?;
+        let mut child = tokio::process::Command::new(exe)
+            .arg("serve-baseline-ws")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .context("cannot start the baseline server")?;
+        let stdout = child.stdout.take().context("baseline stdout")?;
+        let mut stdout = tokio::io::BufReader::new(stdout);
+        let mut line = String::new();
+        let read = stdout.read_line(&mut line);
+        match tokio::time::timeout(Duration::from_secs(10), read).await {
+            Ok(Ok(n)) if n > 0 => {}
+            _ => bail!("the baseline server did not report its address"),
+        }
+        let addr = line
+            .trim()
+            .parse()
+            .with_context(|| format!("baseline server said {line:?}"))?;
+        Ok(Self { child, addr })
+    }
+
+    /// Resident memory of the baseline server, in KiB.
+    pub(crate) fn rss_kib(&self) -> Option<u64> {
+        rss_kib(&self.child.id()?.to_string())
+    }
+
+    pub(crate) async fn stop(mut self) {
+        let _ = self.child.kill().await;
+    }
+}

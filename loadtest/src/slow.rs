@@ -1,0 +1,259 @@
+//! The slow-consumers scenario: fan-out where some phones stop reading their socket after the
+//! snapshot (the TCP connection stays open, the app just never reads). The healthy watchers'
+//! latency is compared with an all-healthy run of the same size in the same invocation, and
+//! the server's memory is read before and after the calls: a ticket socket's task blocks on its
+//! own send while the venue's event buffer is shared and fixed, and on lag it starts again from
+//! a snapshot (`server/src/http/ws.rs`), so nothing should pile up per slow socket.
+
+use crate::deploy::{Deployment, Mode};
+use crate::watchers::{
+    Bar, LATENCY_HEADER, Latencies, Watcher, Watchers, call_and_wait, kib, met, ratio,
+    rss_per_instance,
+};
+use anyhow::bail;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// Target from the issue: healthy p99 with slow consumers around, against all healthy.
+const TARGET_RATIO: f64 = 1.1;
+/// Longest wait for the stalled watchers, once they read again, to reach their position.
+const CATCH_UP_TIMEOUT: Duration = Duration::from_secs(20);
+const SETTLE: Duration = Duration::from_secs(1);
+
+/// Watcher `i` stalls: `percent` in every hundred, spread evenly (every 10th for 10 %).
+fn stalls(i: usize, percent: usize) -> bool {
+    i * percent % 100 < percent
+}
+
+struct Outcome {
+    /// Of the watchers that read.
+    latencies: Latencies,
+    healthy: usize,
+    stalled: usize,
+    /// Per instance: RSS (KiB) with every watcher connected, before and after the calls.
+    rss: Vec<(Option<u64>, Option<u64>)>,
+    /// Per instance after the calls: what its kernel still holds for the phones.
+    queued: Vec<Option<SendQueues>>,
+    /// The stalled watchers once they read again: how many reached their exact position,
+    /// how many had been closed by the server (a phone would reconnect), and how long it took.
+    caught_up: usize,
+    closed: usize,
+    catch_up: Duration,
+}
+
+/// Bytes sent by one server but not yet acknowledged by the phones: data that the kernel
+/// buffers outside the process's RSS (up to `net.ipv4.tcp_wmem` per socket) before the
+/// server's own send blocks and its coalescing starts.
+struct SendQueues {
+    total: u64,
+    sockets: usize,
+    largest: u64,
+}
+
+/// The send queues of the established sockets on local port `port`, from `/proc/net/tcp`.
+fn send_queues(port: u16) -> Option<SendQueues> {
+    let text = std::fs::read_to_string("/proc/net/tcp").ok()?;
+    let mut q = SendQueues {
+        total: 0,
+        sockets: 0,
+        largest: 0,
+    };
+    // `sl local_address rem_address st tx_queue:rx_queue …`, numbers in hex.
+    for line in text.lines().skip(1) {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        let (Some(local), Some(&"01"), Some(queues)) = (f.get(1), f.get(3), f.get(4)) else {
+            continue;
+        };
+        let hex = |v: Option<&str>| v.and_then(|v| u64::from_str_radix(v, 16).ok());
+        if hex(local.rsplit(':').next()) != Some(u64::from(port)) {
+            continue;
+        }
+        let tx = hex(queues.split(':').next()).unwrap_or(0);
+        if tx > 0 {
+            q.total += tx;
+            q.sockets += 1;
+            q.largest = q.largest.max(tx);
+        }
+    }
+    Some(q)
+}
+
+pub async fn run(
+    bin: &Path,
+    mode: &Mode,
+    watchers: usize,
+    calls: usize,
+    percent: usize,
+) -> anyhow::Result<()> {
+    let healthy = run_once(bin, mode, watchers, calls, 0).await?;
+    let slow = run_once(bin, mode, watchers, calls, percent).await?;
+
+    println!(
+        "slow consumers: {watchers} watchers of one queue, {calls} calls; in the second run \
+         {} of them ({percent} %) stop reading after their snapshot; {}, one machine; a fresh \
+         deployment per run",
+        slow.stalled,
+        mode.describe()
+    );
+    let name = |o: &Outcome| {
+        if o.stalled == 0 {
+            mode.row("all healthy")
+        } else {
+            mode.row(&format!("{} stalled, {} healthy", o.stalled, o.healthy))
+        }
+    };
+    println!("{LATENCY_HEADER}");
+    for o in [&healthy, &slow] {
+        println!("{}", o.latencies.row(&name(o)));
+    }
+    let r = ratio(slow.latencies.p99(), healthy.latencies.p99());
+    println!(
+        "ratio healthy p99 with stalled watchers / all healthy: {r:.2} (target <= \
+         {TARGET_RATIO}: {})",
+        met(r <= TARGET_RATIO)
+    );
+    println!(
+        "| run | instance | RSS before calls KiB | RSS after calls KiB | growth KiB | kernel \
+         send queues after calls: KiB, sockets, largest KiB |"
+    );
+    println!("|---|---|---|---|---|---|");
+    for o in [&healthy, &slow] {
+        for (i, ((a, b), q)) in o.rss.iter().zip(&o.queued).enumerate() {
+            let growth = a
+                .zip(*b)
+                .map_or("?".to_owned(), |(a, b)| (b as i64 - a as i64).to_string());
+            let queued = q.as_ref().map_or("?".to_owned(), |q| {
+                format!(
+                    "{:.1}, {}, {:.1}",
+                    q.total as f64 / 1024.0,
+                    q.sockets,
+                    q.largest as f64 / 1024.0
+                )
+            });
+            println!(
+                "| {} | {} | {} | {} | {growth} | {queued} |",
+                name(o),
+                i + 1,
+                kib(*a),
+                kib(*b)
+            );
+        }
+    }
+    println!(
+        "stalled watchers, reading again after the calls: {} of {} at their exact position \
+         within {} ms; {} closed by the server",
+        slow.caught_up,
+        slow.stalled,
+        slow.catch_up.as_millis(),
+        slow.closed
+    );
+    println!(
+        "correctness: in both runs every healthy watcher holds its exact position after \
+         {calls} calls"
+    );
+    Ok(())
+}
+
+/// One run on a fresh deployment, removed afterwards whatever happened.
+async fn run_once(
+    bin: &Path,
+    mode: &Mode,
+    watchers: usize,
+    calls: usize,
+    percent: usize,
+) -> anyhow::Result<Outcome> {
+    let fila = Deployment::start(bin, mode).await?;
+    let outcome = run_fila(&fila, watchers, calls, percent).await;
+    let cleanup = fila.finish().await;
+    let outcome = outcome?;
+    cleanup?;
+    Ok(outcome)
+}
+
+async fn run_fila(
+    fila: &Deployment,
+    watchers: usize,
+    calls: usize,
+    percent: usize,
+) -> anyhow::Result<Outcome> {
+    let stalled = |i: usize| percent > 0 && stalls(i, percent);
+    let healthy = |i: usize| !stalled(i);
+    // The first `calls` tickets are called; every call moves every watcher up by one.
+    let bar = Bar::join(fila, calls, watchers).await?;
+    fila.converge().await?;
+    // Watcher i on instance i % N, as in fan-out.
+    let list = (0..watchers)
+        .map(|i| Watcher {
+            url: bar.live_url(fila.base(i), i),
+            expect: Some(bar.position(i, 0)),
+            stalled: stalled(i),
+        })
+        .collect();
+    let seen = Watchers::connect(list).await?;
+    let n_stalled = (0..watchers).filter(|&i| stalled(i)).count();
+    let n_healthy = watchers - n_stalled;
+    tokio::time::sleep(SETTLE).await;
+    let before = rss_per_instance(fila);
+    // Only the healthy watchers read, so each call is done once they all heard of it.
+    let starts = call_and_wait(&bar, &seen, calls, n_healthy).await?;
+    let latencies = seen.latencies(&starts, healthy).await;
+    tokio::time::sleep(SETTLE).await;
+    let after = rss_per_instance(fila);
+    let queued = fila
+        .instances()
+        .iter()
+        .map(|p| send_queues(p.base.rsplit(':').next()?.parse().ok()?))
+        .collect();
+    let n = fila.instances().len();
+    if let Some((i, p)) = seen
+        .misplaced(healthy, |i| bar.position(i, calls))
+        .await
+        .first()
+    {
+        bail!(
+            "healthy watcher {i} (instance {}) ended at {p:?}, expected {}",
+            i % n + 1,
+            bar.position(*i, calls)
+        );
+    }
+
+    // The stalled phones read again: each must reach its exact position (or have been
+    // closed, after which the app would reconnect and get a snapshot).
+    let resumed = Instant::now();
+    seen.resume();
+    let (caught_up, closed) = loop {
+        let (mut caught_up, mut closed, mut pending) = (0, 0, None);
+        for (i, s) in seen.seen.iter().enumerate().filter(|(i, _)| stalled(*i)) {
+            let s = s.lock().await;
+            if s.last_position == Some(bar.position(i, calls)) {
+                caught_up += 1;
+            } else if s.ended {
+                closed += 1;
+            } else {
+                pending.get_or_insert((i, s.last_position));
+            }
+        }
+        let Some((i, p)) = pending else {
+            break (caught_up, closed);
+        };
+        if resumed.elapsed() > CATCH_UP_TIMEOUT {
+            bail!(
+                "stalled watcher {i} (instance {}), reading again, still at {p:?} after \
+                 {CATCH_UP_TIMEOUT:?}, expected {}",
+                i % n + 1,
+                bar.position(i, calls)
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    };
+    Ok(Outcome {
+        latencies,
+        healthy: n_healthy,
+        stalled: n_stalled,
+        rss: before.into_iter().zip(after).collect(),
+        queued,
+        caught_up,
+        closed,
+        catch_up: resumed.elapsed(),
+    })
+}
