@@ -15,6 +15,23 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
 use tokio::net::TcpListener;
 
+/// Connections the kernel queues before we accept them. Tokio's default (128) overflows when
+/// thousands of phones reconnect at once (an instance died): each overflow costs its phone a
+/// 1 s SYN retry. The kernel caps this at `net.core.somaxconn`.
+const LISTEN_BACKLOG: u32 = 4096;
+
+fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    // A restarted instance can take its port back at once (sockets in TIME_WAIT).
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
 pub struct Application {
     listener: TcpListener,
     router: axum::Router,
@@ -61,9 +78,8 @@ impl Application {
             }
             _ => unreachable!("the store is opened for the mode"),
         };
-        let listener = TcpListener::bind(config.addr)
-            .await
-            .with_context(|| format!("cannot listen on {}", config.addr))?;
+        let listener =
+            listen(config.addr).with_context(|| format!("cannot listen on {}", config.addr))?;
         let addr = listener.local_addr()?;
         let leptos = LeptosOptions::builder()
             .output_name("fila")
