@@ -10,6 +10,7 @@
 //! (accounts, sessions, configuration, history reads).
 
 pub mod mysql;
+mod shared;
 pub mod sqlite;
 
 use app::domain::{EventEnvelope, QueueId, QueueStatus, Ticket, Timestamp, VenueState};

@@ -1,0 +1,519 @@
+//! Against a real server: MariaDB/MySQL at `mysql://root@127.0.0.1:3306/` (user root, no
+//! password), or the server `FILA_TEST_MYSQL` names (`mysql://user:pass@host:port`). Each test works in
+//! a database of its own, dropped at the end.
+
+use super::*;
+use futures_util::FutureExt;
+use std::panic::AssertUnwindSafe;
+use std::time::Instant;
+
+fn server_url() -> String {
+    std::env::var("FILA_TEST_MYSQL")
+        .map(|u| format!("{}/", u.trim_end_matches('/')))
+        .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/".to_owned())
+}
+
+async fn admin() -> MySqlConnection {
+    let url = server_url();
+    MySqlConnection::connect(&url).await.unwrap_or_else(|e| {
+        panic!(
+            "these tests need a running MariaDB or MySQL server they may create databases \
+             on, at {url} (set FILA_TEST_MYSQL_URL=mysql://user:password@host:port/ to \
+             use another one): {e}"
+        )
+    })
+}
+
+/// Run `test` with the URL of a new, empty database; drop the database afterwards, also
+/// when the test fails.
+async fn with_database<F, Fut>(test: F)
+where
+    F: FnOnce(String) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let mut bytes = [0u8; 8];
+    getrandom::fill(&mut bytes).unwrap();
+    let name: String = std::iter::once("fila_t_".to_owned())
+        .chain(bytes.iter().map(|b| format!("{b:02x}")))
+        .collect();
+    let mut conn = admin().await;
+    sqlx::raw_sql(AssertSqlSafe(format!("CREATE DATABASE `{name}`")))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let outcome = AssertUnwindSafe(test(format!("{}{name}", server_url())))
+        .catch_unwind()
+        .await;
+    let dropped = sqlx::raw_sql(AssertSqlSafe(format!("DROP DATABASE `{name}`")))
+        .execute(&mut conn)
+        .await;
+    let _ = conn.close().await;
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+    dropped.unwrap();
+}
+
+async fn venue(store: &MySqlStore) -> (i64, QueueId, CounterId) {
+    let venue = store.create_venue("joes", "Joe's", 1).await.unwrap();
+    let queue = store.create_queue(venue, "bar", "Bar", "A").await.unwrap();
+    let counter = store.create_counter(venue, "Desk 1").await.unwrap();
+    (venue, QueueId(queue), CounterId(counter))
+}
+
+fn ticket(id: u64, queue: QueueId, day: i64) -> Ticket {
+    Ticket {
+        id: TicketId(id),
+        queue,
+        number: TicketNumber::new("A", id as u32),
+        token: format!("token-{id}"),
+        name: CustomerName::parse("Ana").unwrap(),
+        party_size: PartySize::parse(2).unwrap(),
+        notes: Some("stroller".to_owned()),
+        walk_in: false,
+        status: TicketStatus::Waiting,
+        rank: id as i64,
+        counter: None,
+        calls: 0,
+        day,
+        joined_at: day * MS_PER_DAY + 1_000,
+        called_at: None,
+        serving_at: None,
+        finished_at: None,
+    }
+}
+
+fn joined(offset: u64, t: &Ticket) -> EventEnvelope {
+    EventEnvelope {
+        offset,
+        at: t.joined_at,
+        event: Event::Joined {
+            ticket: t.id,
+            queue: t.queue,
+            number: t.number.clone(),
+            party_size: t.party_size.get(),
+            walk_in: t.walk_in,
+            position: 1,
+        },
+    }
+}
+
+fn called(offset: u64, t: &Ticket, counter: CounterId) -> EventEnvelope {
+    EventEnvelope {
+        offset,
+        at: t.joined_at + offset as i64,
+        event: Event::Called {
+            ticket: t.id,
+            queue: t.queue,
+            number: t.number.clone(),
+            counter,
+            from_position: Some(1),
+            recall: false,
+            pace_ms: 60_000,
+        },
+    }
+}
+
+fn status_changed(offset: u64, t: &Ticket, status: TicketStatus) -> EventEnvelope {
+    EventEnvelope {
+        offset,
+        at: t.joined_at + offset as i64,
+        event: Event::StatusChanged {
+            ticket: t.id,
+            queue: t.queue,
+            number: t.number.clone(),
+            status,
+            from_position: None,
+        },
+    }
+}
+
+async fn count(store: &MySqlStore, sql: &'static str) -> i64 {
+    sqlx::query_scalar(sql)
+        .fetch_one(&store.pool)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn migration_is_idempotent_and_refuses_a_newer_schema() {
+    with_database(|url| async move {
+        let store = MySqlStore::open(&url, 2).await.unwrap();
+        assert!(store.is_empty().await.unwrap());
+        store.create_venue("joes", "Joe's", 1).await.unwrap();
+        store.close().await;
+
+        let store = MySqlStore::open(&url, 2).await.unwrap();
+        assert_eq!(store.venue_slugs().await.unwrap(), vec!["joes".to_owned()]);
+        let version = count(&store, "SELECT version FROM schema_version").await;
+        assert_eq!(version, MIGRATIONS.len() as i64);
+        assert_eq!(
+            count(&store, "SELECT COUNT(*) FROM schema_version").await,
+            1
+        );
+        sqlx::query("UPDATE schema_version SET version = version + 1")
+            .execute(&store.pool)
+            .await
+            .unwrap();
+        store.close().await;
+
+        let err = MySqlStore::open(&url, 2).await.unwrap_err();
+        assert!(format!("{err:#}").contains("newer Fila"), "{err:#}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn instances_starting_together_migrate_once() {
+    with_database(|url| async move {
+        let (a, b, c) = tokio::join!(
+            MySqlStore::open(&url, 2),
+            MySqlStore::open(&url, 2),
+            MySqlStore::open(&url, 2)
+        );
+        for store in [a.unwrap(), b.unwrap(), c.unwrap()] {
+            store.ping().await.unwrap();
+            store.close().await;
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn configuration_accounts_and_sessions_round_trip() {
+    with_database(|url| async move {
+        let store = MySqlStore::open(&url, 4).await.unwrap();
+        store.ping().await.unwrap();
+        let (venue, bar, desk) = venue(&store).await;
+        assert!(!store.is_empty().await.unwrap());
+        assert_eq!(store.venue_id("joes").await.unwrap(), venue);
+        let err = store.venue_id("nope").await.unwrap_err().to_string();
+        assert!(err.contains("no venue with slug \"nope\""), "{err}");
+
+        let err = store.create_venue("joes", "Again", 2).await.unwrap_err();
+        assert_eq!(err.to_string(), "a venue with slug \"joes\" already exists");
+        let err = store
+            .create_queue(venue, "bar", "Bar", "B")
+            .await
+            .unwrap_err();
+        assert_eq!(err.to_string(), "this venue already has a queue \"bar\"");
+        let err = store.create_counter(venue, "Desk 1").await.unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "this venue already has a counter \"Desk 1\""
+        );
+        // Text compares exactly, as in SQLite.
+        let other = store.create_venue("Joes", "Other", 2).await.unwrap();
+        assert_ne!(other, venue);
+
+        let terrace = store
+            .create_queue(venue, "terrace", "Terrace", "T")
+            .await
+            .unwrap();
+        let state = store.load_venue("joes").await.unwrap().unwrap();
+        assert_eq!(state.id, venue);
+        assert_eq!(state.name, "Joe's");
+        assert_eq!((state.offset, state.next_ticket_id), (0, 1));
+        let queues: Vec<_> = state.queues.values().map(|q| q.slug.as_str()).collect();
+        assert_eq!(queues, ["bar", "terrace"]);
+        assert_eq!(state.queues[&QueueId(terrace)].prefix, "T");
+        assert_eq!(state.queues[&bar].status, QueueStatus::Open);
+        assert_eq!(state.counters[&desk].name, "Desk 1");
+        assert!(state.tickets.is_empty());
+        assert!(store.load_venue("nope").await.unwrap().is_none());
+
+        let ana = store
+            .create_user("ana@example.com", "hash1", 5)
+            .await
+            .unwrap();
+        let err = store
+            .create_user("ana@example.com", "hash2", 6)
+            .await
+            .unwrap_err();
+        assert_eq!(err.to_string(), "a user \"ana@example.com\" already exists");
+        let user = store
+            .user_by_email("ana@example.com")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((user.id, user.password_hash.as_str()), (ana, "hash1"));
+        assert!(
+            store
+                .user_by_email("bob@example.com")
+                .await
+                .unwrap()
+                .is_none()
+        );
+
+        assert_eq!(store.role_at(ana, venue).await.unwrap(), None);
+        store.set_role(venue, ana, Role::Staff).await.unwrap();
+        store.set_role(venue, ana, Role::Owner).await.unwrap();
+        store.set_role(other, ana, Role::Manager).await.unwrap();
+        assert_eq!(store.role_at(ana, venue).await.unwrap(), Some(Role::Owner));
+        assert_eq!(
+            store.roles(ana).await.unwrap(),
+            vec![
+                ("joes".to_owned(), "Joe's".to_owned(), Role::Owner),
+                ("Joes".to_owned(), "Other".to_owned(), Role::Manager),
+            ]
+        );
+
+        store.create_session("s1", ana, 10, 100).await.unwrap();
+        store.create_session("s2", ana, 10, 100).await.unwrap();
+        assert_eq!(
+            store.session_user("s1", 50).await.unwrap(),
+            Some((ana, "ana@example.com".to_owned()))
+        );
+        assert_eq!(
+            store.session_user("s1", 100).await.unwrap(),
+            None,
+            "expired"
+        );
+        assert_eq!(store.session_user("S1", 50).await.unwrap(), None);
+        store.delete_session("s1").await.unwrap();
+        assert_eq!(store.session_user("s1", 50).await.unwrap(), None);
+        assert!(store.session_user("s2", 50).await.unwrap().is_some());
+
+        store.set_password(ana, "hash3").await.unwrap();
+        let user = store
+            .user_by_email("ana@example.com")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(user.password_hash, "hash3");
+        assert_eq!(store.session_user("s2", 50).await.unwrap(), None);
+        store.close().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn history_writes_are_idempotent_and_never_go_back_in_time() {
+    with_database(|url| async move {
+        let store = MySqlStore::open(&url, 4).await.unwrap();
+        let (venue, bar, desk) = venue(&store).await;
+        store.write_history(&[]).await.unwrap();
+
+        // Ticket 1 joins (offset 1), ticket 2 joins (2), ticket 1 is called (3) and
+        // served (5); ticket 3 joined and was served on an earlier day.
+        let day = 20_000;
+        let t1_v1 = ticket(1, bar, day);
+        let t2 = ticket(2, bar, day);
+        let mut t1_v3 = t1_v1.clone();
+        t1_v3.status = TicketStatus::Called;
+        t1_v3.counter = Some(desk);
+        t1_v3.calls = 1;
+        t1_v3.called_at = Some(t1_v1.joined_at + 3);
+        let mut t1_v5 = t1_v3.clone();
+        t1_v5.status = TicketStatus::Served;
+        t1_v5.serving_at = Some(t1_v1.joined_at + 4);
+        t1_v5.finished_at = Some(t1_v1.joined_at + 5);
+        let mut t3 = ticket(3, bar, day - 1);
+        t3.status = TicketStatus::Served;
+        t3.finished_at = Some(t3.joined_at + 10);
+        let entry = |actor, events, tickets| HistoryEntry {
+            venue_id: venue,
+            actor,
+            events,
+            tickets,
+        };
+        let e1 = entry(None, vec![joined(1, &t1_v1)], vec![t1_v1.clone()]);
+        let e2 = entry(None, vec![joined(2, &t2)], vec![t2.clone()]);
+        let e3 = entry(Some(7), vec![called(3, &t1_v3, desk)], vec![t1_v3.clone()]);
+        let e5 = entry(
+            Some(7),
+            vec![
+                status_changed(4, &t1_v5, TicketStatus::Serving),
+                status_changed(5, &t1_v5, TicketStatus::Served),
+            ],
+            vec![t1_v5.clone()],
+        );
+        let e6 = entry(
+            None,
+            vec![joined(6, &t3), status_changed(7, &t3, TicketStatus::Served)],
+            vec![t3.clone()],
+        );
+        assert_eq!(e5.version(), 5);
+
+        // Newest first, then older ones, then everything again in one slice.
+        store
+            .write_history(std::slice::from_ref(&e5))
+            .await
+            .unwrap();
+        store
+            .write_history(&[e3.clone(), e1.clone()])
+            .await
+            .unwrap();
+        let stored = store.ticket_by_token("token-1").await.unwrap().unwrap();
+        assert_eq!(stored, ("joes".to_owned(), t1_v5.clone()));
+        store
+            .write_history(&[e1.clone(), e2.clone(), e3.clone(), e5.clone(), e6.clone()])
+            .await
+            .unwrap();
+        store
+            .write_history(&[e3.clone(), e6.clone()])
+            .await
+            .unwrap();
+
+        assert_eq!(count(&store, "SELECT COUNT(*) FROM events").await, 7);
+        assert_eq!(count(&store, "SELECT COUNT(*) FROM tickets").await, 3);
+        assert_eq!(
+            count(&store, "SELECT version FROM tickets WHERE id = 1").await,
+            5
+        );
+        let stored = store.ticket_by_token("token-1").await.unwrap().unwrap();
+        assert_eq!(stored, ("joes".to_owned(), t1_v5.clone()));
+        assert_eq!(
+            store.ticket_by_token("token-2").await.unwrap().unwrap().1,
+            t2
+        );
+        assert_eq!(
+            store.ticket_by_token("token-3").await.unwrap().unwrap().1,
+            t3
+        );
+        assert!(store.ticket_by_token("token-9").await.unwrap().is_none());
+
+        // A newer version in the same slice as an older one wins whatever the order.
+        let mut t2_v8 = t2.clone();
+        t2_v8.status = TicketStatus::Cancelled;
+        t2_v8.finished_at = Some(t2.joined_at + 8);
+        let e8 = entry(
+            None,
+            vec![status_changed(8, &t2_v8, TicketStatus::Cancelled)],
+            vec![t2_v8.clone()],
+        );
+        store
+            .write_history(&[e8.clone(), e2.clone()])
+            .await
+            .unwrap();
+        assert_eq!(
+            store.ticket_by_token("token-2").await.unwrap().unwrap().1,
+            t2_v8
+        );
+        store
+            .write_history(std::slice::from_ref(&e2))
+            .await
+            .unwrap();
+        assert_eq!(
+            store.ticket_by_token("token-2").await.unwrap().unwrap().1,
+            t2_v8
+        );
+
+        // Today's tickets (active or not) load; the earlier day's finished one does not.
+        let mut t4 = ticket(4, bar, day);
+        let e9 = entry(None, vec![joined(9, &t4)], vec![t4.clone()]);
+        store.write_history(&[e9]).await.unwrap();
+        let state = store.load_venue("joes").await.unwrap().unwrap();
+        assert_eq!(state.offset, 9);
+        assert_eq!(state.next_ticket_id, 5);
+        let mut ids: Vec<_> = state.tickets.keys().map(|t| t.0).collect();
+        ids.sort();
+        assert_eq!(ids, [1, 2, 4]);
+        assert_eq!(state.tickets[&TicketId(1)], t1_v5);
+        assert_eq!(state.tokens["token-4"], TicketId(4));
+        let waiting: Vec<_> = state.queues[&bar].waiting.values().copied().collect();
+        assert_eq!(waiting, [TicketId(4)]);
+
+        // An active ticket from an earlier day still loads.
+        t4.day = day - 5;
+        let e10 = entry(
+            None,
+            vec![status_changed(10, &t4, TicketStatus::Waiting)],
+            vec![t4.clone()],
+        );
+        store.write_history(&[e10]).await.unwrap();
+        let state = store.load_venue("joes").await.unwrap().unwrap();
+        assert_eq!(state.tickets[&TicketId(4)], t4);
+        assert_eq!(state.offset, 10);
+        store.close().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn events_after_and_audit_return_what_was_written() {
+    with_database(|url| async move {
+        let store = MySqlStore::open(&url, 4).await.unwrap();
+        let (venue, bar, desk) = venue(&store).await;
+        let ana = store.create_user("ana@example.com", "h", 1).await.unwrap();
+        let t = ticket(1, bar, 20_000);
+        let events = vec![
+            joined(1, &t),
+            called(2, &t, desk),
+            status_changed(3, &t, TicketStatus::Serving),
+            EventEnvelope {
+                offset: 4,
+                at: 99,
+                event: Event::QueueStatusChanged {
+                    queue: bar,
+                    status: QueueStatus::Paused,
+                },
+            },
+        ];
+        let entries: Vec<_> = events
+            .iter()
+            .enumerate()
+            .map(|(i, e)| HistoryEntry {
+                venue_id: venue,
+                actor: (i > 0).then_some(ana),
+                events: vec![e.clone()],
+                tickets: if i < 3 { vec![t.clone()] } else { vec![] },
+            })
+            .collect();
+        store.write_history(&entries[2..]).await.unwrap();
+        store.write_history(&entries[..3]).await.unwrap();
+
+        assert_eq!(store.events_after(venue, 0, 100).await.unwrap(), events);
+        assert_eq!(store.events_after(venue, 1, 2).await.unwrap(), events[1..3]);
+        assert!(store.events_after(venue, 4, 100).await.unwrap().is_empty());
+        assert!(
+            store
+                .events_after(venue + 1, 0, 100)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+
+        let audit = store.audit(venue, u64::MAX, 3).await.unwrap();
+        let offsets: Vec<_> = audit.iter().map(|a| a.offset).collect();
+        assert_eq!(offsets, [4, 3, 2]);
+        assert_eq!(audit[0].kind, "queue_status_changed");
+        assert_eq!(audit[0].ticket, None);
+        assert_eq!(audit[0].at, 99);
+        assert_eq!(audit[1].kind, "status_changed");
+        assert_eq!(audit[1].ticket, Some(1));
+        assert_eq!(audit[1].actor.as_deref(), Some("ana@example.com"));
+        assert_eq!(
+            audit[1].event,
+            serde_json::to_value(&events[2].event).unwrap()
+        );
+        let audit = store.audit(venue, 2, 10).await.unwrap();
+        assert_eq!(audit.len(), 1);
+        assert_eq!((audit[0].offset, audit[0].actor.as_deref()), (1, None));
+        assert_eq!(audit[0].kind, "joined");
+        store.close().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn open_reports_an_unreachable_server_quickly() {
+    let started = Instant::now();
+    let err = MySqlStore::open("mysql://fila:secret@127.0.0.1:1/fila", 2)
+        .await
+        .unwrap_err();
+    let message = format!("{err:#}");
+    assert!(message.contains("127.0.0.1:1"), "{message}");
+    assert!(!message.contains("secret"), "{message}");
+    assert!(started.elapsed() < Duration::from_secs(10), "{message}");
+
+    let err = MySqlStore::open("mysql://fila:secret@127.0.0.1:3306/fila_t_no_such_db", 2)
+        .await
+        .unwrap_err();
+    let message = format!("{err:#}");
+    assert!(message.contains("127.0.0.1:3306"), "{message}");
+    assert!(!message.contains("secret"), "{message}");
+
+    let err = MySqlStore::open("not a url", 2).await.unwrap_err();
+    assert!(err.to_string().contains("invalid MySQL URL"), "{err}");
+}
