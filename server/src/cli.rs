@@ -180,10 +180,7 @@ pub async fn run_admin(config: &Config, cmd: Cmd) -> anyhow::Result<Vec<String>>
             role,
             password,
         }) => {
-            let email = email.trim().to_lowercase();
-            if !email.contains('@') || email.len() > 254 {
-                bail!("{email:?} is not an e-mail address");
-            }
+            let email = crate::http::invites::check_email(&email).map_err(anyhow::Error::msg)?;
             let role = Role::parse(&role).context("the role must be owner, manager or staff")?;
             let venue_id = store.venue_id(&venue).await?;
             let (password, generated) = password_or_generated(password)?;

@@ -30,13 +30,18 @@ pub fn random_hex(bytes: usize) -> String {
     hex(&random_bytes::<32>()[..bytes.min(32)])
 }
 
+/// `N` random characters from `alphabet` (at most 256 symbols; a power of two keeps them
+/// uniform).
+pub fn random_chars<const N: usize>(alphabet: &[u8]) -> String {
+    random_bytes::<N>()
+        .iter()
+        .map(|b| alphabet[*b as usize % alphabet.len()] as char)
+        .collect()
+}
+
 /// A readable generated password: 16 characters without look-alikes (0/O, 1/l).
 pub fn random_password() -> String {
-    const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyzACDEFGHJKLMNPQRSTUVWXYZ23456789";
-    random_bytes::<16>()
-        .iter()
-        .map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char)
-        .collect()
+    random_chars::<16>(b"abcdefghjkmnpqrstuvwxyzACDEFGHJKLMNPQRSTUVWXYZ23456789")
 }
 
 /// Sessions are stored by this hash, so a leaked database holds no usable token.

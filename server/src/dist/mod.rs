@@ -490,7 +490,7 @@ impl Dist {
         }
     }
 
-    /// The newest epoch of each venue, to notice Redis losing its data.
+    /// The venue's last log seq in Redis (`None`: Redis has lost the venue's log).
     pub(crate) async fn seq_of(&self, venue_id: i64) -> anyhow::Result<Option<u64>> {
         Ok(self.redis.get(self.key(venue_id, "seq")).await?)
     }

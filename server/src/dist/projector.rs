@@ -458,14 +458,24 @@ pub(super) async fn dead_letters(
     dist: &Dist,
     venue: i64,
 ) -> anyhow::Result<Vec<super::DeadLetter>> {
+    read_dead(dist, venue, "-", "+").await
+}
+
+/// Dead letters with stream ids from `start` to `end` (inclusive), oldest first, at most 500.
+async fn read_dead(
+    dist: &Dist,
+    venue: i64,
+    start: &str,
+    end: &str,
+) -> anyhow::Result<Vec<super::DeadLetter>> {
     let raw: Value = dist
         .redis
         .custom(
             fred::cmd!("XRANGE"),
             vec![
                 dist.key(venue, "dead"),
-                "-".into(),
-                "+".into(),
+                start.to_owned(),
+                end.to_owned(),
                 "COUNT".into(),
                 "500".into(),
             ],
@@ -492,11 +502,15 @@ pub(super) async fn dead_letters(
 /// Write a dead letter to history; remove it from the dead-letter stream once written.
 /// `Ok(false)`: no such dead letter.
 pub(super) async fn replay(dist: &Dist, venue: i64, id: &str) -> anyhow::Result<bool> {
-    let Some(letter) = dead_letters(dist, venue)
-        .await?
-        .into_iter()
-        .find(|d| d.id == id)
-    else {
+    // Only a stream id (`<ms>-<n>`) can name a dead letter; anything else would be a Redis error.
+    let is_stream_id = |part: &str| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit());
+    if !id
+        .split_once('-')
+        .is_some_and(|(a, b)| is_stream_id(a) && is_stream_id(b))
+    {
+        return Ok(false);
+    }
+    let Some(letter) = read_dead(dist, venue, id, id).await?.into_iter().next() else {
         return Ok(false);
     };
     let entry: Entry = serde_json::from_str(&letter.entry)

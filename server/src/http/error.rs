@@ -123,6 +123,9 @@ impl From<ExecError> for ApiError {
 /// Unexpected failures: logged in full, answered without details (no SQL, no stack).
 impl From<anyhow::Error> for ApiError {
     fn from(e: anyhow::Error) -> Self {
+        if let Some(d) = e.downcast_ref::<crate::store::Duplicate>() {
+            return Self::new(StatusCode::CONFLICT, "already_exists", d.0.clone());
+        }
         tracing::error!(error = %format!("{e:#}"), "internal error");
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,

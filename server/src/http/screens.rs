@@ -27,14 +27,7 @@ pub const PAIRING_MINUTES: i64 = 10;
 const CODE_ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
 
 fn new_code() -> String {
-    let raw = crate::secrets::random_hex(8);
-    raw.as_bytes()
-        .chunks(2)
-        .map(|b| {
-            let n = u8::from_str_radix(std::str::from_utf8(b).unwrap_or("00"), 16).unwrap_or(0);
-            CODE_ALPHABET[n as usize % CODE_ALPHABET.len()] as char
-        })
-        .collect()
+    crate::secrets::random_chars::<8>(CODE_ALPHABET)
 }
 
 /// Codes are typed by people: ignore case, spaces and dashes.

@@ -88,16 +88,6 @@ fn invalid(code: &'static str) -> impl Fn(anyhow::Error) -> ApiError {
     move |e| ApiError::unprocessable(code, e.to_string())
 }
 
-/// A refusal from storage (a duplicate name) as a 409, anything else as itself.
-fn duplicate(e: anyhow::Error) -> ApiError {
-    let msg = e.to_string();
-    if msg.contains("already has") || msg.contains("already exists") {
-        ApiError::new(StatusCode::CONFLICT, "already_exists", msg)
-    } else {
-        e.into()
-    }
-}
-
 #[utoipa::path(post, path = "/api/v1/venues/{venue}/queues", tag = "staff",
     summary = "Add a queue (owners); it is live at once on every instance",
     params(("venue" = String, Path)),
@@ -118,11 +108,7 @@ pub async fn add_queue(
     crate::cli::check_prefix(&prefix).map_err(invalid("invalid_prefix"))?;
     let v = at.venue;
     // Storage gives the id (unique across venues); the command makes it live everywhere.
-    let id = s
-        .store
-        .create_queue(v.id, &slug, &name, &prefix)
-        .await
-        .map_err(duplicate)?;
+    let id = s.store.create_queue(v.id, &slug, &name, &prefix).await?;
     let queue = app::domain::QueueId(id);
     let cmd = Command::AddQueue {
         queue,
@@ -153,11 +139,7 @@ pub async fn add_counter(
     let name = body.name.trim().to_owned();
     crate::cli::check_name(&name).map_err(invalid("invalid_name"))?;
     let v = at.venue;
-    let id = s
-        .store
-        .create_counter(v.id, &name)
-        .await
-        .map_err(duplicate)?;
+    let id = s.store.create_counter(v.id, &name).await?;
     let cmd = Command::AddCounter {
         counter: CounterId(id),
         name: name.clone(),

@@ -18,6 +18,22 @@ use app::domain::{EventEnvelope, QueueId, QueueStatus, Ticket, Timestamp, VenueS
 pub use mysql::MySqlStore;
 pub use sqlite::SqliteStore;
 
+/// Storage refused a second thing with the same name (a venue slug, a queue, a counter, an
+/// e-mail). The message says which, in words a person can act on.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Duplicate(pub String);
+
+/// A unique-key violation as [`Duplicate`] with `message`; any other error as it is.
+pub(crate) fn unique_violation(e: sqlx::Error, message: &str) -> anyhow::Error {
+    match &e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => {
+            anyhow::Error::new(Duplicate(message.to_owned()))
+        }
+        _ => anyhow::Error::new(e),
+    }
+}
+
 /// One staff account as stored.
 #[derive(Debug, Clone)]
 pub struct StaffUser {

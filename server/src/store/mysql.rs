@@ -5,7 +5,7 @@
 //! and more than once, so history writes are idempotent and never let an older version of a
 //! ticket overwrite a newer one.
 
-use super::{HistoryEntry, Invite, NewInvite, Role, ScreenRow, StaffUser};
+use super::{HistoryEntry, Invite, NewInvite, Role, ScreenRow, StaffUser, unique_violation};
 use anyhow::{Context, anyhow, bail};
 use app::domain::*;
 use sqlx::mysql::{
@@ -679,13 +679,6 @@ fn ticket_from_row(r: &MySqlRow) -> anyhow::Result<Ticket> {
         serving_at: r.get(15),
         finished_at: r.get(16),
     })
-}
-
-fn unique_violation(e: sqlx::Error, message: &str) -> anyhow::Error {
-    match &e {
-        sqlx::Error::Database(db) if db.is_unique_violation() => anyhow::anyhow!("{message}"),
-        _ => anyhow::Error::new(e),
-    }
 }
 
 #[cfg(test)]

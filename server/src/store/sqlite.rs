@@ -1,7 +1,7 @@
 //! SQLite adapter: WAL mode, `synchronous=FULL` so a committed batch survives power loss, and
 //! one writer (the venue writer task) that batches concurrent commands into one transaction.
 
-use super::{Batch, Invite, NewInvite, Role, ScreenRow, StaffUser};
+use super::{Batch, Invite, NewInvite, Role, ScreenRow, StaffUser, unique_violation};
 use anyhow::{Context, bail};
 use app::domain::*;
 use sqlx::sqlite::{
@@ -499,11 +499,4 @@ fn ticket_from_row(r: &SqliteRow) -> anyhow::Result<Ticket> {
         serving_at: r.get(15),
         finished_at: r.get(16),
     })
-}
-
-fn unique_violation(e: sqlx::Error, message: &str) -> anyhow::Error {
-    match &e {
-        sqlx::Error::Database(db) if db.is_unique_violation() => anyhow::anyhow!("{message}"),
-        _ => anyhow::Error::new(e),
-    }
 }
