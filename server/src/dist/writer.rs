@@ -69,12 +69,12 @@ async fn write_batch(dist: &Arc<Dist>, venue: &VenueHandle, requests: Vec<WriteR
         // Time never runs backwards within the log, even across instances' clocks.
         let at = now_ms().max(last_at);
         let nonce = dist.next_nonce();
-        let mut results: Vec<Option<Result1>> = Vec::with_capacity(requests.len());
+        let mut results: Vec<Result1> = Vec::with_capacity(requests.len());
         let mut entries = Vec::new();
         for req in &requests {
             match apply(&mut scratch, req.cmd.clone(), at) {
-                Err(e) => results.push(Some(Err(e.into()))),
-                Ok(outcome) if outcome.events.is_empty() => results.push(Some(Ok(outcome))),
+                Err(e) => results.push(Err(e.into())),
+                Ok(outcome) if outcome.events.is_empty() => results.push(Ok(outcome)),
                 Ok(outcome) => {
                     let tickets: BTreeSet<_> = outcome
                         .events
@@ -93,7 +93,7 @@ async fn write_batch(dist: &Arc<Dist>, venue: &VenueHandle, requests: Vec<WriteR
                             .filter_map(|id| scratch.tickets.get(id).cloned())
                             .collect(),
                     });
-                    results.push(Some(Ok(outcome)));
+                    results.push(Ok(outcome));
                 }
             }
         }
@@ -172,11 +172,9 @@ fn snapshot_later(dist: &Arc<Dist>, state: app::domain::VenueState, seq: u64, at
     });
 }
 
-fn answer(requests: Vec<WriteRequest>, results: Vec<Option<Result1>>) {
+fn answer(requests: Vec<WriteRequest>, results: Vec<Result1>) {
     for (req, r) in requests.into_iter().zip(results) {
-        if let Some(r) = r {
-            let _ = req.reply.send(r);
-        }
+        let _ = req.reply.send(r);
     }
 }
 
