@@ -27,7 +27,7 @@ pub mod projector;
 mod writer;
 
 use crate::store::{HistoryEntry, MySqlStore};
-use crate::venues::{Applied, VenueHandle, Venues};
+use crate::venues::{Applied, VenueHandle};
 use anyhow::Context;
 use app::domain::{Command, EventEnvelope, Ticket, VenueState};
 use fred::prelude::*;
@@ -35,7 +35,7 @@ use fred::types::scripts::Script;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 /// A snapshot is written every this many log entries, and the log trimmed behind it.
@@ -140,7 +140,6 @@ pub struct Dist {
     /// This instance's name in the projector's consumer group.
     pub instance: String,
     pub metrics: Metrics,
-    venues: RwLock<Weak<Venues>>,
     /// Loaded venues by id, for the follower.
     by_id: RwLock<HashMap<i64, Arc<VenueHandle>>>,
     stopping: tokio::sync::watch::Receiver<bool>,
@@ -218,7 +217,6 @@ impl Dist {
             prefix: prefix.to_owned(),
             instance,
             metrics: Metrics::default(),
-            venues: RwLock::new(Weak::new()),
             by_id: RwLock::new(HashMap::new()),
             stopping,
             nonces: AtomicU64::new(0),
@@ -230,8 +228,7 @@ impl Dist {
     }
 
     /// Called once by `Venues::start_distributed`; starts the follower.
-    pub(crate) fn attach(self: &Arc<Self>, venues: &Arc<Venues>) {
-        *self.venues.write().unwrap_or_else(|e| e.into_inner()) = Arc::downgrade(venues);
+    pub(crate) fn attach(self: &Arc<Self>) {
         tokio::spawn(follow::run(self.clone()));
     }
 

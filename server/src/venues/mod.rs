@@ -229,7 +229,7 @@ impl Venues {
             store: Store::MySql(dist.mysql.clone()),
             backend: Backend::Distributed(dist.clone()),
         });
-        dist.attach(&venues);
+        dist.attach();
         for slug in venues.store.venue_slugs().await? {
             venues.get(&slug).await?;
         }
