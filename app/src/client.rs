@@ -9,8 +9,8 @@
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 pub use browser::{
-    LiveSocket, beep, chime, local_offset_minutes, now_ms, speak, storage_get, storage_remove,
-    storage_set, unlock_audio, vibrate,
+    LiveSocket, beep, chime, device_time_zone, local_offset_minutes, now_ms, speak, storage_get,
+    storage_remove, storage_set, unlock_audio, vibrate,
 };
 
 /// `localStorage` key: the customer's tickets, a JSON array of [`SavedTicket`].
@@ -184,6 +184,15 @@ mod browser {
     /// Minutes to add to UTC for this browser's local time.
     pub fn local_offset_minutes() -> i32 {
         -(js_sys::Date::new_0().get_timezone_offset() as i32)
+    }
+
+    /// This browser's IANA time zone ("Europe/Lisbon"), if it says.
+    pub fn device_time_zone() -> Option<String> {
+        let format =
+            js_sys::Intl::DateTimeFormat::new(&js_sys::Array::new(), &js_sys::Object::new());
+        js_sys::Reflect::get(&format.resolved_options(), &JsValue::from_str("timeZone"))
+            .ok()?
+            .as_string()
     }
 
     // ---- localStorage ----------------------------------------------------------------
@@ -559,6 +568,10 @@ mod browser {
     /// On the server nothing is rendered with local times (they appear after hydration).
     pub fn local_offset_minutes() -> i32 {
         0
+    }
+
+    pub fn device_time_zone() -> Option<String> {
+        None
     }
 
     pub fn storage_get(_key: &str) -> Option<String> {

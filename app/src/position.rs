@@ -124,7 +124,12 @@ impl Watch {
             | Event::QueueLimitChanged { .. }
             | Event::QueueAdded { .. }
             | Event::CounterAdded { .. }
-            | Event::VenueRenamed { .. } => {}
+            | Event::VenueRenamed { .. }
+            | Event::QueueUpdated { .. }
+            | Event::QueueRemoved { .. }
+            | Event::CounterRenamed { .. }
+            | Event::CounterRemoved { .. }
+            | Event::TimeZoneChanged { .. } => {}
         }
         before != self.seen()
     }

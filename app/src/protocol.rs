@@ -302,6 +302,71 @@ pub struct QueueSummary {
     /// Most people allowed to wait at once; null when there is no limit.
     #[serde(default)]
     pub max_waiting: Option<u32>,
+    /// When customers may join, in the venue's time zone; empty: whenever the queue is open.
+    #[serde(default)]
+    pub open_hours: Vec<HoursSlotView>,
+}
+
+/// One open-hours slot: from `open` on `day` until `close` (the next morning when `close` is
+/// not after `open`, as in fri 20:00 to 03:00).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct HoursSlotView {
+    /// mon, tue, wed, thu, fri, sat or sun.
+    pub day: String,
+    /// HH:MM.
+    pub open: String,
+    /// HH:MM; 24:00 for midnight at the end of the day.
+    pub close: String,
+}
+
+impl HoursSlotView {
+    pub fn from_hours(hours: &crate::domain::OpenHours) -> Vec<Self> {
+        hours
+            .slots()
+            .iter()
+            .map(|s| Self {
+                day: s.day.as_str().to_owned(),
+                open: s.open.to_string(),
+                close: s.close.to_string(),
+            })
+            .collect()
+    }
+
+    pub fn to_hours(
+        slots: &[Self],
+    ) -> Result<crate::domain::OpenHours, crate::domain::hours::HoursError> {
+        crate::domain::OpenHours::parse(
+            slots
+                .iter()
+                .map(|s| (s.day.as_str(), s.open.as_str(), s.close.as_str())),
+        )
+    }
+}
+
+/// `POST /api/v1/venues/{venue}/queues/{queue}/settings` (managers): name, ticket prefix
+/// (for numbers issued from now on) and open hours. The slug never changes: it is in printed
+/// QR codes.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct QueueSettings {
+    pub name: String,
+    /// 1-3 capital letters.
+    pub prefix: String,
+    /// Empty or absent: no restriction by time.
+    #[serde(default)]
+    pub open_hours: Vec<HoursSlotView>,
+}
+
+/// `POST /api/v1/venues/{venue}/time-zone` (owners).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct TimeZoneSetting {
+    /// An IANA name such as Europe/Lisbon; empty or "UTC" for UTC.
+    pub time_zone: String,
+    /// In answers: the zone's offset from UTC right now, in minutes.
+    #[serde(default)]
+    pub utc_offset_minutes: i32,
 }
 
 /// `POST /api/v1/venues/{venue}/queues` (owners): a new queue, live at once.
@@ -363,6 +428,9 @@ pub struct StaffQueue {
 pub struct StaffSnapshot {
     pub venue: String,
     pub venue_name: String,
+    /// The venue's IANA time zone; empty for UTC.
+    #[serde(default)]
+    pub time_zone: String,
     pub offset: u64,
     pub queues: Vec<StaffQueue>,
     pub counters: Vec<CounterView>,

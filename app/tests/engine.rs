@@ -226,7 +226,14 @@ proptest! {
                             | Event::QueueLimitChanged { .. }
                             | Event::QueueAdded { .. }
                             | Event::CounterAdded { .. }
-                            | Event::VenueRenamed { .. } => {}
+                            | Event::VenueRenamed { .. }
+                            | Event::QueueUpdated { .. }
+                            | Event::CounterRenamed { .. }
+                            | Event::TimeZoneChanged { .. } => {}
+                            // Configuration changes are tested as scenarios below.
+                            Event::QueueRemoved { .. } | Event::CounterRemoved { .. } => {
+                                prop_assert!(false, "not generated: {:?}", env.event);
+                            }
                         }
                     }
                 }
@@ -434,4 +441,156 @@ fn pace_follows_the_calls() {
         pace < 120_000 && pace > 60_000,
         "pace moved toward one minute: {pace}"
     );
+}
+
+/// 1970-01-09 was a Friday; `h` hours into it, UTC.
+fn friday_at(h: i64) -> Timestamp {
+    8 * 86_400_000 + h * 3_600_000
+}
+
+#[test]
+fn joins_follow_open_hours_in_venue_time_but_walk_ins_do_not() {
+    let mut v = venue();
+    let hours = OpenHours::parse([("fri", "20:00", "03:00")]).unwrap();
+    let update = Command::UpdateQueue {
+        queue: QUEUES[0],
+        name: "Bar".into(),
+        prefix: "A".into(),
+        open_hours: hours,
+    };
+    apply(&mut v, update, 1).unwrap();
+    // 18:00 UTC is 21:00 at UTC+3 (open) but 19:00 at UTC+1 (not yet).
+    apply(
+        &mut v,
+        Command::SetTimeZone {
+            time_zone: "Europe/Paris".into(),
+            utc_offset_minutes: 60,
+        },
+        2,
+    )
+    .unwrap();
+    assert_eq!(
+        apply(&mut v, join_cmd(QUEUES[0], "a"), friday_at(18)),
+        Err(DomainError::OutsideOpenHours {
+            opens: Some("opens today at 20:00".into())
+        })
+    );
+    assert!(apply(&mut v, join_as(QUEUES[0], "w", true), friday_at(18)).is_ok());
+    v.utc_offset_minutes = 180;
+    assert!(apply(&mut v, join_cmd(QUEUES[0], "a"), friday_at(18)).is_ok());
+    // Past 03:00 on Saturday morning it is closed until next Friday.
+    let err = apply(&mut v, join_cmd(QUEUES[0], "b"), friday_at(24 + 1)).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "this queue is not taking people right now; it opens Friday at 20:00"
+    );
+}
+
+#[test]
+fn updating_a_queue_keeps_issued_numbers_and_says_so_once() {
+    let mut v = venue();
+    apply(&mut v, join_cmd(QUEUES[0], "a"), 1).unwrap();
+    let update = Command::UpdateQueue {
+        queue: QUEUES[0],
+        name: "Main bar".into(),
+        prefix: "M".into(),
+        open_hours: OpenHours::default(),
+    };
+    let out = apply(&mut v, update.clone(), 2).unwrap();
+    assert!(matches!(out.events[0].event, Event::QueueUpdated { .. }));
+    assert!(apply(&mut v, update, 3).unwrap().events.is_empty());
+    apply(&mut v, join_cmd(QUEUES[0], "b"), 4).unwrap();
+    assert_eq!(v.tickets[&TicketId(1)].number.0, "A001");
+    assert_eq!(v.tickets[&TicketId(2)].number.0, "M002");
+    let clash = Command::UpdateQueue {
+        queue: QUEUES[1],
+        name: "Main bar".into(),
+        prefix: "B".into(),
+        open_hours: OpenHours::default(),
+    };
+    assert_eq!(apply(&mut v, clash, 5), Err(DomainError::AlreadyExists));
+}
+
+#[test]
+fn only_an_empty_queue_can_be_removed() {
+    let mut v = venue();
+    apply(&mut v, join_cmd(QUEUES[0], "a"), 1).unwrap();
+    apply(&mut v, join_cmd(QUEUES[0], "b"), 2).unwrap();
+    let remove = Command::RemoveQueue { queue: QUEUES[0] };
+    assert_eq!(
+        apply(&mut v, remove.clone(), 3),
+        Err(DomainError::QueueNotEmpty { active: 2 })
+    );
+    let call = Command::CallNext {
+        queue: QUEUES[0],
+        counter: COUNTERS[0],
+    };
+    apply(&mut v, call, 4).unwrap();
+    apply(
+        &mut v,
+        Command::MarkServed {
+            ticket: TicketId(1),
+        },
+        5,
+    )
+    .unwrap();
+    apply(
+        &mut v,
+        Command::Cancel {
+            ticket: TicketId(2),
+        },
+        6,
+    )
+    .unwrap();
+    let out = apply(&mut v, remove.clone(), 7).unwrap();
+    assert_eq!(
+        out.events[0].event,
+        Event::QueueRemoved { queue: QUEUES[0] }
+    );
+    assert!(!v.queues.contains_key(&QUEUES[0]));
+    assert!(v.tickets.is_empty() && v.tokens.is_empty());
+    assert_eq!(apply(&mut v, remove, 8), Err(DomainError::QueueNotFound));
+    assert_eq!(
+        apply(&mut v, join_cmd(QUEUES[0], "c"), 9),
+        Err(DomainError::QueueNotFound)
+    );
+}
+
+#[test]
+fn a_counter_in_use_is_kept_until_its_ticket_is_done() {
+    let mut v = venue();
+    apply(&mut v, join_cmd(QUEUES[0], "a"), 1).unwrap();
+    let call = Command::CallNext {
+        queue: QUEUES[0],
+        counter: COUNTERS[0],
+    };
+    apply(&mut v, call, 2).unwrap();
+    let remove = Command::RemoveCounter {
+        counter: COUNTERS[0],
+    };
+    assert_eq!(
+        apply(&mut v, remove.clone(), 3),
+        Err(DomainError::CounterInUse)
+    );
+    let rename = Command::RenameCounter {
+        counter: COUNTERS[0],
+        name: "counter 2".into(),
+    };
+    assert_eq!(apply(&mut v, rename, 4), Err(DomainError::AlreadyExists));
+    let rename = Command::RenameCounter {
+        counter: COUNTERS[0],
+        name: "Bar top".into(),
+    };
+    apply(&mut v, rename, 5).unwrap();
+    assert_eq!(v.counters[&COUNTERS[0]].name, "Bar top");
+    apply(
+        &mut v,
+        Command::MarkServed {
+            ticket: TicketId(1),
+        },
+        6,
+    )
+    .unwrap();
+    apply(&mut v, remove, 7).unwrap();
+    assert!(!v.counters.contains_key(&COUNTERS[0]));
 }

@@ -208,6 +208,14 @@ export async function staffLogin(page: Page): Promise<void> {
   await expect(page.getByTestId("connection")).toHaveAttribute("data-state", "live");
 }
 
+/** From the dashboard, open the settings page through its link. */
+export async function openSettings(page: Page): Promise<void> {
+  await page.getByTestId("open-settings").click();
+  await expect(page).toHaveURL(/\/staff\/demo\/settings$/);
+  await expect(page.getByTestId("settings-page")).toBeVisible();
+  await expect(page.getByTestId("connection")).toHaveAttribute("data-state", "live");
+}
+
 /** On /v/demo: pick a queue, fill the form, join, and land on the ticket page. */
 export async function joinFromPhone(
   page: Page,

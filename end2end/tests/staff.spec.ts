@@ -1,7 +1,8 @@
 // The staff dashboard, driven by clicks only.
 
 import { test, expect } from "@playwright/test";
-import { DESKTOP, StaffApi, openHydrated, staffLogin, tag } from "./helpers";
+import * as path from "node:path";
+import { DESKTOP, SCREENSHOTS, StaffApi, openHydrated, openSettings, staffLogin, tag } from "./helpers";
 
 test.use(DESKTOP);
 
@@ -80,6 +81,7 @@ test("pause and resume a queue from the dashboard", async ({ page, request }) =>
 
 test("an owner invites a new team member, who sets a password and lands on the dashboard", async ({ page, browser }) => {
   await staffLogin(page);
+  await openSettings(page);
   const email = `new-${tag()}@example.com`.toLowerCase();
   await page.getByTestId("invite-email").fill(email);
   await page.getByTestId("invite-role").selectOption("staff");
@@ -98,7 +100,10 @@ test("an owner invites a new team member, who sets a password and lands on the d
   await phone.getByTestId("invite-accept").click();
   await expect(phone).toHaveURL(/\/staff\/demo$/);
   await expect(phone.getByTestId("now-serving")).toBeVisible();
-  // Staff do not get the owner's invite card.
+  // Staff have no settings page, so no invite card either.
+  await expect(phone.getByTestId("open-settings")).toHaveCount(0);
+  await phone.goto(`${new URL(phone.url()).origin}/staff/demo/settings`);
+  await expect(phone.getByTestId("settings-forbidden")).toBeVisible();
   await expect(phone.getByTestId("invite-form")).toHaveCount(0);
 
   // The link works once.
@@ -119,6 +124,7 @@ test("a manager pairs a venue screen with a one-time code; only paired screens s
   const api = await StaffApi.login(request);
   try {
     await staffLogin(page);
+    await openSettings(page);
     const screens = page.getByTestId("screens");
     await screens.getByTestId("screens-need-pairing").check();
     await screens.getByTestId("make-pairing-code").click();
@@ -175,6 +181,7 @@ test("a manager caps a queue; when it is full the join page says so", async ({ p
   await api.resetVenue();
   try {
     await staffLogin(page);
+    await openSettings(page);
     const row = page.getByTestId("limit-tables-small");
     await row.getByTestId("limit-input").fill("1");
     await row.getByTestId("limit-save").click();
@@ -201,6 +208,7 @@ test("a manager caps a queue; when it is full the join page says so", async ({ p
 test("recent activity shows who did what, live", async ({ page, request }) => {
   const api = await StaffApi.login(request);
   await staffLogin(page);
+  await openSettings(page);
   const activity = page.getByTestId("activity");
   await expect(activity).toBeVisible();
   await api.queueAction("tables-large", "pause");
@@ -212,20 +220,22 @@ test("recent activity shows who did what, live", async ({ page, request }) => {
   await expect(activity.getByTestId("activity-row").first()).toContainText("queue open");
 });
 
-test("an owner adds a queue and a counter from the dashboard; they work at once", async ({ page, request }) => {
+test("an owner adds a queue and a counter on the settings page; they work at once", async ({ page, request }) => {
   await staffLogin(page);
-  const settings = page.getByTestId("venue-settings");
+  await openSettings(page);
+  const queues = page.getByTestId("queue-settings");
   const slug = `q-${tag()}`.toLowerCase().replace(/[^a-z0-9-]/g, "").slice(0, 30);
-  await settings.getByTestId("new-queue-name").fill("Pop-up");
-  await settings.getByTestId("new-queue-slug").fill(slug);
-  await settings.getByTestId("new-queue-prefix").fill("p");
-  await settings.getByTestId("add-queue").click();
+  await queues.getByTestId("new-queue-name").fill("Pop-up");
+  await queues.getByTestId("new-queue-slug").fill(slug);
+  await queues.getByTestId("new-queue-prefix").fill("p");
+  await queues.getByTestId("add-queue").click();
   await expect(page.getByTestId("staff-notice")).toContainText("Added queue Pop-up");
-  await expect(page.getByTestId(`queue-${slug}`)).toBeVisible();
+  await expect(page.getByTestId(`queue-settings-${slug}`)).toBeVisible();
 
+  const counters = page.getByTestId("counters-settings");
   const counter = `Desk ${tag()}`;
-  await settings.getByTestId("new-counter-name").fill(counter);
-  await settings.getByTestId("add-counter").click();
+  await counters.getByTestId("new-counter-name").fill(counter);
+  await counters.getByTestId("add-counter").click();
   await expect(page.getByTestId("staff-notice")).toContainText(`Added counter ${counter}`);
   await expect(page.getByTestId("counter-select").locator("option", { hasText: counter })).toHaveCount(1);
 
@@ -235,4 +245,84 @@ test("an owner adds a queue and a counter from the dashboard; they work at once"
   });
   expect(join.status()).toBe(201);
   expect((await join.json()).number).toBe("P001");
+
+  // Back on the queues page it is there, live.
+  await page.getByTestId("open-queues").click();
+  await expect(page.getByTestId(`queue-${slug}`)).toBeVisible();
+});
+
+test("settings: open hours close a queue to customers with the time it opens; then the queue is removed", async ({ page, browser, request }) => {
+  const api = await StaffApi.login(request);
+  await staffLogin(page);
+  await openSettings(page);
+  // A fresh queue, so the demo queues other tests use keep their settings.
+  const queues = page.getByTestId("queue-settings");
+  const slug = `h-${tag()}`.toLowerCase().replace(/[^a-z0-9-]/g, "").slice(0, 30);
+  await queues.getByTestId("new-queue-name").fill(`Hours ${slug}`);
+  await queues.getByTestId("new-queue-slug").fill(slug);
+  await queues.getByTestId("new-queue-prefix").fill("H");
+  await queues.getByTestId("add-queue").click();
+  const editor = page.getByTestId(`queue-settings-${slug}`);
+  await expect(editor).toBeVisible();
+
+  // Hours on one day only, the day after tomorrow in the venue's zone (UTC): closed now.
+  const days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+  const longDays = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"];
+  const later = (new Date().getUTCDay() + 6 + 2) % 7; // JS: Sunday = 0
+  await expect(editor.getByTestId("hours-any")).toBeVisible();
+  await editor.getByTestId("hours-add").click();
+  const row = editor.getByTestId("hours-row");
+  await expect(row).toHaveCount(1);
+  await row.getByTestId("hours-day").selectOption(days[later]);
+  await row.getByTestId("hours-open").fill("18:00");
+  await row.getByTestId("hours-close").fill("02:00");
+  await editor.getByTestId("queue-name").fill(`Late ${slug}`);
+  await editor.getByTestId("queue-save").click();
+  await expect(page.getByTestId("staff-notice")).toContainText(`Saved Late ${slug}`);
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await page.screenshot({ path: path.join(SCREENSHOTS, "settings.png"), animations: "disabled" });
+
+  // The phone sees the hours and, on joining, when the queue opens.
+  const phone = await (await browser.newContext()).newPage();
+  const base = new URL(page.url()).origin;
+  await openHydrated(phone, `${base}/v/demo?queue=${slug}`, "join-submit");
+  const option = phone.locator(".queue-option", { has: phone.getByTestId(`join-queue-${slug}`) });
+  await expect(option.getByTestId("queue-hours")).toContainText("18:00–02:00");
+  await phone.getByTestId("join-name").fill("Night owl");
+  await phone.getByTestId("join-submit").click();
+  await expect(phone.getByText(`opens ${longDays[later]} at 18:00`)).toBeVisible();
+
+  // Staff can still add a walk-in; then the queue cannot be removed until it is empty.
+  const walkIn = await request.post(`/api/v1/venues/demo/queues/${slug}/walk-ins`, {
+    headers: { Authorization: `Bearer ${api.token}` },
+    data: { name: "At the door", party_size: 2 },
+  });
+  expect(walkIn.status()).toBe(201);
+  const ticket = await walkIn.json();
+  const fresh = page.getByTestId(`queue-settings-${slug}`);
+  await fresh.getByTestId("queue-remove").click();
+  await expect(page.getByTestId("staff-error")).toContainText("still in this queue");
+  await api.ticketAction(ticket.id, "cancel");
+  await fresh.getByTestId("queue-remove").click();
+  await expect(page.getByTestId("staff-notice")).toContainText(`Removed Late ${slug}`);
+  await expect(page.getByTestId(`queue-settings-${slug}`)).toHaveCount(0);
+});
+
+test("settings: a counter is renamed and removed", async ({ page }) => {
+  await staffLogin(page);
+  await openSettings(page);
+  const counters = page.getByTestId("counters-settings");
+  const name = `Stool ${tag()}`;
+  await counters.getByTestId("new-counter-name").fill(name);
+  await counters.getByTestId("add-counter").click();
+  const row = counters.locator(`[data-testid="counter-row"][data-name="${name}"]`);
+  await expect(row).toHaveCount(1);
+  await row.getByTestId("counter-name").fill(`${name} (window)`);
+  await row.getByTestId("counter-rename").click();
+  await expect(page.getByTestId("staff-notice")).toContainText(`Renamed to ${name} (window)`);
+  const renamed = counters.locator(`[data-testid="counter-row"][data-name="${name} (window)"]`);
+  await expect(renamed).toHaveCount(1);
+  await renamed.getByTestId("counter-remove").click();
+  await expect(page.getByTestId("staff-notice")).toContainText(`Removed ${name} (window)`);
+  await expect(counters.locator(`[data-testid="counter-row"][data-name^="${name}"]`)).toHaveCount(0);
 });

@@ -78,6 +78,11 @@ impl Application {
             }
             _ => unreachable!("the store is opened for the mode"),
         };
+        // Offsets first (a restart may have slept through a clock change), then keep them so.
+        crate::venues::time_zone::refresh_offsets(&venues).await;
+        tokio::spawn(crate::venues::time_zone::keep_offsets_current(
+            venues.clone(),
+        ));
         let listener =
             listen(config.addr).with_context(|| format!("cannot listen on {}", config.addr))?;
         let addr = listener.local_addr()?;

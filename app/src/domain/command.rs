@@ -1,5 +1,6 @@
 //! What can be asked of a venue. Values are already validated; the engine checks the rules.
 
+use super::hours::OpenHours;
 use super::values::*;
 use serde::{Deserialize, Serialize};
 
@@ -93,5 +94,31 @@ pub enum Command {
     },
     RenameVenue {
         name: String,
+    },
+    /// Change a queue's name, number prefix (for numbers issued from now on) and open hours.
+    /// The slug stays: it is printed in QR codes.
+    UpdateQueue {
+        queue: QueueId,
+        name: String,
+        prefix: String,
+        open_hours: OpenHours,
+    },
+    /// Remove an empty queue (nobody waiting, called or being served). History keeps it.
+    RemoveQueue {
+        queue: QueueId,
+    },
+    RenameCounter {
+        counter: CounterId,
+        name: String,
+    },
+    /// Remove a counter nobody is called to or served at.
+    RemoveCounter {
+        counter: CounterId,
+    },
+    /// The venue's time zone and its offset at the moment (resolved at the edge, where the
+    /// time zone database is). Sent again by the server whenever the offset changes.
+    SetTimeZone {
+        time_zone: String,
+        utc_offset_minutes: i32,
     },
 }

@@ -5,6 +5,7 @@
 use super::command::{Command, End};
 use super::error::DomainError;
 use super::event::{Event, EventEnvelope};
+use super::hours::minute_of_week;
 use super::state::{Counter, QueueState, Ticket, VenueState};
 use super::values::*;
 
@@ -209,6 +210,101 @@ pub fn apply(state: &mut VenueState, cmd: Command, now: Timestamp) -> Result<Out
             }
             None
         }
+        Command::UpdateQueue {
+            queue,
+            name,
+            prefix,
+            open_hours,
+        } => {
+            let q = queue_in(state, queue)?;
+            if q.name != name
+                && state
+                    .queues
+                    .values()
+                    .any(|o| o.id != queue && o.name == name)
+            {
+                return Err(DomainError::AlreadyExists);
+            }
+            let q = state.queues.get_mut(&queue).expect("checked above");
+            if (&q.name, &q.prefix, &q.open_hours) != (&name, &prefix, &open_hours) {
+                q.name = name.clone();
+                q.prefix = prefix.clone();
+                q.open_hours = open_hours.clone();
+                events.push(Event::QueueUpdated {
+                    queue,
+                    name,
+                    prefix,
+                    open_hours,
+                });
+            }
+            None
+        }
+        Command::RemoveQueue { queue } => {
+            queue_in(state, queue)?;
+            let active = state
+                .tickets
+                .values()
+                .filter(|t| t.queue == queue && !t.status.is_final())
+                .count() as u32;
+            if active > 0 {
+                return Err(DomainError::QueueNotEmpty { active });
+            }
+            state.queues.remove(&queue);
+            // Today's finished tickets of the queue leave memory; storage keeps them.
+            let gone: Vec<(TicketId, String)> = state
+                .tickets
+                .values()
+                .filter(|t| t.queue == queue)
+                .map(|t| (t.id, t.token.clone()))
+                .collect();
+            for (id, token) in gone {
+                state.tickets.remove(&id);
+                state.tokens.remove(&token);
+            }
+            events.push(Event::QueueRemoved { queue });
+            None
+        }
+        Command::RenameCounter { counter, name } => {
+            counter_in(state, counter)?;
+            if state
+                .counter_by_name(&name)
+                .is_some_and(|c| c.id != counter)
+            {
+                return Err(DomainError::AlreadyExists);
+            }
+            let c = state.counters.get_mut(&counter).expect("checked above");
+            if c.name != name {
+                c.name = name.clone();
+                events.push(Event::CounterRenamed { counter, name });
+            }
+            None
+        }
+        Command::RemoveCounter { counter } => {
+            counter_in(state, counter)?;
+            if state.tickets.values().any(|t| {
+                t.counter == Some(counter)
+                    && matches!(t.status, TicketStatus::Called | TicketStatus::Serving)
+            }) {
+                return Err(DomainError::CounterInUse);
+            }
+            state.counters.remove(&counter);
+            events.push(Event::CounterRemoved { counter });
+            None
+        }
+        Command::SetTimeZone {
+            time_zone,
+            utc_offset_minutes,
+        } => {
+            if (&state.time_zone, state.utc_offset_minutes) != (&time_zone, utc_offset_minutes) {
+                state.time_zone = time_zone.clone();
+                state.utc_offset_minutes = utc_offset_minutes;
+                events.push(Event::TimeZoneChanged {
+                    time_zone,
+                    utc_offset_minutes,
+                });
+            }
+            None
+        }
         Command::SetMaxWaiting { queue, max_waiting } => {
             let q = state
                 .queues
@@ -258,6 +354,12 @@ fn join(
             QueueStatus::Open => {}
             QueueStatus::Paused => return Err(DomainError::QueuePaused),
             QueueStatus::Closed => return Err(DomainError::QueueClosed),
+        }
+        let minute = minute_of_week(now, state.utc_offset_minutes);
+        if !q.open_hours.is_open_at(minute) {
+            return Err(DomainError::OutsideOpenHours {
+                opens: q.open_hours.describe_next_opening(minute),
+            });
         }
         if q.max_waiting.is_some_and(|max| q.waiting_len() >= max) {
             return Err(DomainError::QueueFull);

@@ -28,6 +28,13 @@ pub enum DomainError {
     TokenInUse,
     #[error("this venue already has a queue or counter with that name")]
     AlreadyExists,
+    /// Outside the queue's open hours; `opens` says when it next opens ("opens today at 18:00").
+    #[error("this queue is not taking people right now{}", opens.as_ref().map(|o| format!("; it {o}")).unwrap_or_default())]
+    OutsideOpenHours { opens: Option<String> },
+    #[error("{active} ticket(s) are still in this queue: serve, move or cancel them first")]
+    QueueNotEmpty { active: u32 },
+    #[error("someone is called to or being served at this counter: finish with them first")]
+    CounterInUse,
 }
 
 impl DomainError {
@@ -45,6 +52,9 @@ impl DomainError {
             Self::InvalidTransition { .. } => "invalid_transition",
             Self::SameQueue => "same_queue",
             Self::TokenInUse => "token_in_use",
+            Self::OutsideOpenHours { .. } => "outside_open_hours",
+            Self::QueueNotEmpty { .. } => "queue_not_empty",
+            Self::CounterInUse => "counter_in_use",
         }
     }
 }

@@ -1,5 +1,6 @@
 //! What happened. Events carry no names or contacts, so they can go to any watcher as they are.
 
+use super::hours::OpenHours;
 use super::values::*;
 use serde::{Deserialize, Serialize};
 
@@ -76,6 +77,26 @@ pub enum Event {
     VenueRenamed {
         name: String,
     },
+    QueueUpdated {
+        queue: QueueId,
+        name: String,
+        prefix: String,
+        open_hours: OpenHours,
+    },
+    QueueRemoved {
+        queue: QueueId,
+    },
+    CounterRenamed {
+        counter: CounterId,
+        name: String,
+    },
+    CounterRemoved {
+        counter: CounterId,
+    },
+    TimeZoneChanged {
+        time_zone: String,
+        utc_offset_minutes: i32,
+    },
 }
 
 impl Event {
@@ -91,6 +112,11 @@ impl Event {
             Event::QueueAdded { .. } => "queue_added",
             Event::CounterAdded { .. } => "counter_added",
             Event::VenueRenamed { .. } => "venue_renamed",
+            Event::QueueUpdated { .. } => "queue_updated",
+            Event::QueueRemoved { .. } => "queue_removed",
+            Event::CounterRenamed { .. } => "counter_renamed",
+            Event::CounterRemoved { .. } => "counter_removed",
+            Event::TimeZoneChanged { .. } => "time_zone_changed",
         }
     }
 
@@ -104,7 +130,12 @@ impl Event {
             | Event::QueueLimitChanged { .. }
             | Event::QueueAdded { .. }
             | Event::CounterAdded { .. }
-            | Event::VenueRenamed { .. } => None,
+            | Event::VenueRenamed { .. }
+            | Event::QueueUpdated { .. }
+            | Event::QueueRemoved { .. }
+            | Event::CounterRenamed { .. }
+            | Event::CounterRemoved { .. }
+            | Event::TimeZoneChanged { .. } => None,
         }
     }
 
@@ -116,11 +147,17 @@ impl Event {
             | Event::StatusChanged { queue, .. }
             | Event::QueueStatusChanged { queue, .. }
             | Event::QueueLimitChanged { queue, .. }
-            | Event::QueueAdded { queue, .. } => (Some(*queue), None),
+            | Event::QueueAdded { queue, .. }
+            | Event::QueueUpdated { queue, .. }
+            | Event::QueueRemoved { queue } => (Some(*queue), None),
             Event::Requeued {
                 from_queue, queue, ..
             } => (Some(*queue), (from_queue != queue).then_some(*from_queue)),
-            Event::CounterAdded { .. } | Event::VenueRenamed { .. } => (None, None),
+            Event::CounterAdded { .. }
+            | Event::VenueRenamed { .. }
+            | Event::CounterRenamed { .. }
+            | Event::CounterRemoved { .. }
+            | Event::TimeZoneChanged { .. } => (None, None),
         }
     }
 }

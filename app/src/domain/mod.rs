@@ -8,6 +8,7 @@ pub mod command;
 pub mod engine;
 pub mod error;
 pub mod event;
+pub mod hours;
 pub mod state;
 pub mod values;
 
@@ -15,5 +16,6 @@ pub use command::{Command, End};
 pub use engine::apply;
 pub use error::DomainError;
 pub use event::{Event, EventEnvelope};
+pub use hours::{OpenHours, Weekday};
 pub use state::{Counter, QueueState, Ticket, VenueState};
 pub use values::*;

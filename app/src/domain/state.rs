@@ -1,5 +1,6 @@
 //! The in-memory state of one venue: what the engine reads and changes.
 
+use super::hours::OpenHours;
 use super::values::*;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
@@ -47,6 +48,9 @@ pub struct QueueState {
     pub status: QueueStatus,
     /// Most tickets allowed to wait at once; `None` is unlimited.
     pub max_waiting: Option<u32>,
+    /// When customers may join, in venue-local time; empty: whenever the queue is open.
+    #[serde(default)]
+    pub open_hours: OpenHours,
     /// The venue-local day `last_number` belongs to.
     pub day: i64,
     pub last_number: u32,
@@ -66,6 +70,7 @@ impl QueueState {
             prefix: prefix.to_owned(),
             status: QueueStatus::Open,
             max_waiting: None,
+            open_hours: OpenHours::default(),
             day: i64::MIN,
             last_number: 0,
             waiting: BTreeMap::new(),
@@ -109,6 +114,11 @@ pub struct VenueState {
     pub id: i64,
     pub slug: String,
     pub name: String,
+    /// IANA time zone name ("Europe/Lisbon"); empty means UTC.
+    #[serde(default)]
+    pub time_zone: String,
+    /// The zone's offset now. The engine reads only this (it has no time zone database);
+    /// the server keeps it current across daylight-saving changes.
     pub utc_offset_minutes: i32,
     pub queues: BTreeMap<QueueId, QueueState>,
     pub counters: BTreeMap<CounterId, Counter>,

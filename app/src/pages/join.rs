@@ -149,6 +149,12 @@ pub fn JoinPage() -> impl IntoView {
                         let slug_set = slug.clone();
                         let full = q.max_waiting.is_some_and(|m| q.waiting >= m);
                         let disabled = q.status != "open" || full;
+                        // Hours are in the venue's time zone; a join outside them is
+                        // refused with the time the queue opens.
+                        let hours = crate::protocol::HoursSlotView::to_hours(&q.open_hours)
+                            .ok()
+                            .filter(|h| !h.is_unrestricted())
+                            .map(|h| format!("Hours: {h}"));
                         let state = match q.status.as_str() {
                             "paused" => Some("Paused"),
                             "closed" => Some("Closed"),
@@ -178,6 +184,7 @@ pub fn JoinPage() -> impl IntoView {
                                             }.into_any(),
                                         }}
                                     </span>
+                                    {hours.map(|h| view! { <span class="queue-option-hours" data-testid="queue-hours">{h}</span> })}
                                 </span>
                             </label>
                         }

@@ -52,6 +52,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/t/:token") view=ticket::TicketPage/>
                 <Route path=path!("/staff") view=staff::LoginPage/>
                 <Route path=path!("/staff/:venue") view=staff::DashboardPage/>
+                <Route path=path!("/staff/:venue/settings") view=staff::SettingsPage/>
                 <Route path=path!("/invite/:token") view=staff::InvitePage/>
                 <Route path=path!("/display/:venue") view=display::DisplayPage/>
             </Routes>

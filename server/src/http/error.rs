@@ -93,7 +93,10 @@ impl From<DomainError> for ApiError {
             | DomainError::InvalidTransition { .. }
             | DomainError::SameQueue
             | DomainError::TokenInUse
-            | DomainError::AlreadyExists => StatusCode::CONFLICT,
+            | DomainError::AlreadyExists
+            | DomainError::OutsideOpenHours { .. }
+            | DomainError::QueueNotEmpty { .. }
+            | DomainError::CounterInUse => StatusCode::CONFLICT,
         };
         Self::new(status, e.code(), e.to_string())
     }

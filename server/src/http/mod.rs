@@ -13,6 +13,7 @@ pub mod limits;
 pub mod openapi;
 pub mod public;
 pub mod screens;
+pub mod settings;
 pub mod staff;
 pub mod ws;
 
@@ -141,10 +142,23 @@ pub fn router(state: AppState) -> Router {
         .route("/venues/{venue}/invites", post(invites::invite))
         .route(
             "/venues/{venue}/queues",
-            get(staff::queues).post(staff::add_queue),
+            get(staff::queues).post(settings::add_queue),
         )
-        .route("/venues/{venue}/counters", post(staff::add_counter))
-        .route("/venues/{venue}/name", post(staff::rename_venue))
+        .route(
+            "/venues/{venue}/queues/{queue}",
+            axum::routing::delete(settings::remove_queue),
+        )
+        .route(
+            "/venues/{venue}/queues/{queue}/settings",
+            post(settings::queue_settings),
+        )
+        .route("/venues/{venue}/counters", post(settings::add_counter))
+        .route(
+            "/venues/{venue}/counters/{counter}",
+            post(settings::rename_counter).delete(settings::remove_counter),
+        )
+        .route("/venues/{venue}/name", post(settings::rename_venue))
+        .route("/venues/{venue}/time-zone", post(settings::set_time_zone))
         .route("/venues/{venue}/audit", get(staff::audit))
         .route("/venues/{venue}/dead-letters", get(admin::dead_letters))
         .route(
@@ -162,7 +176,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route(
             "/venues/{venue}/queues/{queue}/limit",
-            post(staff::queue_limit),
+            post(settings::queue_limit),
         )
         .route(
             "/venues/{venue}/queues/{queue}/{action}",

@@ -1,6 +1,6 @@
 //! The OpenAPI 3 document, generated from the handlers' annotations, and a readable API page.
 
-use super::{admin, auth, invites, join_code, public, screens, staff, ws};
+use super::{admin, auth, invites, join_code, public, screens, settings, staff, ws};
 use app::protocol::*;
 use axum::Json;
 use axum::response::Html;
@@ -15,7 +15,7 @@ use utoipa::{Modify, OpenApi};
         public::venue_info, public::join, public::get_ticket, public::cancel_ticket,
         public::display, public::qr_svg, ws::ticket_live, ws::display_live,
         auth::login, auth::logout, auth::me,
-        staff::queues, staff::call_next, staff::walk_in, staff::add_queue, staff::add_counter, staff::rename_venue, staff::queue_limit, staff::queue_action, staff::ticket_action, staff::audit,
+        staff::queues, staff::call_next, staff::walk_in, settings::add_queue, settings::add_counter, settings::rename_venue, settings::queue_limit, settings::queue_settings, settings::remove_queue, settings::rename_counter, settings::remove_counter, settings::set_time_zone, staff::queue_action, staff::ticket_action, staff::audit,
         admin::dead_letters, admin::replay_dead_letter,
         invites::invite, invites::show, invites::accept,
         auth::change_password, auth::reset_staff_password, auth::list_staff, auth::change_role, auth::remove_staff,

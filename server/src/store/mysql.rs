@@ -23,6 +23,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/mysql/0002_invites.sql"),
     include_str!("../../migrations/mysql/0003_screens.sql"),
     include_str!("../../migrations/mysql/0004_join_code.sql"),
+    include_str!("../../migrations/mysql/0005_settings.sql"),
 ];
 
 /// Rows per multi-row INSERT: 19 columns x 400 rows stays far below MySQL's 65535 bound
@@ -182,7 +183,7 @@ impl MySqlStore {
     /// the newest day any stored ticket of the venue was issued on (or a later queue day).
     pub async fn load_venue(&self, slug: &str) -> anyhow::Result<Option<VenueState>> {
         let Some(v) = sqlx::query(
-            "SELECT id, slug, name, utc_offset_minutes, event_offset, next_ticket_id \
+            "SELECT id, slug, name, utc_offset_minutes, event_offset, next_ticket_id, time_zone \
              FROM venues WHERE slug = ?",
         )
         .bind(slug.to_owned())
@@ -199,10 +200,12 @@ impl MySqlStore {
         state.utc_offset_minutes = v.get(3);
         state.offset = v.get::<i64, _>(4) as u64;
         state.next_ticket_id = v.get::<i64, _>(5) as u64;
+        state.time_zone = v.get(6);
 
         for r in sqlx::query(
             "SELECT id, slug, name, prefix, status, max_waiting, day, last_number, pace_ms, \
-             last_call_at FROM queues WHERE venue_id = ? ORDER BY sort_order, id",
+             last_call_at, open_hours FROM queues WHERE venue_id = ? AND removed_at IS NULL \
+             ORDER BY sort_order, id",
         )
         .bind(state.id)
         .fetch_all(&self.pool)
@@ -221,12 +224,18 @@ impl MySqlStore {
             q.last_number = r.get::<i64, _>(7) as u32;
             q.pace_ms = r.get::<i64, _>(8) as u64;
             q.last_call_at = r.get(9);
+            if let Some(hours) = r.get::<Option<String>, _>(10) {
+                q.open_hours = serde_json::from_str(&hours)
+                    .with_context(|| format!("queue {}: unreadable open hours", id.0))?;
+            }
             state.queues.insert(id, q);
         }
-        for r in sqlx::query("SELECT id, name FROM counters WHERE venue_id = ? ORDER BY id")
-            .bind(state.id)
-            .fetch_all(&self.pool)
-            .await?
+        for r in sqlx::query(
+            "SELECT id, name FROM counters WHERE venue_id = ? AND removed_at IS NULL ORDER BY id",
+        )
+        .bind(state.id)
+        .fetch_all(&self.pool)
+        .await?
         {
             let id = CounterId(r.get(0));
             state.counters.insert(id, Counter { id, name: r.get(1) });

@@ -222,6 +222,32 @@ async fn configuration_accounts_and_sessions_round_trip() {
         assert!(state.tickets.is_empty());
         assert!(store.load_venue("nope").await.unwrap().is_none());
 
+        // Settings: edited, time zone, and removed rows that free their names.
+        let hours = OpenHours::parse([("fri", "20:00", "03:00")]).unwrap();
+        let json = serde_json::to_string(&hours).unwrap();
+        store
+            .update_queue(venue, terrace, "Roof", "R", Some(json))
+            .await
+            .unwrap();
+        store.set_time_zone(venue, "Europe/Lisbon").await.unwrap();
+        store.remove_queue(venue, bar.0, "bar", 9).await.unwrap();
+        store
+            .remove_counter(venue, desk.0, "Desk 1", 9)
+            .await
+            .unwrap();
+        let state = store.load_venue("joes").await.unwrap().unwrap();
+        assert_eq!(state.time_zone, "Europe/Lisbon");
+        let roof = &state.queues[&QueueId(terrace)];
+        assert_eq!((roof.name.as_str(), roof.prefix.as_str()), ("Roof", "R"));
+        assert_eq!(roof.open_hours, hours);
+        assert!(!state.queues.contains_key(&bar) && state.counters.is_empty());
+        let bar2 = store.create_queue(venue, "bar", "Bar", "B").await.unwrap();
+        let desk2 = store.create_counter(venue, "Desk 1").await.unwrap();
+        assert_ne!((bar2, desk2), (bar.0, desk.0));
+        let state = store.load_venue("joes").await.unwrap().unwrap();
+        assert_eq!(state.queues.len(), 2);
+        assert_eq!(state.counters.len(), 1);
+
         let ana = store
             .create_user("ana@example.com", "hash1", 5)
             .await

@@ -248,6 +248,104 @@ macro_rules! shared_queries {
             Ok(())
         }
 
+        /// A queue's editable settings; `open_hours` is the schedule as JSON (`None`: any time).
+        pub async fn update_queue(
+            &self,
+            venue_id: i64,
+            queue_id: i64,
+            name: &str,
+            prefix: &str,
+            open_hours: Option<String>,
+        ) -> anyhow::Result<()> {
+            sqlx::query(
+                "UPDATE queues SET name = ?, prefix = ?, open_hours = ? \
+                 WHERE id = ? AND venue_id = ? AND removed_at IS NULL",
+            )
+            .bind(name.to_owned())
+            .bind(prefix.to_owned())
+            .bind(open_hours)
+            .bind(queue_id)
+            .bind(venue_id)
+            .execute(&self.pool)
+            .await?;
+            Ok(())
+        }
+
+        /// Retire a queue: history keeps pointing at the row; its slug is freed for reuse.
+        pub async fn remove_queue(
+            &self,
+            venue_id: i64,
+            queue_id: i64,
+            slug: &str,
+            now: Timestamp,
+        ) -> anyhow::Result<()> {
+            sqlx::query(
+                "UPDATE queues SET removed_at = ?, slug = ? \
+                 WHERE id = ? AND venue_id = ? AND removed_at IS NULL",
+            )
+            .bind(now)
+            .bind(format!("{slug}~{queue_id}"))
+            .bind(queue_id)
+            .bind(venue_id)
+            .execute(&self.pool)
+            .await?;
+            Ok(())
+        }
+
+        pub async fn rename_counter(
+            &self,
+            venue_id: i64,
+            counter_id: i64,
+            name: &str,
+        ) -> anyhow::Result<()> {
+            sqlx::query(
+                "UPDATE counters SET name = ? WHERE id = ? AND venue_id = ? AND removed_at IS NULL",
+            )
+            .bind(name.to_owned())
+            .bind(counter_id)
+            .bind(venue_id)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| {
+                crate::store::unique_violation(
+                    e,
+                    &format!("this venue already has a counter {name:?}"),
+                )
+            })?;
+            Ok(())
+        }
+
+        /// Retire a counter; its name is freed for reuse.
+        pub async fn remove_counter(
+            &self,
+            venue_id: i64,
+            counter_id: i64,
+            name: &str,
+            now: Timestamp,
+        ) -> anyhow::Result<()> {
+            sqlx::query(
+                "UPDATE counters SET removed_at = ?, name = ? \
+                 WHERE id = ? AND venue_id = ? AND removed_at IS NULL",
+            )
+            .bind(now)
+            .bind(format!("{name}~{counter_id}"))
+            .bind(counter_id)
+            .bind(venue_id)
+            .execute(&self.pool)
+            .await?;
+            Ok(())
+        }
+
+        /// The venue's IANA time zone name ("" for UTC).
+        pub async fn set_time_zone(&self, venue_id: i64, time_zone: &str) -> anyhow::Result<()> {
+            sqlx::query("UPDATE venues SET time_zone = ? WHERE id = ?")
+                .bind(time_zone.to_owned())
+                .bind(venue_id)
+                .execute(&self.pool)
+                .await?;
+            Ok(())
+        }
+
         /// Whether joining needs the rotating code, and the secret it derives from.
         pub async fn join_code(&self, venue_id: i64) -> anyhow::Result<(bool, Option<String>)> {
             let row: Option<(bool, Option<String>)> =

@@ -18,6 +18,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0002_invites.sql"),
     include_str!("../../migrations/sqlite/0003_screens.sql"),
     include_str!("../../migrations/sqlite/0004_join_code.sql"),
+    include_str!("../../migrations/sqlite/0005_settings.sql"),
 ];
 
 /// Rows per multi-row INSERT: 18 columns x 400 rows stays far below SQLite's 32766 bound
@@ -74,6 +75,7 @@ impl SqliteStore {
                 2 => "PRAGMA user_version = 2",
                 3 => "PRAGMA user_version = 3",
                 4 => "PRAGMA user_version = 4",
+                5 => "PRAGMA user_version = 5",
                 _ => unreachable!("add a line per migration"),
             };
             sqlx::raw_sql(set).execute(&mut *tx).await?;
@@ -85,7 +87,7 @@ impl SqliteStore {
     /// Load a venue with its queues, counters, active tickets and today's finished ones.
     pub async fn load_venue(&self, slug: &str) -> anyhow::Result<Option<VenueState>> {
         let Some(v) = sqlx::query(
-            "SELECT id, slug, name, utc_offset_minutes, event_offset, next_ticket_id \
+            "SELECT id, slug, name, utc_offset_minutes, event_offset, next_ticket_id, time_zone \
              FROM venues WHERE slug = ?",
         )
         .bind(slug.to_owned())
@@ -102,10 +104,12 @@ impl SqliteStore {
         state.utc_offset_minutes = v.get(3);
         state.offset = v.get::<i64, _>(4) as u64;
         state.next_ticket_id = v.get::<i64, _>(5) as u64;
+        state.time_zone = v.get(6);
 
         for r in sqlx::query(
             "SELECT id, slug, name, prefix, status, max_waiting, day, last_number, pace_ms, \
-             last_call_at FROM queues WHERE venue_id = ? ORDER BY sort_order, id",
+             last_call_at, open_hours FROM queues WHERE venue_id = ? AND removed_at IS NULL \
+             ORDER BY sort_order, id",
         )
         .bind(state.id)
         .fetch_all(&self.pool)
@@ -124,12 +128,18 @@ impl SqliteStore {
             q.last_number = r.get::<i64, _>(7) as u32;
             q.pace_ms = r.get::<i64, _>(8) as u64;
             q.last_call_at = r.get(9);
+            if let Some(hours) = r.get::<Option<String>, _>(10) {
+                q.open_hours = serde_json::from_str(&hours)
+                    .with_context(|| format!("queue {}: unreadable open hours", id.0))?;
+            }
             state.queues.insert(id, q);
         }
-        for r in sqlx::query("SELECT id, name FROM counters WHERE venue_id = ? ORDER BY id")
-            .bind(state.id)
-            .fetch_all(&self.pool)
-            .await?
+        for r in sqlx::query(
+            "SELECT id, name FROM counters WHERE venue_id = ? AND removed_at IS NULL ORDER BY id",
+        )
+        .bind(state.id)
+        .fetch_all(&self.pool)
+        .await?
         {
             let id = CounterId(r.get(0));
             state.counters.insert(id, Counter { id, name: r.get(1) });

@@ -8,6 +8,7 @@
 //! Distributed mode: one writer per venue appends to the Redis log (`crate::dist`), and every
 //! instance applies the log in order with [`Venues::apply_logged`].
 
+pub mod time_zone;
 pub mod views;
 mod writer;
 

@@ -61,6 +61,7 @@ pub fn queue_summary(q: &QueueState) -> QueueSummary {
         waiting: q.waiting_len(),
         eta_seconds: q.eta_seconds(q.waiting_len() + 1),
         max_waiting: q.max_waiting,
+        open_hours: HoursSlotView::from_hours(&q.open_hours),
     }
 }
 
@@ -118,6 +119,7 @@ pub fn staff_snapshot(state: &VenueState) -> StaffSnapshot {
     StaffSnapshot {
         venue: state.slug.clone(),
         venue_name: state.name.clone(),
+        time_zone: state.time_zone.clone(),
         offset: state.offset,
         queues,
         counters: state

@@ -54,6 +54,8 @@ const OWNER_ROUTES: &[&str] = &[
     "post /api/v1/venues/{venue}/queues",
     "post /api/v1/venues/{venue}/screens/settings",
     "post /api/v1/venues/{venue}/join-code",
+    "delete /api/v1/venues/{venue}/queues/{queue}",
+    "/api/v1/venues/{venue}/time-zone",
 ];
 
 /// Routes that need a manager or owner, not just staff.
@@ -62,6 +64,8 @@ const MANAGER_ROUTES: &[&str] = &[
     "/api/v1/venues/{venue}/join-code",
     "/api/v1/venues/{venue}/counters",
     "/api/v1/venues/{venue}/queues/{queue}/limit",
+    "/api/v1/venues/{venue}/queues/{queue}/settings",
+    "/api/v1/venues/{venue}/counters/{counter}",
     "/api/v1/venues/{venue}/screens",
     "/api/v1/venues/{venue}/screens/pairing-code",
     "/api/v1/venues/{venue}/screens/settings",
@@ -86,6 +90,8 @@ fn needs(method: &str, path: &str) -> Needs {
 fn fill(path: &str, ticket_id: u64) -> String {
     path.replace("{venue}", "demo")
         .replace("{queue}", "bar")
+        // No such counter: allowed callers get 404, and nothing is renamed or removed.
+        .replace("{counter}", "no-such-counter")
         .replace("{id}", &ticket_id.to_string())
         // Nobody who works here: the owner gets 404, and nobody's password changes.
         .replace("{email}", "nobody@example.com")

@@ -215,6 +215,16 @@ impl TestApp {
         req.send().await.expect("request sent")
     }
 
+    pub async fn staff_delete(&self, path: &str) -> reqwest::Response {
+        let token = self.staff_token().await;
+        self.client
+            .delete(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
     // ----- auth -----
 
     pub async fn try_login(&self, email: &str, password: &str) -> reqwest::Response {

@@ -15,5 +15,6 @@ mod limits;
 mod meta;
 mod restart;
 mod screens;
+mod settings;
 mod staff;
 mod websocket;

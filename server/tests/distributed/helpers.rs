@@ -253,6 +253,19 @@ impl Cluster {
         (status, r.json().await.unwrap_or(Value::Null))
     }
 
+    pub async fn staff_delete(&self, i: usize, path: &str) -> (u16, Value) {
+        let token = self.token().await;
+        let r = self
+            .client
+            .delete(self.at(i).url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("staff request");
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
     pub async fn staff_get(&self, i: usize, path: &str) -> (u16, Value) {
         let token = self.token().await;
         let r = self

@@ -337,3 +337,79 @@ async fn a_failing_history_entry_is_dead_lettered_and_replays_once() {
     history_caught_up(&cluster, events as u64, Duration::from_secs(10)).await;
     cluster.stop().await;
 }
+
+/// Settings travel through the log like any other change: made on one instance, every
+/// instance applies them, including a queue's hours, the venue's time zone and removals.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn settings_changed_on_one_instance_hold_on_all() {
+    let cluster = Cluster::start(3).await;
+    let (status, body) = cluster
+        .staff_post(
+            0,
+            "/api/v1/venues/demo/time-zone",
+            json!({"time_zone": "America/Sao_Paulo"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    // Hours that never include now: one minute a week, a few days away.
+    let days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+    let (_, info) = cluster.staff_get(1, "/api/v1/venues/demo/queues").await;
+    assert!(info["queues"].is_array());
+    let (status, body) = cluster
+        .staff_post(
+            1,
+            "/api/v1/venues/demo/queues/tables-large/settings",
+            json!({"name": "Big tables", "prefix": "G",
+                   "open_hours": [{"day": days[0], "open": "04:00", "close": "04:01"},
+                                  {"day": days[3], "open": "04:00", "close": "04:01"}]}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = cluster
+        .staff_post(
+            2,
+            "/api/v1/venues/demo/counters/Table%207",
+            json!({"name": "Window table"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = cluster
+        .staff_delete(2, "/api/v1/venues/demo/queues/tables-small")
+        .await;
+    assert_eq!(status, 204, "{body}");
+    cluster.converged().await;
+    for i in 0..3 {
+        let (status, snap) = cluster.staff_get(i, "/api/v1/venues/demo/queues").await;
+        assert_eq!(status, 200);
+        assert_eq!(snap["time_zone"], "America/Sao_Paulo", "instance {i}");
+        let slugs: Vec<&str> = snap["queues"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|q| q["slug"].as_str().unwrap())
+            .collect();
+        assert_eq!(slugs, ["bar", "tables-large"], "instance {i}");
+        assert_eq!(snap["queues"][1]["name"], "Big tables");
+        assert_eq!(snap["queues"][1]["open_hours"][1]["day"], "thu");
+        let counters: Vec<&str> = snap["counters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["name"].as_str().unwrap())
+            .collect();
+        assert!(
+            counters.contains(&"Window table"),
+            "instance {i}: {counters:?}"
+        );
+        // A join outside the hours is refused wherever it lands (unless this run happens to
+        // fall in one of the two one-minute slots).
+        let (status, body) = cluster.join(i, "tables-large", "Late").await;
+        assert!(
+            status == 409 && body["error"]["code"] == "outside_open_hours" || status == 201,
+            "instance {i}: {status} {body}"
+        );
+        let (status, _) = cluster.join(i, "tables-small", "Gone").await;
+        assert_eq!(status, 404, "instance {i}");
+    }
+    cluster.stop().await;
+}

@@ -1,20 +1,18 @@
-//! `/staff/:venue`: loading the dashboard, keeping it live, and the shared `Dash` handle.
+//! `/staff/:venue` (the queues) and `/staff/:venue/settings`: loading the venue, keeping it
+//! live, and the shared `Dash` handle both pages' parts use.
 
-use super::activity::Activity;
 use super::at_counters::{NoShows, NowServing};
 use super::dead_letters::DeadLetters;
-use super::invite_form::InviteForm;
-use super::queue_limits::QueueLimits;
 use super::queue_panel::QueuePanel;
-use super::screens::Screens;
-use super::team::Team;
-use super::venue_settings::VenueSettings;
+use super::settings::SettingsGrid;
 use super::walk_in::WalkInForm;
 use crate::client::{
     self, ApiError, ConnState, LiveSocket, STAFF_COUNTER_KEY, STAFF_TOKEN_KEY, api_get, api_post,
 };
 use crate::pages::common::{ConnectionBadge, Loading, use_param};
-use crate::protocol::{MeResponse, StaffQueue, StaffSnapshot, TicketView, VenueMessage};
+use crate::protocol::{
+    MeResponse, QueueSummary, StaffQueue, StaffSnapshot, TicketView, VenueMessage,
+};
 use leptos::{prelude::*, task::spawn_local};
 use leptos_meta::Title;
 use leptos_router::hooks::use_navigate;
@@ -74,6 +72,15 @@ impl Dash {
             self.counter.set(pick);
         }
         self.snap.set(Some(s));
+    }
+
+    /// Every queue's summary, in dashboard order (tracked: re-runs when the snapshot changes).
+    pub(super) fn queue_summaries(self) -> Vec<QueueSummary> {
+        self.snap.with(|s| {
+            s.as_ref()
+                .map(|s| s.queues.iter().map(|q| q.summary.clone()).collect())
+                .unwrap_or_default()
+        })
     }
 
     pub(super) fn refresh(self) {
@@ -171,6 +178,17 @@ impl Dash {
 
 #[component]
 pub fn DashboardPage() -> impl IntoView {
+    view! { <StaffPage settings=false/> }
+}
+
+/// One page for every venue setting: venue, queues, counters, team, screens, activity.
+#[component]
+pub fn SettingsPage() -> impl IntoView {
+    view! { <StaffPage settings=true/> }
+}
+
+#[component]
+fn StaffPage(settings: bool) -> impl IntoView {
     let venue = use_param("venue");
     let navigate = use_navigate();
     let d = Dash {
@@ -347,6 +365,10 @@ pub fn DashboardPage() -> impl IntoView {
                 None => view! { <Loading/> }.into_any(),
             };
         }
+        if settings {
+            return view! { <SettingsGrid d=d manager=manager owner=owner me=my_email/> }
+                .into_any();
+        }
         view! {
             <div class="dash-grid">
                 <div class="dash-queues">
@@ -359,12 +381,6 @@ pub fn DashboardPage() -> impl IntoView {
                     <NoShows d=d/>
                     <DeadLetters d=d manager=manager/>
                     <WalkInForm d=d/>
-                    {move || manager.get().then(|| view! { <Team d=d owner=owner me=my_email/> })}
-                    {move || owner.get().then(|| view! { <InviteForm d=d/> })}
-                    {move || manager.get().then(|| view! { <Activity d=d/> })}
-                    {move || manager.get().then(|| view! { <QueueLimits d=d/> })}
-                    {move || manager.get().then(|| view! { <Screens d=d owner=owner/> })}
-                    {move || manager.get().then(|| view! { <VenueSettings d=d owner=owner/> })}
                 </aside>
             </div>
         }
@@ -372,7 +388,11 @@ pub fn DashboardPage() -> impl IntoView {
     };
 
     view! {
-        <Title text=move || { let n = venue_name(); if n.is_empty() { "Dashboard".to_string() } else { format!("{n} · Staff") } }/>
+        <Title text=move || {
+            let n = venue_name();
+            let page = if settings { "Settings" } else { "Staff" };
+            if n.is_empty() { page.to_string() } else { format!("{n} · {page}") }
+        }/>
         <div class="dashboard">
             <header class="dash-header">
                 <div class="dash-title">
@@ -382,6 +402,11 @@ pub fn DashboardPage() -> impl IntoView {
                 </div>
                 <div class="dash-tools">
                     {counter_select}
+                    {move || if settings {
+                        view! { <a class="button" data-testid="open-queues" href=format!("/staff/{}", venue.get())>"Back to queues"</a> }.into_any()
+                    } else {
+                        manager.get().then(|| view! { <a class="button subtle" data-testid="open-settings" href=format!("/staff/{}/settings", venue.get())>"Settings"</a> }).into_any()
+                    }}
                     <a class="button subtle" href=move || format!("/display/{}", venue.get()) target="_blank">"Venue screen"</a>
                     <a class="button subtle" href=move || format!("/v/{}", venue.get()) target="_blank">"Join page"</a>
                     <span class="who">{move || me.with(|m| m.as_ref().map(|m| m.email.clone()).unwrap_or_default())}</span>

@@ -8,18 +8,7 @@ use leptos::{prelude::*, task::spawn_local};
 
 #[component]
 pub(super) fn QueueLimits(d: Dash) -> impl IntoView {
-    let queues = Memo::new(move |_| {
-        d.snap.with(|s| {
-            s.as_ref()
-                .map(|s| {
-                    s.queues
-                        .iter()
-                        .map(|q| q.summary.clone())
-                        .collect::<Vec<_>>()
-                })
-                .unwrap_or_default()
-        })
-    });
+    let queues = Memo::new(move |_| d.queue_summaries());
     view! {
         <section class="card queue-limits" data-testid="queue-limits">
             <h2>"Queue sizes"</h2>
