@@ -543,6 +543,11 @@ pub enum VenueMessage<T> {
 /// WebSocket close code sent when an instance is at its connection limit: try again later.
 pub const CLOSE_TRY_AGAIN: u16 = 1013;
 
+/// WebSocket close code sent to a staff or venue-screen socket whose access ended (session
+/// logged out or expired, removed from the venue, screen revoked): do not just reconnect,
+/// ask the REST API, which says why.
+pub const CLOSE_ACCESS_ENDED: u16 = 4401;
+
 /// Seconds into a wait estimate string like "about 5 min".
 pub fn format_wait(seconds: u64) -> String {
     match seconds {

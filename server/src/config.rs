@@ -108,6 +108,17 @@ pub struct Config {
     )]
     pub request_timeout_secs: u64,
 
+    /// How often a live staff or venue-screen socket checks that its credential still
+    /// holds, in seconds: a revoked screen, an ended session or a removed team member loses
+    /// the live picture within this time.
+    #[arg(
+        long,
+        env = "FILA_ACCESS_RECHECK_SECS",
+        default_value_t = 30,
+        global = true
+    )]
+    pub access_recheck_secs: u64,
+
     /// How long a staff login lasts, in hours.
     #[arg(long, env = "FILA_SESSION_HOURS", default_value_t = 12, global = true)]
     pub session_hours: u32,

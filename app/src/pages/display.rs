@@ -103,6 +103,10 @@ pub fn DisplayPage() -> impl IntoView {
             .unwrap_or_default();
         cred_query.set(cred.clone());
         let path = format!("/api/v1/venues/{slug}/display{cred}");
+        // Set when a live socket drops: the REST answer then says whether it was only the
+        // network or the screen lost its access (revoked, or pairing newly required).
+        let dropped = RwSignal::new(0u32);
+        let slug_for_check = slug.clone();
         let socket = LiveSocket::open(
             move || format!("/api/v1/venues/{slug}/display/ws{cred}"),
             move |text| {
@@ -112,21 +116,34 @@ pub fn DisplayPage() -> impl IntoView {
                     apply(data);
                 }
             },
-            move |s| conn.set(s),
+            move |s| {
+                let was = conn.try_get_untracked();
+                conn.set(s);
+                if s == ConnState::Offline && was == Some(ConnState::Live) {
+                    dropped.update(|n| *n += 1);
+                }
+            },
         );
-        spawn_local(async move {
-            match api_get::<DisplaySnapshot>(&path).await {
-                Ok(s) => apply(s),
-                Err(e) if e.is_not_found() => {
-                    socket.close();
-                    missing.try_set(true);
+        Effect::new(move |_| {
+            let _ = dropped.get();
+            let path = path.clone();
+            let slug = slug_for_check.clone();
+            spawn_local(async move {
+                match api_get::<DisplaySnapshot>(&path).await {
+                    Ok(s) => apply(s),
+                    Err(e) if e.is_not_found() => {
+                        socket.close();
+                        missing.try_set(true);
+                    }
+                    Err(e) if e.code == "pairing_required" => {
+                        socket.close();
+                        // A credential that no longer opens the display was revoked.
+                        client::storage_remove(&screen_key(&slug));
+                        needs_pairing.try_set(true);
+                    }
+                    Err(_) => {}
                 }
-                Err(e) if e.code == "pairing_required" => {
-                    socket.close();
-                    needs_pairing.try_set(true);
-                }
-                Err(_) => {}
-            }
+            });
         });
         on_cleanup(move || socket.close());
     });

@@ -14,7 +14,7 @@ use super::public::{check_param, find_ticket};
 use crate::venues::{VenueHandle, views};
 use app::domain::{CounterId, QueueId};
 use app::position::Watch;
-use app::protocol::{CLOSE_TRY_AGAIN, TicketMessage, VenueMessage};
+use app::protocol::{CLOSE_ACCESS_ENDED, CLOSE_TRY_AGAIN, TicketMessage, VenueMessage};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
@@ -298,15 +298,56 @@ fn frame(s: &AppState, venue: &VenueHandle, kind: Picture) -> Utf8Bytes {
     bytes
 }
 
+/// Whoever opened a picture socket, as they showed themselves at the upgrade. Checked again
+/// every `access_recheck_secs`: a revoked screen, an ended session or a removed team member
+/// loses the live picture, on every instance, without anyone having to find the socket.
+struct Viewer {
+    headers: axum::http::HeaderMap,
+    /// A screen credential from the query string (display sockets).
+    screen: Option<String>,
+    kind: Picture,
+}
+
+impl Viewer {
+    /// False only when access is refused now; a storage hiccup keeps the socket open.
+    async fn still_allowed(&self, s: &AppState, venue: &VenueHandle) -> bool {
+        let get = axum::http::Method::GET;
+        let checked = match self.kind {
+            Picture::Display => {
+                let screen = self.screen.as_deref();
+                super::screens::may_view_display(s, venue, screen, &get, &self.headers).await
+            }
+            Picture::Staff => {
+                match super::auth::StaffAuth::from_headers(s, &get, &self.headers).await {
+                    Ok(auth) => match s.store.role_at(auth.user_id, venue.id).await {
+                        Ok(Some(_)) => Ok(()),
+                        Ok(None) => Err(ApiError::forbidden()),
+                        Err(e) => Err(e.into()),
+                    },
+                    Err(e) => Err(e),
+                }
+            }
+        };
+        match checked {
+            Ok(()) => true,
+            Err(e) => !matches!(e.status.as_u16(), 401 | 403),
+        }
+    }
+}
+
 async fn picture_socket(
     mut socket: WebSocket,
     s: AppState,
     venue: Arc<VenueHandle>,
-    kind: Picture,
+    viewer: Viewer,
 ) {
+    let kind = viewer.kind;
     let mut changed = venue.changed.subscribe();
     let mut ping = tokio::time::interval(PING_EVERY);
     ping.tick().await;
+    let mut recheck =
+        tokio::time::interval(Duration::from_secs(s.config.access_recheck_secs.max(1)));
+    recheck.tick().await;
     loop {
         changed.borrow_and_update();
         if socket
@@ -334,6 +375,16 @@ async fn picture_socket(
                         return;
                     }
                 }
+                _ = recheck.tick() => {
+                    if !viewer.still_allowed(&s, &venue).await {
+                        let frame = CloseFrame {
+                            code: CLOSE_ACCESS_ENDED,
+                            reason: Utf8Bytes::from_static("access ended"),
+                        };
+                        let _ = socket.send(Message::Close(Some(frame))).await;
+                        return;
+                    }
+                }
             }
         }
     }
@@ -357,8 +408,13 @@ pub async fn display_live(
     let v = s.venue(&venue).await?;
     super::screens::may_view_display(&s, &v, q.screen.as_deref(), &method, &headers).await?;
     let st = s.clone();
+    let viewer = Viewer {
+        headers,
+        screen: q.screen,
+        kind: Picture::Display,
+    };
     Ok(upgrade(&s, ws, move |socket| {
-        picture_socket(socket, st, v, Picture::Display)
+        picture_socket(socket, st, v, viewer)
     }))
 }
 
@@ -373,10 +429,16 @@ pub async fn staff_live(
     State(s): State<AppState>,
     // Before the upgrade extractor: a stranger learns nothing, not even that it is a socket.
     StaffAt { venue: v, .. }: StaffAt,
+    headers: axum::http::HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
     let st = s.clone();
+    let viewer = Viewer {
+        headers,
+        screen: None,
+        kind: Picture::Staff,
+    };
     Ok(upgrade(&s, ws, move |socket| {
-        picture_socket(socket, st, v, Picture::Staff)
+        picture_socket(socket, st, v, viewer)
     }))
 }

@@ -78,6 +78,7 @@ fn config(db_dir: &TempDir, site_dir: &TempDir) -> Config {
         trust_proxy: false,
         session_hours: 12,
         request_timeout_secs: 30,
+        access_recheck_secs: 30,
     }
 }
 
@@ -418,6 +419,24 @@ pub async fn next_json(ws: &mut Ws) -> Value {
             Message::Text(t) => return serde_json::from_str(t.as_str()).expect("JSON text"),
             Message::Ping(_) | Message::Pong(_) => continue,
             other => panic!("unexpected WebSocket message {other:?}"),
+        }
+    }
+}
+
+/// Waits for the server to close the socket (text and pings in between are skipped) and
+/// returns the close code. Fails after `within`.
+pub async fn close_code(ws: &mut Ws, within: Duration) -> u16 {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let msg = tokio::time::timeout_at(deadline, ws.next())
+            .await
+            .expect("the server closes the socket in time");
+        match msg {
+            Some(Ok(Message::Close(Some(frame)))) => return frame.code.into(),
+            Some(Ok(Message::Close(None))) | None | Some(Err(_)) => {
+                panic!("the socket ended without a close code")
+            }
+            Some(Ok(_)) => continue,
         }
     }
 }

@@ -132,3 +132,51 @@ async fn with_pairing_required_only_paired_screens_and_staff_see_the_display() {
     need_pairing(&app, false).await;
     assert_eq!(app.get("/api/v1/venues/demo/display").await.status(), 200);
 }
+
+/// A revoked screen and an ended staff session lose their live sockets too, not only new
+/// requests (every socket checks its credential again every `access_recheck_secs`).
+#[tokio::test]
+async fn revoking_a_screen_or_logging_out_closes_the_open_sockets() {
+    let app = spawn_app_with(|c| c.access_recheck_secs = 1).await;
+    let code = pairing_code(&app).await;
+    let paired: Value = pair(&app, &code).await.json().await.unwrap();
+    let token = paired["token"].as_str().unwrap().to_owned();
+    let id = paired["screen_id"].as_i64().unwrap();
+    need_pairing(&app, true).await;
+    let mut screen = app
+        .ws_connect(&format!("/api/v1/venues/demo/display/ws?screen={token}"))
+        .await;
+    next_json(&mut screen).await;
+    let session = app.login().await;
+    let mut staff = app
+        .try_ws_connect_with("/api/v1/venues/demo/ws", Some(&session))
+        .await
+        .expect("the staff socket opens");
+    next_json(&mut staff).await;
+    // Both stay open while nothing changes (several rechecks pass).
+    assert_silent(&mut screen, std::time::Duration::from_millis(2500)).await;
+
+    let resp = app
+        .staff_delete(&format!("/api/v1/venues/demo/screens/{id}"))
+        .await;
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    let within = std::time::Duration::from_secs(5);
+    assert_eq!(
+        close_code(&mut screen, within).await,
+        app::protocol::CLOSE_ACCESS_ENDED
+    );
+
+    let resp = app
+        .client
+        .post(app.url("/api/v1/auth/logout"))
+        .bearer_auth(&session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        close_code(&mut staff, within).await,
+        app::protocol::CLOSE_ACCESS_ENDED
+    );
+    need_pairing(&app, false).await;
+}

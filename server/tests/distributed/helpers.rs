@@ -174,6 +174,7 @@ impl Cluster {
             trust_proxy: false,
             session_hours: 12,
             request_timeout_secs: 30,
+            access_recheck_secs: 30,
         }
     }
 
