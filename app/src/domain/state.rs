@@ -80,10 +80,23 @@ impl QueueState {
     }
 
     /// 1-based position of the waiting ticket with this rank.
+    ///
+    /// Counts from the nearer end of the line. Ranks are spread about evenly (joins take
+    /// last + 1, moves to the front first - 1), so answering a join near the back costs the
+    /// distance to the back, not the length of the line: with 20,000 people waiting,
+    /// counting from the front made every join answer walk the whole line.
     pub fn position_of_rank(&self, rank: i64) -> Option<u32> {
-        self.waiting
-            .contains_key(&rank)
-            .then(|| self.waiting.range(..rank).count() as u32 + 1)
+        if !self.waiting.contains_key(&rank) {
+            return None;
+        }
+        let first = *self.waiting.keys().next()?;
+        let last = *self.waiting.keys().next_back()?;
+        let position = if rank - first <= last - rank {
+            self.waiting.range(..rank).count() + 1
+        } else {
+            self.waiting.len() - self.waiting.range(rank..).count() + 1
+        };
+        Some(position as u32)
     }
 
     pub fn waiting_len(&self) -> u32 {
