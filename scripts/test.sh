@@ -61,7 +61,7 @@ E2E_DIR="$(mktemp -d)"
 export FILA_E2E_OWNER_PASSWORD="e2e-owner-password"
 LEPTOS_SITE_ROOT="$SITE_ROOT" DATABASE_URL="sqlite://$E2E_DIR/fila.db" FILA_ADDR="127.0.0.1:$PORT" \
   FILA_PUBLIC_URL="http://localhost:$PORT" FILA_DEMO_OWNER_PASSWORD="$FILA_E2E_OWNER_PASSWORD" \
-  FILA_JOIN_RATE_PER_IP=100000 \
+  FILA_JOIN_RATE_PER_IP=100000 FILA_ACCESS_RECHECK_SECS=2 \
   RUST_LOG="${RUST_LOG:-warn}" "$CARGO_TARGET_DIR/debug/fila" > "$E2E_DIR/server.log" 2>&1 &
 SERVER_PID=$!
 trap 'kill $SERVER_PID 2>/dev/null || true; rm -rf "$E2E_DIR" "$LOG"' EXIT
