@@ -1,8 +1,10 @@
 //! The WebSocket baseline: a minimal axum server that holds sockets configured like Fila's
 //! ticket sockets (4 KiB read buffer, no write buffer), greets each with a small snapshot-like
-//! frame and then forwards every frame broadcast to it. Fan-out runs it inside the harness;
-//! the memory scenario runs it as a child process of its own (`fila-load serve-baseline-ws`),
-//! so that its RSS counts server sockets only, like Fila's.
+//! frame and then forwards every frame broadcast to it. It runs as a child process of its own
+//! (`fila-load serve-baseline-ws`), like Fila: its RSS counts server sockets only, its sockets
+//! count against its own open-files limit, and it has a runtime of its own, so the harness's
+//! clients do not share threads with it. Each line the harness writes to its stdin broadcasts
+//! one frame (what a call next is for Fila).
 
 use crate::deploy::rss_kib;
 use anyhow::{Context, bail};
@@ -44,16 +46,24 @@ pub(crate) fn ws_app() -> (axum::Router, broadcast::Sender<Utf8Bytes>) {
 }
 
 /// The child side (`fila-load serve-baseline-ws`): serve on a free loopback port, print the
-/// address, and exit once stdin closes, i.e. when the harness that started it is gone.
+/// address, broadcast one [`UPDATE_FRAME`] per line read from stdin, and exit once stdin
+/// closes, i.e. when the harness that started it is gone.
 pub(crate) async fn serve_child() -> anyhow::Result<()> {
-    let (app, _tx) = ws_app();
+    let (app, tx) = ws_app();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     println!("{}", listener.local_addr()?);
     tokio::spawn(async move { axum::serve(listener, app).await });
     // A blocking read on a thread of its own (tokio's stdin is not among the features built).
     let (done, stdin_closed) = tokio::sync::oneshot::channel::<()>();
     std::thread::spawn(move || {
-        let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
+        use std::io::BufRead;
+        for line in std::io::stdin().lock().lines() {
+            if line.is_err() {
+                break;
+            }
+            // No receiver yet is fine: nobody to tell.
+            let _ = tx.send(Utf8Bytes::from_static(UPDATE_FRAME));
+        }
         let _ = done.send(());
     });
     let _ = stdin_closed.await;
@@ -89,6 +99,15 @@ impl BaselineProcess {
             .parse()
             .with_context(|| format!("baseline server said {line:?}"))?;
         Ok(Self { child, addr })
+    }
+
+    /// Broadcast one update frame to every socket the baseline server holds.
+    pub(crate) async fn broadcast(&mut self) -> anyhow::Result<()> {
+        use tokio::io::AsyncWriteExt;
+        let stdin = self.child.stdin.as_mut().context("baseline stdin")?;
+        stdin.write_all(b"call\n").await?;
+        stdin.flush().await?;
+        Ok(())
     }
 
     /// Resident memory of the baseline server, in KiB.

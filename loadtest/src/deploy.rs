@@ -417,12 +417,22 @@ pub(crate) struct Deployment {
 
 impl Deployment {
     pub(crate) async fn start(bin: &Path, mode: &Mode) -> anyhow::Result<Self> {
+        Self::start_with(bin, mode, &[]).await
+    }
+
+    /// [`Deployment::start`] with more environment variables for every instance (e.g. a
+    /// higher `FILA_MAX_SOCKETS`).
+    pub(crate) async fn start_with(
+        bin: &Path,
+        mode: &Mode,
+        extra_env: &[(&str, String)],
+    ) -> anyhow::Result<Self> {
         let mut d = Self {
             instances: Vec::new(),
             dist: None,
             redis_persistence: None,
         };
-        let storage = match mode {
+        let mut storage = match mode {
             Mode::Embedded => Vec::new(),
             Mode::Distributed { mysql, redis, .. } => {
                 let server = mysql
@@ -461,6 +471,7 @@ impl Deployment {
                 ]
             }
         };
+        storage.extend(extra_env.iter().map(|(k, v)| (*k, v.clone())));
         // Instance 1 alone first: it creates the tables and seeds the demo venue.
         for _ in 0..mode.instances() {
             match FilaProcess::start(bin, &storage).await {

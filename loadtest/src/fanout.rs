@@ -1,17 +1,41 @@
 //! The fan-out scenario: how long until every watcher holds its new position after a call.
 
-use crate::baseline;
-use crate::deploy::{Deployment, Mode, rss_kib};
+use crate::baseline::BaselineProcess;
+use crate::deploy::{Deployment, Mode};
+use crate::record;
 use crate::show_counts;
 use crate::watchers::{
-    Bar, LATENCY_HEADER, Latencies, Watcher, Watchers, call_and_wait, ratio, rss_per_instance,
+    Bar, LATENCY_HEADER, Latencies, MAX_WATCHERS, Watcher, Watchers, call_and_wait, ratio,
+    rss_per_instance,
 };
 use anyhow::bail;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-pub async fn run(bin: &Path, mode: &Mode, watchers: usize, calls: usize) -> anyhow::Result<()> {
-    let fila = Deployment::start(bin, mode).await?;
+/// Sockets an instance accepts beyond the watchers, when more watchers than Fila's default
+/// `FILA_MAX_SOCKETS` are asked for (the harness raises the limit to fit them).
+const SOCKET_SLACK: usize = 100;
+
+pub async fn run(
+    bin: &Path,
+    mode: &Mode,
+    watchers: usize,
+    calls: usize,
+    record_to: Option<&Path>,
+) -> anyhow::Result<()> {
+    // Above Fila's default socket limit, raise it for this run (only then, so that every
+    // other run measures the default configuration).
+    let per_instance = watchers.div_ceil(mode.instances());
+    let env = if per_instance > MAX_WATCHERS {
+        vec![(
+            "FILA_MAX_SOCKETS",
+            (per_instance + SOCKET_SLACK).to_string(),
+        )]
+    } else {
+        Vec::new()
+    };
+    let load_before = record::load_average();
+    let fila = Deployment::start_with(bin, mode, &env).await?;
     // Explicit finally: the deployment is removed whether the run succeeded or not.
     let outcome = run_fila(&fila, watchers, calls).await;
     let cleanup = fila.finish().await;
@@ -19,11 +43,20 @@ pub async fn run(bin: &Path, mode: &Mode, watchers: usize, calls: usize) -> anyh
     cleanup?;
 
     let fila_lat = &outcome.latencies;
-    let (base_lat, base_rss) = baseline(watchers, calls).await?;
+    let mut base = BaselineProcess::start().await?;
+    let base_run = baseline(&mut base, watchers, calls).await;
+    base.stop().await;
+    let (base_lat, base_rss) = base_run?;
     println!(
         "fan-out: {watchers} watchers of one queue, {calls} calls, {}, one machine",
         mode.describe()
     );
+    if !env.is_empty() {
+        println!(
+            "FILA_MAX_SOCKETS raised to {} for this run",
+            per_instance + SOCKET_SLACK
+        );
+    }
     println!("{LATENCY_HEADER}");
     println!("{}", fila_lat.row(&mode.row("")));
     println!("{}", base_lat.row("baseline-ws"));
@@ -47,7 +80,7 @@ pub async fn run(bin: &Path, mode: &Mode, watchers: usize, calls: usize) -> anyh
     }
     if let Some((a, b)) = base_rss {
         println!(
-            "baseline memory (client and server together): {:.1} KiB per socket",
+            "baseline server memory (own process): {:.1} KiB per socket (RSS {a} -> {b} KiB)",
             (b.saturating_sub(a)) as f64 / watchers as f64
         );
     }
@@ -62,6 +95,19 @@ pub async fn run(bin: &Path, mode: &Mode, watchers: usize, calls: usize) -> anyh
         println!("redis persistence: {p}");
     }
     println!("correctness: every watcher holds its exact position after {calls} calls");
+    if let Some(path) = record_to {
+        let run = record::FanOutRun {
+            watchers,
+            calls,
+            mode: mode.clone(),
+            fila_row: mode.row(""),
+            fila: fila_lat.summary(),
+            baseline: base_lat.summary(),
+            load_before,
+        };
+        record::append(path, &run.to_json())?;
+        println!("recorded in {}", path.display());
+    }
     Ok(())
 }
 
@@ -135,30 +181,28 @@ async fn run_fila(fila: &Deployment, watchers: usize, calls: usize) -> anyhow::R
     })
 }
 
-/// The baseline: N sockets held by a minimal axum server in this process; each "call"
-/// broadcasts one pre-serialized frame of a ticket update's size.
+/// The baseline: N sockets held by a minimal axum server in a process of its own; each
+/// "call" broadcasts one pre-serialized frame of a ticket update's size (the harness tells it
+/// to through a pipe). Returns the latencies and the server's RSS before and after connecting.
 async fn baseline(
+    base: &mut BaselineProcess,
     watchers: usize,
     calls: usize,
 ) -> anyhow::Result<(Latencies, Option<(u64, u64)>)> {
-    let (app, tx) = baseline::ws_app();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    let before = rss_kib("self");
+    let before = base.rss_kib();
     let list = (0..watchers)
         .map(|_| Watcher {
-            url: format!("ws://{addr}/ws"),
+            url: format!("ws://{}/ws", base.addr),
             expect: None,
             stalled: false,
         })
         .collect();
     let seen = Watchers::connect(list).await?;
-    let after = rss_kib("self");
+    let after = base.rss_kib();
     let mut starts = Vec::with_capacity(calls);
     for k in 1..=calls {
         starts.push(Instant::now());
-        let _ = tx.send(baseline::UPDATE_FRAME.into());
+        base.broadcast().await?;
         seen.wait_updates(k * watchers).await?;
     }
     Ok((seen.latencies(&starts, |_| true).await, before.zip(after)))

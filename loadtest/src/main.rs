@@ -15,8 +15,9 @@
 //! - `fan-out`: N phones watch their tickets over `/api/v1/tickets/{token}/live` (connected
 //!   round-robin over the instances); staff call next K times on instance 1; for each call,
 //!   the time until each watcher holds its new position.
-//!   Baseline: an axum server in this process that holds N sockets and broadcasts one
-//!   pre-serialized frame of the same size per "call".
+//!   Baseline: an axum server in a process of its own that holds N sockets and broadcasts one
+//!   pre-serialized frame of the same size per "call". `--record FILE` appends the figures
+//!   to a results file, and `chart` draws such a file as an SVG.
 //! - `memory`: N idle watchers; each instance's RSS growth per watcher, against the same
 //!   sockets held by that axum server in a process of its own.
 //! - `slow-consumers`: fan-out where some watchers stop reading after their snapshot; the
@@ -37,14 +38,22 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 mod baseline;
+mod chart;
 mod cross;
 mod deploy;
 mod fanout;
 mod memory;
+mod record;
 mod resp;
 mod slow;
 mod storm;
 mod watchers;
+
+/// Most fan-out watchers: each is one socket in this process (client side), one in Fila's
+/// and then one in the baseline's, and all three processes inherit the same open-files limit
+/// (20,000 on the machines this was written for); above 15,000 the harness raises Fila's
+/// `FILA_MAX_SOCKETS` for the run.
+const MAX_FANOUT_WATCHERS: usize = 19_500;
 
 /// No scenario runs longer than this, whatever it was asked.
 pub(crate) const MAX_SCENARIO_TIME: Duration = Duration::from_secs(300);
@@ -88,6 +97,24 @@ enum Scenario {
         watchers: usize,
         #[arg(long, default_value_t = 30)]
         calls: usize,
+        /// Append this run's figures to FILE (one JSON object a line) for `chart`.
+        #[arg(long, value_name = "FILE")]
+        record: Option<PathBuf>,
+    },
+    /// Draw the fan-out runs recorded with `fan-out --record` as an SVG chart: latency
+    /// against N, one line per Fila mode and one for the baseline. Starts nothing.
+    Chart {
+        /// The results file `fan-out --record` appended to.
+        #[arg(long, value_name = "FILE")]
+        input: PathBuf,
+        /// Where to write the SVG.
+        #[arg(long, value_name = "FILE")]
+        output: PathBuf,
+        /// Which figure of each run to draw.
+        #[arg(long, value_enum, default_value_t = chart::Metric::P99)]
+        metric: chart::Metric,
+        #[arg(long)]
+        title: Option<String>,
     },
     /// Resident memory per idle watcher, against a baseline server holding the same sockets.
     Memory {
@@ -127,8 +154,15 @@ enum Scenario {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    if let Scenario::ServeBaselineWs = cli.scenario {
-        return baseline::serve_child().await;
+    match &cli.scenario {
+        Scenario::ServeBaselineWs => return baseline::serve_child().await,
+        Scenario::Chart {
+            input,
+            output,
+            metric,
+            title,
+        } => return chart::run(input, output, *metric, title.as_deref()),
+        _ => {}
     }
     let mode = Mode::from_options(cli.mysql.clone(), cli.redis.clone(), cli.instances)?;
     // On Ctrl-C the scenario is dropped, and with it its deployment, which cleans up.
@@ -146,13 +180,20 @@ async fn run(cli: &Cli, mode: &Mode) -> anyhow::Result<()> {
             }
             join_burst(&cli.fila, mode, joins, concurrency).await
         }
-        Scenario::FanOut { watchers, calls } => {
-            // Client and server sockets share this machine's 20k open files per process.
-            if watchers == 0 || watchers > 9_000 || calls == 0 || calls > 1_000 {
-                bail!("watchers must be 1..=9000 and calls 1..=1000");
+        Scenario::FanOut {
+            watchers,
+            calls,
+            ref record,
+        } => {
+            // The clients' sockets are this process's; Fila's and the baseline's are theirs.
+            if watchers == 0 || watchers > MAX_FANOUT_WATCHERS || calls == 0 || calls > 1_000 {
+                bail!("watchers must be 1..={MAX_FANOUT_WATCHERS} and calls 1..=1000");
             }
-            watchers::check_fd_limit(2 * watchers)?;
-            fanout::run(&cli.fila, mode, watchers, calls).await
+            watchers::check_fd_limit(watchers)?;
+            if let Some(path) = record {
+                record::check_writable(path)?;
+            }
+            fanout::run(&cli.fila, mode, watchers, calls, record.as_deref()).await
         }
         Scenario::Memory {
             watchers,
@@ -183,7 +224,7 @@ async fn run(cli: &Cli, mode: &Mode) -> anyhow::Result<()> {
             check_watchers(watchers, 1)?;
             storm::run(&cli.fila, mode, watchers).await
         }
-        Scenario::ServeBaselineWs => unreachable!("handled in main"),
+        Scenario::ServeBaselineWs | Scenario::Chart { .. } => unreachable!("handled in main"),
     }
 }
 

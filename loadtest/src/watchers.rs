@@ -444,9 +444,30 @@ pub(crate) struct Latencies {
 pub(crate) const LATENCY_HEADER: &str = "| run | p50 ms | p99 ms | max ms | last watcher p50 ms | \
      last watcher max ms |\n|---|---|---|---|---|---|";
 
+/// A run's figures in milliseconds, as [`Latencies::row`] prints them.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Summary {
+    pub(crate) p50: f64,
+    pub(crate) p99: f64,
+    pub(crate) max: f64,
+    pub(crate) last_p50: f64,
+    pub(crate) last_max: f64,
+}
+
 impl Latencies {
     pub(crate) fn p99(&self) -> Duration {
         pct(&self.all, 0.99)
+    }
+
+    pub(crate) fn summary(&self) -> Summary {
+        let ms = |d: Duration| (d.as_secs_f64() * 10_000.0).round() / 10.0;
+        Summary {
+            p50: ms(pct(&self.all, 0.50)),
+            p99: ms(pct(&self.all, 0.99)),
+            max: ms(pct(&self.all, 1.0)),
+            last_p50: ms(pct(&self.last, 0.50)),
+            last_max: ms(pct(&self.last, 1.0)),
+        }
     }
 
     pub(crate) fn row(&self, name: &str) -> String {

@@ -1,0 +1,594 @@
+//! `fila-load chart`: fan-out latency against the number of watchers, drawn from a results
+//! file that `fan-out --record` appended to, as a self-contained SVG (written by hand: no
+//! plotting dependency). One line per series: one per Fila mode recorded (`fila (embedded)`,
+//! `fila (distributed, 3 instances)`, …) and one for the baseline (the same server whatever
+//! the mode, so its runs are pooled). The x axis is N on a log scale; y is the chosen
+//! percentile in ms. Where N was run more than once, the line goes through the median and a
+//! dot marks every run, so the spread shows.
+
+use anyhow::{Context, bail};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+
+/// Which figure of each run is drawn.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Metric {
+    P50,
+    P99,
+    Max,
+}
+
+impl Metric {
+    fn key(self) -> &'static str {
+        match self {
+            Self::P50 => "p50_ms",
+            Self::P99 => "p99_ms",
+            Self::Max => "max_ms",
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Self::P50 => "p50",
+            Self::P99 => "p99",
+            Self::Max => "max",
+        }
+    }
+}
+
+/// One line of the chart.
+#[derive(Debug)]
+pub(crate) struct Series {
+    pub(crate) label: String,
+    /// Every N in increasing order, with the value of each run at that N.
+    pub(crate) points: Vec<(u64, Vec<f64>)>,
+    pub(crate) baseline: bool,
+}
+
+/// What the runs in a results file have in common, for the subtitle.
+#[derive(Debug, Default)]
+pub(crate) struct Provenance {
+    runs: usize,
+    first_date: Option<String>,
+    last_date: Option<String>,
+    commits: Vec<String>,
+}
+
+/// The label of the baseline's line.
+const BASELINE_LABEL: &str = "baseline-ws";
+
+/// Read a results file's lines (blank ones skipped) into series; Fila's first, sorted by name.
+#[cfg(test)]
+pub(crate) fn series_from_jsonl(text: &str, metric: Metric) -> anyhow::Result<Vec<Series>> {
+    Ok(read(text, metric)?.0)
+}
+
+fn read(text: &str, metric: Metric) -> anyhow::Result<(Vec<Series>, Provenance)> {
+    // label -> N -> values
+    let mut fila: BTreeMap<String, BTreeMap<u64, Vec<f64>>> = BTreeMap::new();
+    let mut base: BTreeMap<u64, Vec<f64>> = BTreeMap::new();
+    let mut prov = Provenance::default();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let at = || format!("line {}", i + 1);
+        let v: Value = serde_json::from_str(line).with_context(|| format!("{}: not JSON", at()))?;
+        if v["scenario"] != "fan-out" {
+            bail!(
+                "{}: not a fan-out run (\"scenario\": {})",
+                at(),
+                v["scenario"]
+            );
+        }
+        let n = v["watchers"]
+            .as_u64()
+            .filter(|n| *n > 0)
+            .with_context(|| format!("{}: no \"watchers\"", at()))?;
+        let figure = |side: &str| {
+            v[side][metric.key()]
+                .as_f64()
+                .filter(|x| x.is_finite() && *x >= 0.0)
+                .with_context(|| format!("{}: no \"{side}\".\"{}\"", at(), metric.key()))
+        };
+        let label = v["fila"]["run"]
+            .as_str()
+            .with_context(|| format!("{}: no \"fila\".\"run\"", at()))?;
+        fila.entry(label.to_owned())
+            .or_default()
+            .entry(n)
+            .or_default()
+            .push(figure("fila")?);
+        base.entry(n).or_default().push(figure("baseline")?);
+        prov.runs += 1;
+        if let Some(date) = v["date"].as_str() {
+            let date = date.get(..10).unwrap_or(date).to_owned();
+            if prov.first_date.as_ref().is_none_or(|d| date < *d) {
+                prov.first_date = Some(date.clone());
+            }
+            if prov.last_date.as_ref().is_none_or(|d| date > *d) {
+                prov.last_date = Some(date);
+            }
+        }
+        if let Some(c) = v["commit"].as_str() {
+            let c = if v["dirty"] == true {
+                format!("{c}+changes")
+            } else {
+                c.to_owned()
+            };
+            if !prov.commits.contains(&c) {
+                prov.commits.push(c);
+            }
+        }
+    }
+    let mut series: Vec<Series> = fila
+        .into_iter()
+        .map(|(label, points)| Series {
+            label,
+            points: points.into_iter().collect(),
+            baseline: false,
+        })
+        .collect();
+    if !base.is_empty() {
+        series.push(Series {
+            label: BASELINE_LABEL.to_owned(),
+            points: base.into_iter().collect(),
+            baseline: true,
+        });
+    }
+    Ok((series, prov))
+}
+
+/// `fila-load chart`: read `input`, write the SVG to `output`.
+pub(crate) fn run(
+    input: &Path,
+    output: &Path,
+    metric: Metric,
+    title: Option<&str>,
+) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(input)
+        .with_context(|| format!("cannot read {}", input.display()))?;
+    let (series, prov) = read(&text, metric).with_context(|| format!("in {}", input.display()))?;
+    if series.is_empty() {
+        bail!(
+            "no fan-out runs in {}: record some first with `fila-load fan-out --record {}`",
+            input.display(),
+            input.display()
+        );
+    }
+    let title = title.map_or_else(
+        || {
+            format!(
+                "Fan-out: {} latency of a call reaching every watcher",
+                metric.label()
+            )
+        },
+        str::to_owned,
+    );
+    let mut subtitle = format!("{} run{}", prov.runs, if prov.runs == 1 { "" } else { "s" });
+    match (&prov.first_date, &prov.last_date) {
+        (Some(a), Some(b)) if a == b => write!(subtitle, ", {a}")?,
+        (Some(a), Some(b)) => write!(subtitle, ", {a} to {b}")?,
+        _ => {}
+    }
+    if !prov.commits.is_empty() {
+        write!(subtitle, ", commit {}", prov.commits.join(", "))?;
+    }
+    subtitle.push_str("; line: median of the runs at each N, dots: each run");
+    let svg = svg(&title, &subtitle, metric, &series)?;
+    std::fs::write(output, svg).with_context(|| format!("cannot write {}", output.display()))?;
+    let ns: Vec<String> = series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.0))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .map(thousands)
+        .collect();
+    println!(
+        "wrote {}: {} series, {} runs, N = {}",
+        output.display(),
+        series.len(),
+        prov.runs,
+        ns.join(", ")
+    );
+    Ok(())
+}
+
+// Layout, in SVG user units.
+const WIDTH: f64 = 760.0;
+const HEIGHT: f64 = 440.0;
+const LEFT: f64 = 70.0;
+const RIGHT: f64 = 230.0;
+const TOP: f64 = 64.0;
+const BOTTOM: f64 = 56.0;
+const PALETTE: [&str; 6] = [
+    "#2563eb", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#be123c",
+];
+const BASELINE_COLOUR: &str = "#6b7280";
+
+fn median(v: &[f64]) -> f64 {
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    let m = s.len() / 2;
+    if s.len() % 2 == 1 {
+        s[m]
+    } else {
+        (s[m - 1] + s[m]) / 2.0
+    }
+}
+
+/// `12345` as `12,345`.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Text for an SVG text node or attribute.
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// A round step for about five ticks up to `max`.
+fn nice_step(max: f64) -> f64 {
+    let raw = (max / 5.0).max(1e-9);
+    let mag = 10f64.powf(raw.log10().floor());
+    [1.0, 2.0, 2.5, 5.0, 10.0]
+        .iter()
+        .map(|m| m * mag)
+        .find(|s| *s >= raw)
+        .unwrap_or(10.0 * mag)
+}
+
+/// The chart as a standalone SVG document. Fails on no series or no points.
+pub(crate) fn svg(
+    title: &str,
+    subtitle: &str,
+    metric: Metric,
+    series: &[Series],
+) -> anyhow::Result<String> {
+    let ns: Vec<u64> = series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.0))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let values = || {
+        series
+            .iter()
+            .flat_map(|s| s.points.iter().flat_map(|p| p.1.iter()))
+    };
+    if ns.is_empty() || values().next().is_none() {
+        bail!("nothing to draw: no runs");
+    }
+    if ns.contains(&0) {
+        bail!("N must be at least 1 on a log axis");
+    }
+    // x: log10(N), padded so the end points are not on the frame.
+    let (mut lo, mut hi) = (ns[0] as f64, ns[ns.len() - 1] as f64);
+    if lo == hi {
+        lo /= 2.0;
+        hi *= 2.0;
+    }
+    let (lo, hi) = (lo.log10() - 0.06, hi.log10() + 0.06);
+    let plot_w = WIDTH - LEFT - RIGHT;
+    let plot_h = HEIGHT - TOP - BOTTOM;
+    let x = |n: u64| LEFT + ((n as f64).log10() - lo) / (hi - lo) * plot_w;
+    // y: 0 to a round number above the largest value.
+    let top_value = values().copied().fold(0.0, f64::max).max(1e-3);
+    let step = nice_step(top_value * 1.05);
+    let y_max = ((top_value * 1.05) / step).ceil() * step;
+    let y = |v: f64| TOP + plot_h - v / y_max * plot_h;
+
+    let mut s = String::new();
+    writeln!(
+        s,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" viewBox="0 0 {WIDTH} {HEIGHT}" font-family="sans-serif" font-size="12">"#
+    )?;
+    writeln!(s, "<title>{}</title>", esc(title))?;
+    writeln!(
+        s,
+        r##"<rect x="0" y="0" width="{WIDTH}" height="{HEIGHT}" fill="#ffffff"/>"##
+    )?;
+    writeln!(
+        s,
+        r##"<text x="{LEFT}" y="24" font-size="16" font-weight="bold" fill="#111827">{}</text>"##,
+        esc(title)
+    )?;
+    writeln!(
+        s,
+        r##"<text x="{LEFT}" y="44" font-size="11" fill="#4b5563">{}</text>"##,
+        esc(subtitle)
+    )?;
+    // Grid and y ticks.
+    writeln!(s, r#"<g class="y-axis">"#)?;
+    let mut v = 0.0;
+    while v <= y_max + step / 1000.0 {
+        let yy = y(v);
+        let label = if step < 1.0 {
+            format!("{v:.1}")
+        } else {
+            format!("{v:.0}")
+        };
+        writeln!(
+            s,
+            r##"<line x1="{LEFT}" y1="{yy:.1}" x2="{:.1}" y2="{yy:.1}" stroke="#e5e7eb"/><text x="{:.1}" y="{:.1}" text-anchor="end" fill="#374151">{label}</text>"##,
+            LEFT + plot_w,
+            LEFT - 6.0,
+            yy + 4.0
+        )?;
+        v += step;
+    }
+    writeln!(
+        s,
+        r##"<text transform="translate(18 {:.1}) rotate(-90)" text-anchor="middle" fill="#111827">{} latency, ms</text>"##,
+        TOP + plot_h / 2.0,
+        metric.label()
+    )?;
+    writeln!(s, "</g>")?;
+    // x ticks: the N that were run (or 1-2-5 steps if there are many).
+    let ticks: Vec<u64> = if ns.len() <= 10 {
+        ns.clone()
+    } else {
+        let mut t = Vec::new();
+        let mut mag = 1u64;
+        while (mag as f64) <= 10f64.powf(hi) {
+            for m in [1, 2, 5] {
+                let n = m * mag;
+                let l = (n as f64).log10();
+                if l >= lo && l <= hi {
+                    t.push(n);
+                }
+            }
+            mag = mag.saturating_mul(10);
+        }
+        t
+    };
+    writeln!(s, r#"<g class="x-axis">"#)?;
+    for n in ticks {
+        let xx = x(n);
+        writeln!(
+            s,
+            r##"<line x1="{xx:.1}" y1="{TOP}" x2="{xx:.1}" y2="{:.1}" stroke="#f3f4f6"/><text x="{xx:.1}" y="{:.1}" text-anchor="middle" fill="#374151">{}</text>"##,
+            TOP + plot_h,
+            TOP + plot_h + 18.0,
+            thousands(n)
+        )?;
+    }
+    writeln!(
+        s,
+        r##"<text x="{:.1}" y="{:.1}" text-anchor="middle" fill="#111827">N, watchers of one queue (log scale)</text>"##,
+        LEFT + plot_w / 2.0,
+        HEIGHT - 12.0
+    )?;
+    writeln!(s, "</g>")?;
+    writeln!(
+        s,
+        r##"<rect x="{LEFT}" y="{TOP}" width="{plot_w}" height="{plot_h}" fill="none" stroke="#9ca3af"/>"##
+    )?;
+    // The series.
+    let mut palette = PALETTE.iter().cycle();
+    for (k, ser) in series.iter().enumerate() {
+        let colour = if ser.baseline {
+            BASELINE_COLOUR
+        } else {
+            palette.next().copied().unwrap_or("#000000")
+        };
+        let dash = if ser.baseline {
+            r#" stroke-dasharray="6 4""#
+        } else {
+            ""
+        };
+        let mut points: Vec<&(u64, Vec<f64>)> =
+            ser.points.iter().filter(|p| !p.1.is_empty()).collect();
+        points.sort_by_key(|p| p.0);
+        writeln!(s, r#"<g class="series" data-label="{}">"#, esc(&ser.label))?;
+        let line: Vec<String> = points
+            .iter()
+            .map(|(n, vs)| format!("{:.1},{:.1}", x(*n), y(median(vs))))
+            .collect();
+        writeln!(
+            s,
+            r#"<polyline points="{}" fill="none" stroke="{colour}" stroke-width="2"{dash}/>"#,
+            line.join(" ")
+        )?;
+        for (n, vs) in &points {
+            for v in vs {
+                writeln!(
+                    s,
+                    r##"<circle cx="{:.1}" cy="{:.1}" r="3" fill="{colour}" stroke="#ffffff"><title>{}: N = {}, {} {v:.1} ms</title></circle>"##,
+                    x(*n),
+                    y(*v),
+                    esc(&ser.label),
+                    thousands(*n),
+                    metric.label()
+                )?;
+            }
+        }
+        // Legend entry.
+        let ly = TOP + 10.0 + 22.0 * k as f64;
+        let lx = LEFT + plot_w + 16.0;
+        writeln!(
+            s,
+            r##"<line x1="{lx:.1}" y1="{ly:.1}" x2="{:.1}" y2="{ly:.1}" stroke="{colour}" stroke-width="2"{dash}/><text x="{:.1}" y="{:.1}" fill="#111827">{}</text>"##,
+            lx + 24.0,
+            lx + 30.0,
+            ly + 4.0,
+            esc(&ser.label)
+        )?;
+        writeln!(s, "</g>")?;
+    }
+    writeln!(s, "</svg>")?;
+    Ok(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(n: u64, mode: &str, fila_p99: f64, base_p99: f64) -> String {
+        format!(
+            r#"{{"scenario":"fan-out","date":"2026-11-22T10:00:00Z","commit":"abc1234","dirty":false,"watchers":{n},"fila":{{"run":"{mode}","p50_ms":1.0,"p99_ms":{fila_p99},"max_ms":9.0}},"baseline":{{"run":"baseline-ws (own process)","p50_ms":1.0,"p99_ms":{base_p99},"max_ms":9.0}}}}"#
+        )
+    }
+
+    /// Tags open and close in order; returns the element names seen.
+    fn check_xml(doc: &str) -> Vec<String> {
+        let mut stack: Vec<String> = Vec::new();
+        let mut names = Vec::new();
+        let mut rest = doc;
+        while let Some(start) = rest.find('<') {
+            let end = rest[start..].find('>').expect("unclosed tag") + start;
+            let tag = &rest[start + 1..end];
+            assert!(!tag.contains('<'), "'<' inside a tag: {tag}");
+            if let Some(name) = tag.strip_prefix('/') {
+                assert_eq!(
+                    stack.pop().as_deref(),
+                    Some(name.trim()),
+                    "mismatched </{name}>"
+                );
+            } else {
+                let name = tag
+                    .split(|c: char| c.is_whitespace() || c == '/')
+                    .next()
+                    .unwrap()
+                    .to_owned();
+                names.push(name.clone());
+                if !tag.ends_with('/') {
+                    stack.push(name);
+                }
+            }
+            // Text between tags may not hold a bare '&' (only entities).
+            let next = rest[end + 1..]
+                .find('<')
+                .map_or(rest.len(), |i| i + end + 1);
+            let text = &rest[end + 1..next];
+            for (i, _) in text.match_indices('&') {
+                let entity = &text[i..];
+                assert!(
+                    ["&amp;", "&lt;", "&gt;", "&quot;"]
+                        .iter()
+                        .any(|e| entity.starts_with(e)),
+                    "bare & in {text:?}"
+                );
+            }
+            rest = &rest[end + 1..];
+        }
+        assert!(stack.is_empty(), "unclosed: {stack:?}");
+        names
+    }
+
+    fn polylines(doc: &str) -> Vec<Vec<(f64, f64)>> {
+        doc.match_indices("<polyline points=\"")
+            .map(|(i, m)| {
+                let rest = &doc[i + m.len()..];
+                rest[..rest.find('"').unwrap()]
+                    .split(' ')
+                    .map(|p| {
+                        let (a, b) = p.split_once(',').unwrap();
+                        (a.parse().unwrap(), b.parse().unwrap())
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn one_polyline_per_series_in_order_of_n() {
+        // Out of order, two modes, one N run twice.
+        let text = [
+            line(10_000, "fila (embedded)", 120.0, 150.0),
+            line(1_000, "fila (embedded)", 20.0, 15.0),
+            line(5_000, "fila (embedded)", 90.0, 100.0),
+            line(1_000, "fila (embedded)", 30.0, 17.0),
+            String::new(),
+            line(5_000, "fila (distributed, 3 instances)", 70.0, 110.0),
+            line(1_000, "fila (distributed, 3 instances)", 25.0, 16.0),
+        ]
+        .join("\n");
+        let (series, prov) = read(&text, Metric::P99).unwrap();
+        assert_eq!(prov.runs, 6);
+        let labels: Vec<&str> = series.iter().map(|s| s.label.as_str()).collect();
+        assert_eq!(
+            labels,
+            [
+                "fila (distributed, 3 instances)",
+                "fila (embedded)",
+                "baseline-ws"
+            ]
+        );
+        let doc = svg("Fan-out & more", "sub <1>", Metric::P99, &series).unwrap();
+        let names = check_xml(&doc);
+        assert_eq!(names[0], "svg");
+        assert!(doc.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""));
+        assert!(doc.contains("Fan-out &amp; more"));
+        let lines = polylines(&doc);
+        assert_eq!(lines.len(), 3);
+        for l in &lines {
+            assert!(
+                l.windows(2).all(|w| w[0].0 < w[1].0),
+                "x not increasing: {l:?}"
+            );
+        }
+        // Embedded has 3 points, the 1k one at the median of 20 and 30: between their dots.
+        assert_eq!(lines[1].len(), 3);
+        // One dot per run and series: 6 runs of Fila, 6 of the baseline.
+        assert_eq!(doc.matches("<circle").count(), 12);
+        // A higher value is drawn higher (smaller y): embedded at 10k above 1k.
+        assert!(lines[1][2].1 < lines[1][0].1);
+        // The baseline is dashed and last in the legend.
+        assert!(doc.contains(r#"data-label="baseline-ws""#));
+        assert!(doc.contains("stroke-dasharray"));
+    }
+
+    #[test]
+    fn one_run_still_draws() {
+        let text = line(50, "fila (embedded)", 3.0, 2.0);
+        let series = series_from_jsonl(&text, Metric::Max).unwrap();
+        let doc = svg("t", "s", Metric::Max, &series).unwrap();
+        check_xml(&doc);
+        assert_eq!(polylines(&doc).len(), 2);
+        assert!(doc.contains(">50</text>"));
+    }
+
+    #[test]
+    fn empty_or_bad_input_is_a_clear_error() {
+        assert!(series_from_jsonl("", Metric::P99).unwrap().is_empty());
+        let e = svg("t", "s", Metric::P99, &[]).unwrap_err();
+        assert!(e.to_string().contains("nothing to draw"), "{e}");
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("none.jsonl");
+        std::fs::write(&input, "\n").unwrap();
+        let e = run(&input, &dir.path().join("x.svg"), Metric::P99, None).unwrap_err();
+        assert!(format!("{e:#}").contains("no fan-out runs"), "{e:#}");
+        let e = series_from_jsonl("{\"scenario\":\"fan-out\"}", Metric::P99).unwrap_err();
+        assert!(
+            format!("{e:#}").contains("line 1: no \"watchers\""),
+            "{e:#}"
+        );
+        let e = series_from_jsonl("not json", Metric::P99).unwrap_err();
+        assert!(format!("{e:#}").contains("line 1: not JSON"), "{e:#}");
+    }
+
+    #[test]
+    fn helpers() {
+        assert_eq!(thousands(19_000), "19,000");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1_000_000), "1,000,000");
+        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&[1.0, 4.0]), 2.5);
+        assert_eq!(nice_step(100.0), 20.0);
+        assert_eq!(nice_step(12.0), 2.5);
+    }
+}
