@@ -42,8 +42,14 @@ pub enum Cmd {
 
 #[derive(Subcommand, Debug)]
 pub enum VenueCmd {
-    /// Create a venue: `fila venue create joes-bar "Joe's Bar"`.
-    Create { slug: String, name: String },
+    /// Create a venue: `fila venue create joes-bar "Joe's Bar" --time-zone Europe/Lisbon`.
+    Create {
+        slug: String,
+        name: String,
+        /// IANA time zone for open hours and the day numbers restart on (default UTC).
+        #[arg(long)]
+        time_zone: Option<String>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -140,12 +146,21 @@ pub async fn run_admin(config: &Config, cmd: Cmd) -> anyhow::Result<Vec<String>>
     let store = config.open_store().await?;
     let out = match cmd {
         Cmd::Serve => unreachable!("handled by main"),
-        Cmd::Venue(VenueCmd::Create { slug, name }) => {
+        Cmd::Venue(VenueCmd::Create {
+            slug,
+            name,
+            time_zone,
+        }) => {
             check_slug(&slug)?;
             check_name(&name)?;
-            store.create_venue(&slug, name.trim(), now_ms()).await?;
+            let zone =
+                crate::venues::time_zone::resolve(time_zone.as_deref().unwrap_or(""), now_ms())
+                    .map_err(|e| anyhow::anyhow!(e))?;
+            let id = store.create_venue(&slug, name.trim(), now_ms()).await?;
+            store.set_time_zone(id, &zone.0, zone.1).await?;
+            let zone_name = if zone.0.is_empty() { "UTC" } else { &zone.0 };
             vec![
-                format!("Created venue {slug:?}."),
+                format!("Created venue {slug:?} (time zone {zone_name})."),
                 format!("Add queues with: fila queue create {slug} <queue-slug> <name> --prefix A"),
             ]
         }

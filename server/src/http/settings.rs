@@ -298,7 +298,7 @@ pub async fn set_time_zone(
         utc_offset_minutes: offset,
     };
     s.venues.execute(&v, cmd, Some(at.auth.user_id)).await?;
-    s.store.set_time_zone(v.id, &zone).await?;
+    s.store.set_time_zone(v.id, &zone, offset).await?;
     Ok(Json(TimeZoneSetting {
         time_zone: zone,
         utc_offset_minutes: offset,

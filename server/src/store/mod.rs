@@ -115,7 +115,7 @@ forward! {
     fn remove_queue(&self, venue_id: i64, queue_id: i64, slug: &str, now: Timestamp) -> anyhow::Result<()>;
     fn rename_counter(&self, venue_id: i64, counter_id: i64, name: &str) -> anyhow::Result<()>;
     fn remove_counter(&self, venue_id: i64, counter_id: i64, name: &str, now: Timestamp) -> anyhow::Result<()>;
-    fn set_time_zone(&self, venue_id: i64, time_zone: &str) -> anyhow::Result<()>;
+    fn set_time_zone(&self, venue_id: i64, time_zone: &str, utc_offset_minutes: i32) -> anyhow::Result<()>;
     fn create_user(&self, email: &str, password_hash: &str, now: Timestamp) -> anyhow::Result<i64>;
     fn set_role(&self, venue_id: i64, user_id: i64, role: Role) -> anyhow::Result<()>;
     fn user_by_email(&self, email: &str) -> anyhow::Result<Option<StaffUser>>;

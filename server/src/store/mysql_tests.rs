@@ -229,14 +229,20 @@ async fn configuration_accounts_and_sessions_round_trip() {
             .update_queue(venue, terrace, "Roof", "R", Some(json))
             .await
             .unwrap();
-        store.set_time_zone(venue, "Europe/Lisbon").await.unwrap();
+        store
+            .set_time_zone(venue, "Europe/Lisbon", 60)
+            .await
+            .unwrap();
         store.remove_queue(venue, bar.0, "bar", 9).await.unwrap();
         store
             .remove_counter(venue, desk.0, "Desk 1", 9)
             .await
             .unwrap();
         let state = store.load_venue("joes").await.unwrap().unwrap();
-        assert_eq!(state.time_zone, "Europe/Lisbon");
+        assert_eq!(
+            (state.time_zone.as_str(), state.utc_offset_minutes),
+            ("Europe/Lisbon", 60)
+        );
         let roof = &state.queues[&QueueId(terrace)];
         assert_eq!((roof.name.as_str(), roof.prefix.as_str()), ("Roof", "R"));
         assert_eq!(roof.open_hours, hours);

@@ -336,10 +336,17 @@ macro_rules! shared_queries {
             Ok(())
         }
 
-        /// The venue's IANA time zone name ("" for UTC).
-        pub async fn set_time_zone(&self, venue_id: i64, time_zone: &str) -> anyhow::Result<()> {
-            sqlx::query("UPDATE venues SET time_zone = ? WHERE id = ?")
+        /// The venue's IANA time zone name ("" for UTC) and its offset now (a venue loaded
+        /// later starts with it; the server keeps it current from then on).
+        pub async fn set_time_zone(
+            &self,
+            venue_id: i64,
+            time_zone: &str,
+            utc_offset_minutes: i32,
+        ) -> anyhow::Result<()> {
+            sqlx::query("UPDATE venues SET time_zone = ?, utc_offset_minutes = ? WHERE id = ?")
                 .bind(time_zone.to_owned())
+                .bind(utc_offset_minutes)
                 .bind(venue_id)
                 .execute(&self.pool)
                 .await?;

@@ -329,3 +329,72 @@ async fn counters_can_be_renamed_and_removed_once_nobody_is_called_there() {
         .await;
     assert_eq!(resp.status(), 201);
 }
+
+#[tokio::test]
+async fn a_venue_can_be_created_in_its_time_zone_from_the_command_line() {
+    let app = spawn_app().await;
+    let out = admin(
+        &app,
+        &[
+            "venue",
+            "create",
+            "chai-stall",
+            "Chai Stall",
+            "--time-zone",
+            "asia/kolkata",
+        ],
+    )
+    .await;
+    assert!(out[0].contains("Asia/Kolkata"), "{out:?}");
+    admin(
+        &app,
+        &[
+            "user",
+            "create",
+            "chai@example.com",
+            "--venue",
+            "chai-stall",
+            "--role",
+            "owner",
+            "--password",
+            "a long enough password",
+        ],
+    )
+    .await;
+    let login: Value = app
+        .try_login("chai@example.com", "a long enough password")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let snap: Value = app
+        .client
+        .get(app.url("/api/v1/venues/chai-stall/queues"))
+        .bearer_auth(login["token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(snap["time_zone"], "Asia/Kolkata");
+
+    // An unknown zone is refused before anything is created.
+    use clap::Parser;
+    let cli = server::cli::Cli::try_parse_from([
+        "fila",
+        "venue",
+        "create",
+        "moon-bar",
+        "Moon Bar",
+        "--time-zone",
+        "Moon/Tranquility",
+    ])
+    .unwrap();
+    let err = server::cli::run_admin(&app.config, cli.command.unwrap())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("unknown time zone"), "{err}");
+    let resp = app.get("/api/v1/venues/moon-bar").await;
+    assert_eq!(resp.status(), 404);
+}
