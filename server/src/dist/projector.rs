@@ -64,6 +64,10 @@ pub async fn run(dist: Arc<Dist>, redis_url: String, connections: usize) {
         if let Err(e) = p.round().await {
             tracing::warn!(error = %format!("{e:#}"), "history projector: Redis error; retrying");
             p.backoff = next_backoff(p.backoff);
+            // A read whose reply was lost (Redis died mid-answer) still delivered its entries
+            // to us: read our own pending ones first, instead of waiting for them to be
+            // claimed as stale after CLAIM_IDLE. Writing history twice is harmless.
+            p.retry_pending = true;
         }
     }
     let _ = p.client.quit().await;
