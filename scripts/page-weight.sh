@@ -19,7 +19,8 @@ if [ "${1:-}" != "--no-build" ]; then
 fi
 FILA="$CARGO_TARGET_DIR/release/fila"
 [ -x "$FILA" ] || die "$FILA is missing: run without --no-build"
-[ -f "$LEPTOS_SITE_ROOT/pkg/fila_bg.wasm" ] || die "no site in $LEPTOS_SITE_ROOT: run without --no-build"
+[ -f "$LEPTOS_SITE_ROOT/pkg/assets.txt" ] || die "no site in $LEPTOS_SITE_ROOT: run without --no-build"
+PHONE_WASM="$(sed -n 's/^phone=//p' "$LEPTOS_SITE_ROOT/pkg/assets.txt")_bg.wasm"
 have node || die "node is missing: run scripts/setup.sh --test"
 [ -x /usr/bin/chromium ] || die "Chromium is missing: apt-get install chromium (or scripts/setup.sh --test)"
 if [ ! -d "$ROOT/end2end/node_modules/@playwright/test" ]; then
@@ -44,10 +45,10 @@ done
 say "Built assets (bytes on disk: raw, .gz, .br)"
 size() { if [ -f "$1" ]; then stat -c %s "$1"; else echo -; fi; }
 for f in "$LEPTOS_SITE_ROOT"/pkg/*.wasm "$LEPTOS_SITE_ROOT"/pkg/*.js "$LEPTOS_SITE_ROOT"/pkg/*.css; do
-  printf '  %-14s %9s %9s %9s\n' "$(basename "$f")" "$(size "$f")" "$(size "$f.gz")" "$(size "$f.br")"
+  printf '  %-40s %9s %9s %9s\n' "$(basename "$f")" "$(size "$f")" "$(size "$f.gz")" "$(size "$f.br")"
 done
-say "Headers of /pkg/fila_bg.wasm with Accept-Encoding: br"
-curl -sS -o /dev/null -D - -H 'accept-encoding: br' "http://127.0.0.1:$PORT/pkg/fila_bg.wasm" \
+say "Headers of /pkg/$PHONE_WASM (the phone's wasm) with Accept-Encoding: br"
+curl -sS -o /dev/null -D - -H 'accept-encoding: br' "http://127.0.0.1:$PORT/pkg/$PHONE_WASM" \
   | grep -iE '^(HTTP|content-encoding|content-length|cache-control|etag|last-modified)' | sed 's/^/  /'
 
 say "Measuring (Chromium, fresh context per run)"

@@ -26,7 +26,7 @@ cargo fmt --all --check || die "run 'cargo fmt --all'"
 say "Lints"
 cargo clippy -p app --features ssr --all-targets -- -D warnings
 cargo clippy -p server --all-targets -- -D warnings
-cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
+cargo clippy -p frontend -p frontend-phone --target wasm32-unknown-unknown -- -D warnings
 cargo clippy -p loadtest --all-targets -- -D warnings
 
 say "Engine, protocol and API tests"

@@ -9,8 +9,8 @@
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 pub use browser::{
-    LiveSocket, beep, chime, device_time_zone, local_offset_minutes, now_ms, speak, storage_get,
-    storage_remove, storage_set, unlock_audio, vibrate,
+    LiveSocket, beep, chime, device_time_zone, load_page, local_offset_minutes, now_ms, speak,
+    storage_get, storage_remove, storage_set, unlock_audio, vibrate,
 };
 
 /// `localStorage` key: the customer's tickets, a JSON array of [`SavedTicket`].
@@ -552,6 +552,11 @@ mod browser {
     pub fn vibrate(ms: u32) {
         let _ = window().navigator().vibrate_with_duration(ms);
     }
+
+    /// A full page load of `url` (leaving the client-side router).
+    pub fn load_page(url: &str) {
+        let _ = window().location().replace(url);
+    }
 }
 
 #[cfg(not(feature = "hydrate"))]
@@ -610,4 +615,5 @@ mod browser {
     pub fn chime() {}
     pub fn speak(_text: &str) {}
     pub fn vibrate(_ms: u32) {}
+    pub fn load_page(_url: &str) {}
 }

@@ -15,4 +15,6 @@ pub mod pages;
 pub mod position;
 pub mod protocol;
 
-pub use pages::{App, shell};
+pub use pages::{App, Assets, PhoneApp, shell};
+#[cfg(feature = "ssr")]
+pub use pages::{PageSource, ServerData};

@@ -53,6 +53,9 @@ const CONDITIONS = [
   { name: "no throttling (loopback)", network: null, cpu: 1 },
   { name: "Slow 4G", network: SLOW_4G, cpu: 1 },
   { name: "Slow 4G + 4x CPU slowdown", network: SLOW_4G, cpu: 4 },
+  // A phone that has been here before: the same context visits the page once (unthrottled),
+  // then the measured visit reuses its HTTP cache (the hashed /pkg files are immutable).
+  { name: "Slow 4G, repeat visit", network: SLOW_4G, cpu: 1, repeat: true },
 ];
 
 // What "interactive" means on each page (data-testid values; see the top of this file).
@@ -107,7 +110,7 @@ function kind(r) {
   return r.type ?? "other";
 }
 
-async function measure(browser, page, url, cond) {
+async function measure(browser, page, url, cond, warmUrl) {
   const context = await browser.newContext({
     viewport: { width: 360, height: 740 },
     isMobile: true,
@@ -156,6 +159,15 @@ async function measure(browser, page, url, cond) {
   });
   await cdp.send("Network.enable");
   await cdp.send("Network.setCacheDisabled", { cacheDisabled: false });
+  if (cond.repeat) {
+    await tab.goto(warmUrl, { waitUntil: "commit", timeout: 60_000 });
+    await tab.waitForFunction(() => window.__filaPerf?.effect !== undefined, null, {
+      timeout: 60_000,
+      polling: 50,
+    });
+    await tab.waitForTimeout(500);
+    requests.clear();
+  }
   if (cond.network) await cdp.send("Network.emulateNetworkConditions", cond.network);
   if (cond.cpu > 1) await cdp.send("Emulation.setCPUThrottlingRate", { rate: cond.cpu });
 
@@ -229,8 +241,10 @@ async function main() {
       for (const cond of CONDITIONS) {
         results[page][cond.name] = [];
         for (let i = 0; i < RUNS; i++) {
-          const url = page === "join" ? `${BASE}/v/${VENUE}` : await newTicketUrl();
-          results[page][cond.name].push(await measure(browser, page, url, cond));
+          const next = async () => (page === "join" ? `${BASE}/v/${VENUE}` : await newTicketUrl());
+          const url = await next();
+          const warm = cond.repeat ? await next() : undefined;
+          results[page][cond.name].push(await measure(browser, page, url, cond, warm));
         }
       }
     }
@@ -285,6 +299,16 @@ async function main() {
     console.log(`(HTML + CSS + JS + WASM alone: ${kb(assets)} kB)`);
     if (sockets) console.log(`(plus ${sockets} WebSocket, not counted: CDP gives no byte count for it)`);
     totals[page] = total;
+  }
+
+  console.log("\n### Repeat visit (same browser, cache kept): bytes transferred\n");
+  console.log("| page | requests | from network | transferred kB |");
+  console.log("|---|---|---|---|");
+  for (const page of Object.keys(PAGES)) {
+    const reqs = results[page]["Slow 4G, repeat visit"][0].requests.filter((r) => !r.ws);
+    const fromNet = reqs.filter((r) => !r.fromCache && (r.transferred ?? 0) > 0);
+    const bytes = reqs.reduce((a, r) => a + (r.fromCache ? 0 : r.transferred ?? 0), 0);
+    console.log(`| ${page} | ${reqs.length} | ${fromNet.map((r) => kind(r)).join(", ")} | ${kb(bytes)} |`);
   }
 
   console.log("\n### Time to interactive, ms from navigation start (median of runs; TTI min-max)\n");

@@ -2,7 +2,7 @@
 // and cancelling.
 
 import { test, expect, type Page } from "@playwright/test";
-import { DESKTOP, PHONE, StaffApi, joinFromPhone, screen, staffLogin, staffRow, tag } from "./helpers";
+import { DESKTOP, PHONE, StaffApi, joinFromPhone, openHydrated, screen, staffLogin, staffRow, tag } from "./helpers";
 
 test.use(PHONE);
 
@@ -152,4 +152,47 @@ test("cancelling asks first, then the ticket is cancelled and leaves the staff d
   } finally {
     await staff.context.close();
   }
+});
+
+test("a phone loads the phone's own wasm, gets its ticket with the page, and leaves it for other pages", async ({ page, request }) => {
+  const api = await StaffApi.login(request);
+  await api.resetVenue();
+  const t = tag();
+  await api.join("bar", `Ahead ${t}`, 2);
+  const me = await api.join("bar", `Bundle ${t}`, 2);
+  const wasm: string[] = [];
+  const problems: string[] = [];
+  page.on("request", (r) => {
+    if (new URL(r.url()).pathname.endsWith(".wasm")) wasm.push(new URL(r.url()).pathname);
+  });
+  page.on("pageerror", (e) => problems.push(e.message));
+  page.on("console", (m) => {
+    if (m.type() === "error" && /panicked|hydrat/i.test(m.text())) problems.push(m.text());
+  });
+
+  // The server renders the ticket into the page: no request of the page's own for it.
+  const fetched: string[] = [];
+  page.on("request", (r) => {
+    if (new URL(r.url()).pathname === `/api/v1/tickets/${me.token}`) fetched.push(r.method());
+  });
+  await openHydrated(page, `/t/${me.token}`, "cancel-ticket");
+  await expect(page.getByTestId("ticket-number")).toHaveText(me.number);
+  await expect(page.getByTestId("ticket-position")).toHaveText("2");
+  await expect(page.getByTestId("connection")).toHaveAttribute("data-state", "live");
+  expect(fetched, "the ticket came with the page").toEqual([]);
+  expect(wasm).toEqual([expect.stringMatching(/^\/pkg\/fila-phone\.[0-9a-f]{16}_bg\.wasm$/)]);
+
+  // Still live after hydrating from the server's copy.
+  await api.join("bar", `Behind ${t}`, 2);
+  const bar1 = await api.counter("Bar 1");
+  await api.callNext("bar", bar1.id);
+  await expect(page.getByTestId("ticket-position")).toHaveText("1");
+
+  // The start page is not in the phone's app: its link loads it, with the whole app.
+  await page.locator("a.brand").click();
+  await expect(page).toHaveURL(/\/$/);
+  await expect(page.getByRole("link", { name: "Staff login" })).toBeVisible();
+  await expect.poll(() => wasm.length).toBe(2);
+  expect(wasm[1]).toMatch(/^\/pkg\/fila\.[0-9a-f]{16}_bg\.wasm$/);
+  expect(problems).toEqual([]);
 });

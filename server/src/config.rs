@@ -43,7 +43,7 @@ pub struct Config {
     #[arg(long, env = "FILA_PUBLIC_URL", global = true)]
     pub public_url: Option<String>,
 
-    /// Directory with the built site (pkg/fila.js, pkg/fila_bg.wasm, pkg/fila.css, assets).
+    /// Directory with the built site (pkg/ with the hashed bundles and assets.txt, public files).
     #[arg(
         long,
         env = "LEPTOS_SITE_ROOT",

@@ -95,11 +95,13 @@ impl Application {
         let mut config = config;
         config.addr = addr;
         let limits = Arc::new(http::Limits::new(&config));
+        let assets = http::assets::load(&config.site_root)?;
         let state = AppState {
             venues,
             store,
             config: Arc::new(config),
             leptos,
+            assets,
             sockets: Arc::new(AtomicUsize::new(0)),
             stopping,
             limits,

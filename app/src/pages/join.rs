@@ -3,6 +3,7 @@
 use super::common::{Loading, use_hydrated, use_param};
 use crate::client::{self, ApiError, api_get, api_post};
 use crate::protocol::{JoinRequest, TicketView, VenueInfo, format_wait};
+use leptos::either::{Either, EitherOf4};
 use leptos::{ev::SubmitEvent, prelude::*, task::spawn_local};
 use leptos_meta::Title;
 use leptos_router::hooks::{use_navigate, use_query_map};
@@ -12,6 +13,34 @@ fn is_active(status: &str) -> bool {
     matches!(status, "waiting" | "called" | "serving")
 }
 
+/// The queue to preselect: the one the link asked for if it is open, else the first open one.
+fn pick_queue(v: &VenueInfo, wanted: Option<&str>) -> Option<String> {
+    let open = |q: &&crate::protocol::QueueSummary| q.status == "open";
+    wanted
+        .and_then(|w| v.queues.iter().filter(open).find(|q| q.slug == w))
+        .or_else(|| v.queues.iter().find(open))
+        .map(|q| q.slug.clone())
+}
+
+/// The venue as the server saw it while rendering the page, so its queues are in the first
+/// paint and the form works as soon as it is hydrated, without a request of its own (see
+/// `ticket::rendered_ticket`). `None` after a client-side navigation.
+fn rendered_venue(slug: &str) -> Option<VenueInfo> {
+    let slug = slug.to_string();
+    SharedValue::new(move || {
+        #[cfg(feature = "ssr")]
+        {
+            use_context::<super::ServerData>().and_then(|data| data.venue_info(&slug))
+        }
+        #[cfg(not(feature = "ssr"))]
+        {
+            let _ = slug;
+            None
+        }
+    })
+    .into_inner()
+}
+
 #[component]
 pub fn JoinPage() -> impl IntoView {
     let venue = use_param("venue");
@@ -19,8 +48,15 @@ pub fn JoinPage() -> impl IntoView {
     let hydrated = use_hydrated();
     let navigate = use_navigate();
 
-    let info = RwSignal::new(None::<Result<VenueInfo, String>>);
-    let selected = RwSignal::new(None::<String>);
+    let rendered = rendered_venue(&venue.get_untracked());
+    let selected = RwSignal::new(
+        rendered
+            .as_ref()
+            .and_then(|v| pick_queue(v, query.with_untracked(|q| q.get("queue")).as_deref())),
+    );
+    // The venue whose queues came with the page: its first load is already done.
+    let rendered_for = StoredValue::new(rendered.is_some().then(|| venue.get_untracked()));
+    let info = RwSignal::new(rendered.map(Ok::<VenueInfo, String>));
     let existing = RwSignal::new(None::<(String, String)>);
     let name = RwSignal::new(String::new());
     let party = RwSignal::new("2".to_string());
@@ -30,30 +66,32 @@ pub fn JoinPage() -> impl IntoView {
 
     Effect::new(move |_| {
         let slug = venue.get();
-        let wanted = query.with_untracked(|q| q.get("queue"));
-        info.set(None);
         existing.set(None);
-        let s = slug.clone();
-        spawn_local(async move {
-            let result = api_get::<VenueInfo>(&format!("/api/v1/venues/{s}")).await;
-            let result = result.map_err(|e: ApiError| {
-                if e.is_not_found() {
-                    "We can't find this venue. Check the link or scan the QR code again."
-                        .to_string()
-                } else {
-                    e.message
+        if rendered_for
+            .try_update_value(Option::take)
+            .flatten()
+            .as_ref()
+            != Some(&slug)
+        {
+            info.set(None);
+            let wanted = query.with_untracked(|q| q.get("queue"));
+            let s = slug.clone();
+            spawn_local(async move {
+                let result = api_get::<VenueInfo>(&format!("/api/v1/venues/{s}")).await;
+                let result = result.map_err(|e: ApiError| {
+                    if e.is_not_found() {
+                        "We can't find this venue. Check the link or scan the QR code again."
+                            .to_string()
+                    } else {
+                        e.message
+                    }
+                });
+                if let Ok(v) = &result {
+                    selected.try_set(pick_queue(v, wanted.as_deref()));
                 }
+                info.try_set(Some(result));
             });
-            if let Ok(v) = &result {
-                let open = |q: &&crate::protocol::QueueSummary| q.status == "open";
-                let pick = wanted
-                    .and_then(|w| v.queues.iter().filter(open).find(|q| q.slug == w))
-                    .or_else(|| v.queues.iter().find(open))
-                    .map(|q| q.slug.clone());
-                selected.try_set(pick);
-            }
-            info.try_set(Some(result));
-        });
+        }
         // A ticket for this venue already on this phone and still active?
         spawn_local(async move {
             let mine: Vec<_> = client::saved_tickets()
@@ -134,10 +172,10 @@ pub fn JoinPage() -> impl IntoView {
 
     let queue_list = move || {
         info.with(|i| match i {
-            None => Loading().into_any(),
-            Some(Err(msg)) => view! { <p class="notice error">{msg.clone()}</p> }.into_any(),
+            None => EitherOf4::A(Loading()),
+            Some(Err(msg)) => EitherOf4::B(view! { <p class="notice error">{msg.clone()}</p> }),
             Some(Ok(v)) if v.queues.is_empty() => {
-                view! { <p class="notice">"This venue has no queues yet."</p> }.into_any()
+                EitherOf4::C(view! { <p class="notice">"This venue has no queues yet."</p> })
             }
             Some(Ok(v)) => {
                 let options = v
@@ -176,12 +214,12 @@ pub fn JoinPage() -> impl IntoView {
                                     <span class="queue-option-name">{q.name.clone()}</span>
                                     <span class="queue-option-meta">
                                         {match state {
-                                            Some(label) => view! { <span class="pill muted">{label}</span> }.into_any(),
-                                            None => view! {
+                                            Some(label) => Either::Left(view! { <span class="pill muted">{label}</span> }),
+                                            None => Either::Right(view! {
                                                 <span>{format!("{} waiting", q.waiting)}</span>
                                                 " · "
                                                 <span>{format_wait(q.eta_seconds)}</span>
-                                            }.into_any(),
+                                            }),
                                         }}
                                     </span>
                                     {hours.map(|h| view! { <span class="queue-option-hours" data-testid="queue-hours">{h}</span> })}
@@ -190,13 +228,12 @@ pub fn JoinPage() -> impl IntoView {
                         }
                     })
                     .collect_view();
-                view! {
+                EitherOf4::D(view! {
                     <fieldset class="queue-choices">
                         <legend>"Which queue?"</legend>
                         {options}
                     </fieldset>
-                }
-                .into_any()
+                })
             }
         })
     };

@@ -3,6 +3,7 @@
 use super::common::{ConnectionBadge, Loading, status_label, use_hydrated, use_param};
 use crate::client::{self, ConnState, LiveSocket, api_delete, api_get};
 use crate::protocol::{TicketMessage, TicketView, format_wait};
+use leptos::either::{Either, EitherOf4};
 use leptos::{prelude::*, task::spawn_local};
 use leptos_meta::Title;
 
@@ -180,17 +181,50 @@ fn is_final(status: &str) -> bool {
     matches!(status, "served" | "cancelled")
 }
 
+/// The ticket as the server saw it while rendering the page, so the first paint shows the
+/// number and position and the page works as soon as it is hydrated, without a request of its
+/// own (on a slow phone network that request is most of a second). Serialized into the page;
+/// `None` after a client-side navigation, or for a ticket the server does not hold in memory
+/// (from an earlier day): then the page fetches it, as it did before.
+fn rendered_ticket(token: &str) -> Option<TicketView> {
+    let token = token.to_string();
+    SharedValue::new(move || {
+        #[cfg(feature = "ssr")]
+        {
+            use_context::<super::ServerData>().and_then(|data| data.live_ticket(&token))
+        }
+        #[cfg(not(feature = "ssr"))]
+        {
+            let _ = token;
+            None
+        }
+    })
+    .into_inner()
+}
+
 #[component]
 pub fn TicketPage() -> impl IntoView {
     let hydrated = use_hydrated();
+    let token = use_param("token");
+    let rendered = rendered_ticket(&token.get_untracked());
     let tk = Tk {
-        token: use_param("token"),
-        ticket: RwSignal::new(None),
-        load: RwSignal::new(Load::Loading),
+        token,
+        load: RwSignal::new(if rendered.is_some() {
+            Load::Ready
+        } else {
+            Load::Loading
+        }),
+        last: RwSignal::new(rendered.as_ref().map_or(0, |t| t.offset)),
+        ticket: RwSignal::new(rendered),
         conn: RwSignal::new(ConnState::Connecting),
-        last: RwSignal::new(0),
         socket: StoredValue::new(None),
     };
+    // The token whose ticket came with the page: its first load is already done.
+    let rendered_for = StoredValue::new(
+        tk.ticket
+            .with_untracked(Option::is_some)
+            .then(|| token.get_untracked()),
+    );
     let Tk {
         token,
         ticket,
@@ -205,12 +239,30 @@ pub fn TicketPage() -> impl IntoView {
 
     Effect::new(move |_| {
         let token = token.get();
-        ticket.set(None);
-        load.set(Load::Loading);
-        last.set(0);
-        confirming.set(false);
-        error.set(None);
-        tk.load(token, true);
+        if rendered_for
+            .try_update_value(Option::take)
+            .flatten()
+            .as_ref()
+            == Some(&token)
+        {
+            // Hydrating the ticket the server rendered: only go live, from its offset.
+            if let Some((venue, number, status)) = ticket.with_untracked(|t| {
+                t.as_ref()
+                    .map(|t| (t.venue.clone(), t.number.clone(), t.status.clone()))
+            }) {
+                client::remember_ticket(&token, &venue, &number);
+                if !is_final(&status) {
+                    tk.open(token);
+                }
+            }
+        } else {
+            ticket.set(None);
+            load.set(Load::Loading);
+            last.set(0);
+            confirming.set(false);
+            error.set(None);
+            tk.load(token, true);
+        }
         on_cleanup(move || tk.close());
     });
 
@@ -255,26 +307,23 @@ pub fn TicketPage() -> impl IntoView {
         });
     };
 
-    let body = move || {
-        match load_state.get() {
-        Load::Loading => view! { <Loading/> }.into_any(),
-        Load::NotFound => view! {
+    let body = move || match load_state.get() {
+        Load::Loading => EitherOf4::A(view! { <Loading/> }),
+        Load::NotFound => EitherOf4::B(view! {
             <div class="card center" data-testid="ticket-not-found">
                 <h1>"We can't find this ticket"</h1>
                 <p>"The link may be mistyped, or the ticket is from an earlier day."</p>
                 <p><a class="button" href="/">"Go to the start page"</a></p>
             </div>
-        }
-        .into_any(),
-        Load::Failed(msg) => view! {
+        }),
+        Load::Failed(msg) => EitherOf4::C(view! {
             <div class="card center">
                 <h1>"Can't load your ticket"</h1>
                 <p class="form-error">{msg}</p>
                 <p><button class="button" on:click=move |_| { let _ = window().location().reload(); }>"Try again"</button></p>
             </div>
-        }
-        .into_any(),
-        Load::Ready => view! {
+        }),
+        Load::Ready => EitherOf4::D(view! {
             <p class="venue-line">
                 <strong>{move || with_ticket(|t| t.venue_name.clone())}</strong>
                 " · "
@@ -340,7 +389,7 @@ pub fn TicketPage() -> impl IntoView {
             {move || {
                 let s = status();
                 (s == "waiting" || s == "called").then(|| if confirming.get() {
-                    view! {
+                    Either::Left(view! {
                         <div class="card confirm" role="dialog" aria-label="Cancel your ticket?">
                             <p><strong>"Leave the queue?"</strong> " You will lose your place."</p>
                             <div class="button-row">
@@ -352,18 +401,16 @@ pub fn TicketPage() -> impl IntoView {
                                 </button>
                             </div>
                         </div>
-                    }.into_any()
+                    })
                 } else {
-                    view! {
+                    Either::Right(view! {
                         <button class="button subtle" data-testid="cancel-ticket" disabled=move || !hydrated.get() on:click=move |_| confirming.set(true)>
                             "Cancel my ticket"
                         </button>
-                    }.into_any()
+                    })
                 })
             }}
-        }
-        .into_any(),
-    }
+        }),
     };
 
     view! {

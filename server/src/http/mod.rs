@@ -4,6 +4,7 @@
 //! `Command` to `venues`; no queue rule is decided here.
 
 pub mod admin;
+pub mod assets;
 pub mod auth;
 pub mod error;
 pub mod extract;
@@ -41,6 +42,8 @@ pub struct AppState {
     pub store: Store,
     pub config: Arc<Config>,
     pub leptos: LeptosOptions,
+    /// The browser files' names, read from the built site at startup.
+    pub assets: app::Assets,
     /// Open WebSockets on this instance, checked against `config.max_sockets`.
     pub sockets: Arc<AtomicUsize>,
     /// Turns true when the server is stopping: sockets close so clients
@@ -205,6 +208,8 @@ pub fn router(state: AppState) -> Router {
 
     let routes = generate_route_list(app::App);
     let leptos_options = state.leptos.clone();
+    let assets = state.assets.clone();
+    let shell_assets = assets.clone();
     let router = Router::new()
         .nest("/api/v1", api)
         .route("/api", get(openapi::api_page))
@@ -212,12 +217,16 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(admin::metrics))
-        .leptos_routes_with_context(&state, routes, page_csp, move || {
-            app::shell(leptos_options.clone())
+        .leptos_routes_with_context(&state, routes, page_context(&state), move || {
+            app::shell(leptos_options.clone(), assets.clone())
         })
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
-            app::shell,
-        ))
+        .merge(assets::routes(&state.leptos.site_root, &state.assets))
+        .fallback(leptos_axum::file_and_error_handler_with_context::<
+            AppState,
+            _,
+        >(page_context(&state), move |options| {
+            app::shell(options, shell_assets.clone())
+        }))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
@@ -302,6 +311,16 @@ async fn api_not_found() -> ApiError {
 /// hydration loader, which carries this response's nonce (leptos_axum makes one per request
 /// and puts it on the scripts it writes); `'wasm-unsafe-eval'` lets the app's WebAssembly
 /// compile. Inline `style` attributes are allowed: they cannot run code.
+/// What every page render gets besides the request: its security policy, and the live state
+/// to render tickets with.
+fn page_context(state: &AppState) -> impl Fn() + Clone + Send + 'static {
+    let data = app::ServerData(Arc::new(state.clone()));
+    move || {
+        page_csp();
+        leptos::prelude::provide_context(data.clone());
+    }
+}
+
 fn page_csp() {
     use leptos::prelude::use_context;
     if let (Some(nonce), Some(res)) = (

@@ -126,6 +126,18 @@ pub async fn join(
 }
 
 /// Find a ticket by token: in memory, else (finished on an earlier day) in storage.
+/// Pages render live tickets straight from memory ([`app::PageSource`]).
+impl app::PageSource for AppState {
+    fn live_ticket(&self, token: &str) -> Option<TicketView> {
+        let (v, id) = self.venues.find_token(token)?;
+        ticket_response(&v, id, true).ok()
+    }
+
+    fn venue_info(&self, slug: &str) -> Option<VenueInfo> {
+        Some(views::venue_info(&self.venues.loaded_venue(slug)?.read()))
+    }
+}
+
 pub(super) async fn find_ticket(
     s: &AppState,
     token: &str,

@@ -243,6 +243,12 @@ impl Venues {
         map.values().cloned().collect()
     }
 
+    /// A venue by slug if this instance has it in memory (no storage read).
+    pub fn loaded_venue(&self, slug: &str) -> Option<Arc<VenueHandle>> {
+        let map = self.map.read().unwrap_or_else(|e| e.into_inner());
+        map.get(slug).cloned()
+    }
+
     /// A venue by slug, loading it if it was created (by the CLI) after startup.
     pub async fn get(&self, slug: &str) -> anyhow::Result<Option<Arc<VenueHandle>>> {
         if let Some(v) = self.map.read().unwrap_or_else(|e| e.into_inner()).get(slug) {

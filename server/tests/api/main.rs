@@ -13,6 +13,7 @@ mod join;
 mod join_code;
 mod limits;
 mod meta;
+mod pages;
 mod restart;
 mod screens;
 mod settings;
