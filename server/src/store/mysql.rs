@@ -24,6 +24,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/mysql/0003_screens.sql"),
     include_str!("../../migrations/mysql/0004_join_code.sql"),
     include_str!("../../migrations/mysql/0005_settings.sql"),
+    include_str!("../../migrations/mysql/0006_queue_settings_history.sql"),
 ];
 
 /// Rows per multi-row INSERT: 19 columns x 400 rows stays far below MySQL's 65535 bound
@@ -162,6 +163,32 @@ impl MySqlStore {
             }
             q.push("version = GREATEST(version, VALUES(version))");
             q.build().execute(&mut *tx).await?;
+        }
+        for ((venue_id, queue_id), (offset, status)) in &rows.queue_status {
+            sqlx::query(
+                "UPDATE queues SET status = IF(? > status_offset, ?, status), \
+                 status_offset = GREATEST(status_offset, ?) WHERE id = ? AND venue_id = ?",
+            )
+            .bind(*offset as i64)
+            .bind(status.as_str())
+            .bind(*offset as i64)
+            .bind(queue_id)
+            .bind(venue_id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for ((venue_id, queue_id), (offset, max_waiting)) in &rows.queue_limits {
+            sqlx::query(
+                "UPDATE queues SET max_waiting = IF(? > limit_offset, ?, max_waiting), \
+                 limit_offset = GREATEST(limit_offset, ?) WHERE id = ? AND venue_id = ?",
+            )
+            .bind(*offset as i64)
+            .bind(max_waiting.map(i64::from))
+            .bind(*offset as i64)
+            .bind(queue_id)
+            .bind(venue_id)
+            .execute(&mut *tx)
+            .await?;
         }
         for (venue_id, (offset, next_ticket_id)) in &rows.venues {
             sqlx::query(
@@ -581,6 +608,10 @@ struct HistoryRows<'a> {
     events: Vec<EventRow<'a>>,
     /// (venue, ticket, version): the newest version of each ticket in the slice.
     tickets: Vec<(i64, &'a Ticket, u64)>,
+    /// (venue, queue) -> the newest status event's (offset, status) in the slice.
+    queue_status: BTreeMap<(i64, i64), (u64, QueueStatus)>,
+    /// (venue, queue) -> the newest limit event's (offset, max waiting) in the slice.
+    queue_limits: BTreeMap<(i64, i64), (u64, Option<u32>)>,
     /// Venue -> (highest event offset, next ticket id).
     venues: BTreeMap<i64, (u64, u64)>,
 }
@@ -590,11 +621,34 @@ impl<'a> HistoryRows<'a> {
         let mut events = BTreeMap::new();
         let mut tickets: BTreeMap<(i64, u64), (&Ticket, u64)> = BTreeMap::new();
         let mut venues: BTreeMap<i64, (u64, u64)> = BTreeMap::new();
+        let mut queue_status = BTreeMap::new();
+        let mut queue_limits = BTreeMap::new();
+        // Keep the newest (by offset) value per queue.
+        fn newest<V>(map: &mut BTreeMap<(i64, i64), (u64, V)>, key: (i64, i64), at: u64, v: V) {
+            if map.get(&key).is_none_or(|(seen, _)| at > *seen) {
+                map.insert(key, (at, v));
+            }
+        }
         for entry in entries {
             let version = entry.version();
             let venue = venues.entry(entry.venue_id).or_insert((0, 1));
             for e in &entry.events {
                 venue.0 = venue.0.max(e.offset);
+                match &e.event {
+                    Event::QueueStatusChanged { queue, status } => newest(
+                        &mut queue_status,
+                        (entry.venue_id, queue.0),
+                        e.offset,
+                        *status,
+                    ),
+                    Event::QueueLimitChanged { queue, max_waiting } => newest(
+                        &mut queue_limits,
+                        (entry.venue_id, queue.0),
+                        e.offset,
+                        *max_waiting,
+                    ),
+                    _ => {}
+                }
                 if let Entry::Vacant(slot) = events.entry((entry.venue_id, e.offset)) {
                     slot.insert(EventRow {
                         venue_id: entry.venue_id,
@@ -624,6 +678,8 @@ impl<'a> HistoryRows<'a> {
                 .into_iter()
                 .map(|((venue_id, _), (t, version))| (venue_id, t, version))
                 .collect(),
+            queue_status,
+            queue_limits,
             venues,
         })
     }

@@ -463,6 +463,78 @@ async fn history_writes_are_idempotent_and_never_go_back_in_time() {
 }
 
 #[tokio::test]
+async fn queue_status_and_limit_reach_mysql_newest_first_whatever_the_order() {
+    with_database(|url| async move {
+        let store = MySqlStore::open(&url, 4).await.unwrap();
+        let (venue, bar, _) = venue(&store).await;
+        let other = QueueId(
+            store
+                .create_queue(venue, "tables", "Tables", "T")
+                .await
+                .unwrap(),
+        );
+        let at = |offset, event| EventEnvelope {
+            offset,
+            at: 1_000 + offset as i64,
+            event,
+        };
+        let status =
+            |offset, queue, status| at(offset, Event::QueueStatusChanged { queue, status });
+        let limit = |offset, queue, max_waiting| {
+            at(offset, Event::QueueLimitChanged { queue, max_waiting })
+        };
+        let entry = |events| HistoryEntry {
+            venue_id: venue,
+            actor: Some(1),
+            events,
+            tickets: vec![],
+        };
+        // Paused (2), limited to 10 (3), closed (5), limit lifted (6); the tables queue
+        // paused (4). Delivered newest first, then older ones again, then all in one slice.
+        let newer = entry(vec![
+            status(5, bar, QueueStatus::Closed),
+            limit(6, bar, None),
+        ]);
+        let older = entry(vec![
+            status(2, bar, QueueStatus::Paused),
+            limit(3, bar, Some(10)),
+            status(4, other, QueueStatus::Paused),
+        ]);
+        store
+            .write_history(std::slice::from_ref(&newer))
+            .await
+            .unwrap();
+        store
+            .write_history(std::slice::from_ref(&older))
+            .await
+            .unwrap();
+        store
+            .write_history(&[older.clone(), newer.clone()])
+            .await
+            .unwrap();
+        let state = store.load_venue("joes").await.unwrap().unwrap();
+        assert_eq!(state.queues[&bar].status, QueueStatus::Closed);
+        assert_eq!(state.queues[&bar].max_waiting, None);
+        assert_eq!(state.queues[&other].status, QueueStatus::Paused);
+
+        // Within one slice too, the newest wins.
+        store
+            .write_history(&[entry(vec![
+                limit(8, bar, Some(30)),
+                limit(7, bar, Some(20)),
+                status(9, bar, QueueStatus::Open),
+            ])])
+            .await
+            .unwrap();
+        let state = store.load_venue("joes").await.unwrap().unwrap();
+        assert_eq!(state.queues[&bar].status, QueueStatus::Open);
+        assert_eq!(state.queues[&bar].max_waiting, Some(30));
+        store.close().await;
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn events_after_and_audit_return_what_was_written() {
     with_database(|url| async move {
         let store = MySqlStore::open(&url, 4).await.unwrap();

@@ -415,3 +415,70 @@ async fn settings_changed_on_one_instance_hold_on_all() {
     }
     cluster.stop().await;
 }
+
+/// Redis loses the venue entirely (no persistence, flushed): the new epoch, seeded from MySQL,
+/// still has a paused queue paused and a queue's limit, not only names and tickets.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_queues_status_and_limit_survive_redis_losing_the_venue() {
+    let cluster = Cluster::start(2).await;
+    let (status, body) = cluster
+        .staff_post(0, "/api/v1/venues/demo/queues/bar/pause", json!({}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = cluster
+        .staff_post(
+            1,
+            "/api/v1/venues/demo/queues/tables-small/limit",
+            json!({"max_waiting": 1}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = cluster.join(0, "tables-small", "Only one").await;
+    assert_eq!(status, 201, "{body}");
+    let offset = cluster.converged().await;
+    history_caught_up(&cluster, offset, Duration::from_secs(30)).await;
+
+    delete_redis_prefix(&cluster.redis, &cluster.prefix).await;
+    // A join that is accepted goes to the log, finds it gone and starts a new epoch from MySQL
+    // (refused joins never reach Redis). Then every instance must refuse for the right
+    // reasons; until it has followed the new epoch it may still answer from the old state.
+    for i in 0..2 {
+        let (status, body) = cluster.join(i, "tables-large", "Appends").await;
+        assert_eq!(status, 201, "instance {i}: {body}");
+    }
+    let (status, seen) = cluster.staff_get(0, "/api/v1/venues/demo/queues").await;
+    assert_eq!(status, 200);
+    let large = seen["queues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|q| q["slug"] == "tables-large")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        large["waiting"], 2,
+        "both joins are in the new epoch: {large}"
+    );
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    for i in 0..2 {
+        loop {
+            let (bar, bar_body) = cluster.join(i, "bar", "Paused?").await;
+            let (small, small_body) = cluster.join(i, "tables-small", "Full?").await;
+            if bar == 409 && small == 409 {
+                assert_eq!(bar_body["error"]["code"], "queue_paused", "instance {i}");
+                assert_eq!(small_body["error"]["code"], "queue_full", "instance {i}");
+                break;
+            }
+            assert!(
+                bar != 201 && small != 201,
+                "instance {i} accepted a join the settings forbid: {bar_body} {small_body}"
+            );
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "instance {i}: {bar} {bar_body} / {small} {small_body}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+    cluster.stop().await;
+}
