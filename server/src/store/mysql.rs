@@ -108,6 +108,21 @@ impl MySqlStore {
         // Rows are sorted by key and tables written in a fixed order, so concurrent writers
         // take their locks in the same order and rarely deadlock.
         let mut tx = self.pool.begin().await?;
+        // The venue rows first, exclusively. Every event and ticket row below takes a shared
+        // lock on its venue through the foreign key; had this update come last, a handler's
+        // `UPDATE venues` (a rename, a time zone) queued between the two would deadlock with
+        // it. Now that handler just waits for this commit.
+        for (venue_id, (offset, next_ticket_id)) in &rows.venues {
+            sqlx::query(
+                "UPDATE venues SET event_offset = GREATEST(event_offset, ?), \
+                 next_ticket_id = GREATEST(next_ticket_id, ?) WHERE id = ?",
+            )
+            .bind(*offset as i64)
+            .bind(*next_ticket_id as i64)
+            .bind(*venue_id)
+            .execute(&mut *tx)
+            .await?;
+        }
         for chunk in rows.events.chunks(ROWS_PER_STATEMENT) {
             let mut q = QueryBuilder::<MySql>::new(
                 "INSERT INTO events (venue_id, event_offset, at, kind, ticket_id, actor, body) ",
@@ -187,17 +202,6 @@ impl MySqlStore {
             .bind(*offset as i64)
             .bind(queue_id)
             .bind(venue_id)
-            .execute(&mut *tx)
-            .await?;
-        }
-        for (venue_id, (offset, next_ticket_id)) in &rows.venues {
-            sqlx::query(
-                "UPDATE venues SET event_offset = GREATEST(event_offset, ?), \
-                 next_ticket_id = GREATEST(next_ticket_id, ?) WHERE id = ?",
-            )
-            .bind(*offset as i64)
-            .bind(*next_ticket_id as i64)
-            .bind(*venue_id)
             .execute(&mut *tx)
             .await?;
         }
