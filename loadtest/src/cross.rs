@@ -112,6 +112,7 @@ async fn run_fila(
             url: bar.live_url(&fila.instances()[instance(i)].base, i),
             expect: Some(bar.position(i, 0)),
             stalled: false,
+            source: None,
         })
         .collect();
     let seen = Watchers::connect(list).await?;

@@ -1,14 +1,21 @@
 //! The fan-out scenario: how long until every watcher holds its new position after a call.
+//!
+//! Up to 19,500 watchers, the client sockets are this process's and the baseline is one
+//! server process (as when the figures in docs/BENCHMARKS.md up to 19,000 were taken). Past
+//! that, or with `--client-shards S`, the client sockets are spread over client shard
+//! processes (see [`crate::shard`]), and the baseline over as many server processes as Fila
+//! has instances, so that each side holds the same sockets in the same number of processes.
 
 use crate::baseline::BaselineProcess;
 use crate::deploy::{Deployment, Mode};
 use crate::record;
+use crate::shard::{self, ShardWatcher, Shards, Side, WallClock, latencies_from_unix_ns};
 use crate::show_counts;
 use crate::watchers::{
     Bar, LATENCY_HEADER, Latencies, MAX_WATCHERS, Watcher, Watchers, call_and_wait, ratio,
     rss_per_instance,
 };
-use anyhow::bail;
+use anyhow::{Context, bail};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -16,11 +23,59 @@ use std::time::{Duration, Instant};
 /// `FILA_MAX_SOCKETS` are asked for (the harness raises the limit to fit them).
 const SOCKET_SLACK: usize = 100;
 
+/// Whether `watchers` fit: with `shards` = 0 (sockets in this process) up to `in_process_max`;
+/// with client shards, at most [`shard::MAX_SHARD_WATCHERS`] sockets in any one process:
+/// client shard, Fila instance (watcher i on instance i % N) or baseline process (as many as
+/// instances). Returns that largest count of sockets in one process.
+pub(crate) fn check_size(
+    watchers: usize,
+    shards: usize,
+    instances: usize,
+    in_process_max: usize,
+) -> anyhow::Result<usize> {
+    if watchers == 0 {
+        bail!("watchers must be at least 1");
+    }
+    if shards == 0 {
+        if watchers > in_process_max {
+            bail!("watchers must be 1..={in_process_max} with the client sockets in this process");
+        }
+        return Ok(watchers);
+    }
+    let most = shard::MAX_SHARD_WATCHERS;
+    if shards > shard::MAX_SHARDS || shards > watchers {
+        bail!(
+            "client shards must be 1..={} and at most one per watcher",
+            shard::MAX_SHARDS
+        );
+    }
+    if watchers.div_ceil(shards) > most {
+        bail!(
+            "{watchers} watchers need at least {} client shards of at most {most} sockets \
+             (at most {} watchers in all)",
+            watchers.div_ceil(most),
+            shard::MAX_SHARDS * most
+        );
+    }
+    if watchers.div_ceil(instances) > most {
+        bail!(
+            "{watchers} watchers need at least {} Fila instances of at most {most} sockets: \
+             distributed mode with --instances {} (--mysql, --redis)",
+            watchers.div_ceil(most),
+            watchers.div_ceil(most)
+        );
+    }
+    Ok(watchers.div_ceil(shards).max(watchers.div_ceil(instances)))
+}
+
+/// `shards`: 0 keeps the client sockets in this process (one baseline process); S ≥ 1 puts
+/// them in S client shards and the baseline in as many processes as Fila has instances.
 pub async fn run(
     bin: &Path,
     mode: &Mode,
     watchers: usize,
     calls: usize,
+    shards: usize,
     record_to: Option<&Path>,
 ) -> anyhow::Result<()> {
     // Above Fila's default socket limit, raise it for this run (only then, so that every
@@ -35,18 +90,43 @@ pub async fn run(
         Vec::new()
     };
     let load_before = record::load_average();
-    let fila = Deployment::start_with(bin, mode, &env).await?;
-    // Explicit finally: the deployment is removed whether the run succeeded or not.
-    let outcome = run_fila(&fila, watchers, calls).await;
-    let cleanup = fila.finish().await;
-    let outcome = outcome?;
-    cleanup?;
+    let base_processes = if shards == 0 { 1 } else { mode.instances() };
+    let work = async {
+        // Started first, so that a shard that cannot start fails the run before any setup.
+        let mut clients = match shards {
+            0 => None,
+            s => Some(Shards::start(s).await?),
+        };
+        let fila = Deployment::start_with(bin, mode, &env).await?;
+        // Explicit finally: the deployment is removed whether the run succeeded or not.
+        let outcome = match clients.as_mut() {
+            None => run_fila(&fila, watchers, calls).await,
+            Some(c) => run_fila_sharded(&fila, watchers, calls, c).await,
+        };
+        let cleanup = fila.finish().await;
+        let outcome = outcome?;
+        cleanup?;
+        let base = match clients.as_mut() {
+            None => baseline_in_process(watchers, calls).await?,
+            Some(c) => baseline_sharded(c, base_processes, watchers, calls).await?,
+        };
+        if let Some(c) = clients {
+            c.stop().await;
+        }
+        anyhow::Ok((outcome, base))
+    };
+    let (outcome, (base_lat, base_rss)) = if shards == 0 {
+        work.await?
+    } else {
+        // On timeout the run is dropped, and with it the deployment, shards and baselines.
+        tokio::time::timeout(shard::SHARDED_FANOUT_TIME, work)
+            .await
+            .with_context(|| {
+                format!("the run took longer than {:?}", shard::SHARDED_FANOUT_TIME)
+            })??
+    };
 
     let fila_lat = &outcome.latencies;
-    let mut base = BaselineProcess::start().await?;
-    let base_run = baseline(&mut base, watchers, calls).await;
-    base.stop().await;
-    let (base_lat, base_rss) = base_run?;
     println!(
         "fan-out: {watchers} watchers of one queue, {calls} calls, {}, one machine",
         mode.describe()
@@ -55,6 +135,21 @@ pub async fn run(
         println!(
             "FILA_MAX_SOCKETS raised to {} for this run",
             per_instance + SOCKET_SLACK
+        );
+    }
+    if shards == 0 {
+        println!(
+            "clients: every socket in this process; baseline: one server process, all {watchers} \
+             sockets"
+        );
+    } else {
+        println!(
+            "clients: {shards} client processes of ~{} sockets each, from {} loopback source \
+             address(es) per side; baseline: {base_processes} server processes of ~{} sockets, \
+             each told to broadcast through its stdin, one after the other, per call",
+            watchers.div_ceil(shards),
+            watchers.div_ceil(shard::PER_SOURCE_ADDR),
+            watchers.div_ceil(base_processes),
         );
     }
     println!("{LATENCY_HEADER}");
@@ -80,8 +175,14 @@ pub async fn run(
     }
     if let Some((a, b)) = base_rss {
         println!(
-            "baseline server memory (own process): {:.1} KiB per socket (RSS {a} -> {b} KiB)",
-            (b.saturating_sub(a)) as f64 / watchers as f64
+            "baseline server memory ({}): {:.1} KiB per socket (RSS {a} -> {b} KiB{})",
+            if base_processes == 1 {
+                "own process"
+            } else {
+                "own processes"
+            },
+            (b.saturating_sub(a)) as f64 / watchers as f64,
+            if base_processes == 1 { "" } else { ", summed" }
         );
     }
     if let Some((seq, _)) = outcome.converged {
@@ -104,6 +205,8 @@ pub async fn run(
             fila: fila_lat.summary(),
             baseline: base_lat.summary(),
             load_before,
+            client_processes: shards.max(1),
+            baseline_processes: base_processes,
         };
         record::append(path, &run.to_json())?;
         println!("recorded in {}", path.display());
@@ -138,35 +241,120 @@ async fn run_fila(fila: &Deployment, watchers: usize, calls: usize) -> anyhow::R
             url: bar.live_url(fila.base(i), i),
             expect: Some(bar.position(i, 0)),
             stalled: false,
+            source: None,
         })
         .collect();
-    let n = fila.instances().len();
     let rss_before = rss_per_instance(fila);
     let seen = Watchers::connect(list).await?;
-    let memory = rss_per_instance(fila)
+    let memory = memory(rss_before, rss_per_instance(fila), watchers);
+    let starts = call_and_wait(&bar, &seen, calls, watchers).await?;
+    let latencies = seen.latencies(&starts, |_| true).await;
+    let n = fila.instances().len();
+    check_positions(&seen.positions().await, |i| bar.position(i, calls), n)?;
+    finish(fila, latencies, memory, converged).await
+}
+
+/// [`run_fila`] with the client sockets in the client shards: the same steps, except that
+/// each watcher also connects from a source address of its own (see [`shard::source_addr`])
+/// and that the call times are this process's, converted to the shards' shared clock.
+async fn run_fila_sharded(
+    fila: &Deployment,
+    watchers: usize,
+    calls: usize,
+    shards: &mut Shards,
+) -> anyhow::Result<Outcome> {
+    let t0 = Instant::now();
+    let bar = Bar::join(fila, calls, watchers).await?;
+    let converged = fila.converge().await?;
+    eprintln!(
+        "fan-out: {} tickets joined and every instance agrees, {:.0} s",
+        calls + watchers,
+        t0.elapsed().as_secs_f64()
+    );
+    let list = (0..watchers)
+        .map(|i| ShardWatcher {
+            url: bar.live_url(fila.base(i), i),
+            expect: Some(bar.position(i, 0)),
+            source: Some(shard::source_addr(Side::Fila, i)),
+        })
+        .collect();
+    let rss_before = rss_per_instance(fila);
+    let t0 = Instant::now();
+    shards.connect(list).await?;
+    eprintln!(
+        "fan-out: {watchers} watchers connected to fila through {} client processes, {:.0} s",
+        shards.count(),
+        t0.elapsed().as_secs_f64()
+    );
+    let memory = memory(rss_before, rss_per_instance(fila), watchers);
+    let clock = WallClock::new();
+    let mut starts = Vec::with_capacity(calls);
+    for k in 1..=calls {
+        starts.push(Instant::now());
+        bar.call_next().await?;
+        shards.wait_updates(k).await?;
+    }
+    clock.check_unstepped()?;
+    let report = shards.report().await?;
+    shards.close().await?;
+    let starts: Vec<u64> = starts.iter().map(|t| clock.unix_ns(*t)).collect();
+    let (positions, arrivals): (Vec<_>, Vec<_>) =
+        report.into_iter().map(|r| (r.position, r.at)).unzip();
+    let latencies = latencies_from_unix_ns(&starts, &arrivals);
+    if positions.len() != watchers {
+        bail!("{} watchers reported, {watchers} expected", positions.len());
+    }
+    let n = fila.instances().len();
+    check_positions(&positions, |i| bar.position(i, calls), n)?;
+    finish(fila, latencies, memory, converged).await
+}
+
+/// Each instance's memory around connecting its share of the watchers (i % N).
+fn memory(before: Vec<Option<u64>>, after: Vec<Option<u64>>, watchers: usize) -> Vec<Memory> {
+    let n = before.len().max(1);
+    after
         .into_iter()
-        .zip(rss_before)
+        .zip(before)
         .enumerate()
         .map(|(i, (after, before))| Memory {
             watchers: (watchers + n - 1 - i) / n,
             rss_before: before,
             rss_after: after,
         })
-        .collect();
-    let starts = call_and_wait(&bar, &seen, calls, watchers).await?;
-    let latencies = seen.latencies(&starts, |_| true).await;
-    // Correctness: watcher i started at position calls+i+1 and must now be at i+1.
-    if let Some((i, p)) = seen
-        .misplaced(|_| true, |i| bar.position(i, calls))
-        .await
-        .first()
-    {
+        .collect()
+}
+
+/// Correctness: watcher i (on instance i % `instances`) must be at `expected(i)` (it started
+/// at position calls+i+1 and must now be at i+1).
+fn check_positions(
+    positions: &[Option<u64>],
+    expected: impl Fn(usize) -> u64,
+    instances: usize,
+) -> anyhow::Result<()> {
+    let wrong = positions
+        .iter()
+        .enumerate()
+        .filter(|(i, p)| **p != Some(expected(*i)))
+        .collect::<Vec<_>>();
+    if let Some((i, p)) = wrong.first() {
         bail!(
-            "watcher {i} (instance {}) ended at {p:?}, expected {}",
-            i % n + 1,
-            bar.position(*i, calls)
+            "{} of {} watchers not at their position; watcher {i} (instance {}) ended at \
+             {p:?}, expected {}",
+            wrong.len(),
+            positions.len(),
+            i % instances.max(1) + 1,
+            expected(*i)
         );
     }
+    Ok(())
+}
+
+async fn finish(
+    fila: &Deployment,
+    latencies: Latencies,
+    memory: Vec<Memory>,
+    converged: Option<(u64, Duration)>,
+) -> anyhow::Result<Outcome> {
     let conflicts = if fila.is_distributed() {
         fila.append_conflicts().await
     } else {
@@ -181,20 +369,32 @@ async fn run_fila(fila: &Deployment, watchers: usize, calls: usize) -> anyhow::R
     })
 }
 
+/// The baseline's latencies, and its server's RSS (summed over its processes) before and
+/// after connecting.
+type BaselineRun = (Latencies, Option<(u64, u64)>);
+
 /// The baseline: N sockets held by a minimal axum server in a process of its own; each
 /// "call" broadcasts one pre-serialized frame of a ticket update's size (the harness tells it
-/// to through a pipe). Returns the latencies and the server's RSS before and after connecting.
+/// to through a pipe).
+async fn baseline_in_process(watchers: usize, calls: usize) -> anyhow::Result<BaselineRun> {
+    let mut base = BaselineProcess::start().await?;
+    let run = baseline(&mut base, watchers, calls).await;
+    base.stop().await;
+    run
+}
+
 async fn baseline(
     base: &mut BaselineProcess,
     watchers: usize,
     calls: usize,
-) -> anyhow::Result<(Latencies, Option<(u64, u64)>)> {
+) -> anyhow::Result<BaselineRun> {
     let before = base.rss_kib();
     let list = (0..watchers)
         .map(|_| Watcher {
             url: format!("ws://{}/ws", base.addr),
             expect: None,
             stalled: false,
+            source: None,
         })
         .collect();
     let seen = Watchers::connect(list).await?;
@@ -206,4 +406,112 @@ async fn baseline(
         seen.wait_updates(k * watchers).await?;
     }
     Ok((seen.latencies(&starts, |_| true).await, before.zip(after)))
+}
+
+/// The baseline spread like Fila: `processes` baseline servers (one per Fila instance),
+/// watcher i on server i % P, held by the same client shards. A "call" writes one line to
+/// each server's stdin, one after the other, timed from before the first write: what makes
+/// Fila's instances hear of a call (Redis pub/sub from instance 1) is part of Fila's figure,
+/// and a pipe write per process (a few µs) is the baseline's cheapest equivalent.
+async fn baseline_sharded(
+    shards: &mut Shards,
+    processes: usize,
+    watchers: usize,
+    calls: usize,
+) -> anyhow::Result<BaselineRun> {
+    let mut bases = Vec::with_capacity(processes);
+    for _ in 0..processes {
+        // Those already started are killed on drop if this fails.
+        bases.push(BaselineProcess::start().await?);
+    }
+    let run = baseline_sharded_run(shards, &mut bases, watchers, calls).await;
+    for b in bases {
+        b.stop().await;
+    }
+    run
+}
+
+async fn baseline_sharded_run(
+    shards: &mut Shards,
+    bases: &mut [BaselineProcess],
+    watchers: usize,
+    calls: usize,
+) -> anyhow::Result<BaselineRun> {
+    let rss = |bases: &[BaselineProcess]| bases.iter().map(|b| b.rss_kib()).sum::<Option<u64>>();
+    let before = rss(bases);
+    let list = (0..watchers)
+        .map(|i| ShardWatcher {
+            url: format!("ws://{}/ws", bases[i % bases.len()].addr),
+            expect: None,
+            source: Some(shard::source_addr(Side::Baseline, i)),
+        })
+        .collect();
+    let t0 = Instant::now();
+    shards.connect(list).await?;
+    eprintln!(
+        "fan-out: {watchers} watchers connected to {} baseline processes, {:.0} s",
+        bases.len(),
+        t0.elapsed().as_secs_f64()
+    );
+    let after = rss(bases);
+    let clock = WallClock::new();
+    let mut starts = Vec::with_capacity(calls);
+    for k in 1..=calls {
+        starts.push(Instant::now());
+        for b in bases.iter_mut() {
+            b.broadcast().await?;
+        }
+        shards.wait_updates(k).await?;
+    }
+    clock.check_unstepped()?;
+    let report = shards.report().await?;
+    shards.close().await?;
+    let starts: Vec<u64> = starts.iter().map(|t| clock.unix_ns(*t)).collect();
+    let arrivals: Vec<Vec<u64>> = report.into_iter().map(|r| r.at).collect();
+    Ok((
+        latencies_from_unix_ns(&starts, &arrivals),
+        before.zip(after),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_that_fit_and_those_that_do_not() {
+        let max = 19_500;
+        assert_eq!(check_size(19_500, 0, 1, max).unwrap(), 19_500);
+        assert!(check_size(19_501, 0, 3, max).is_err());
+        assert!(check_size(0, 0, 1, max).is_err());
+        // The issue's sizes, with the default plan.
+        let s = shard::plan(50_000, None, max);
+        assert_eq!(check_size(50_000, s, 3, max).unwrap(), 16_667);
+        let s = shard::plan(100_000, None, max);
+        assert_eq!(check_size(100_000, s, 6, max).unwrap(), 16_667);
+        // Too many for the instances: the error says how many are needed.
+        let e = check_size(100_000, 6, 5, max).unwrap_err().to_string();
+        assert!(e.contains("--instances 6"), "{e}");
+        let e = check_size(30_000, 2, 1, max).unwrap_err().to_string();
+        assert!(e.contains("--instances 2"), "{e}");
+        // Forced shards at tiny N (the CI smoke run).
+        assert_eq!(check_size(60, 2, 3, max).unwrap(), 30);
+        assert!(check_size(60, 61, 3, max).is_err());
+        assert!(check_size(60, shard::MAX_SHARDS + 1, 3, max).is_err());
+        assert!(check_size(50_000, 2, 3, max).is_err());
+    }
+
+    #[test]
+    fn positions_are_checked_one_by_one() {
+        let expected = |i: usize| i as u64 + 1;
+        check_positions(&[Some(1), Some(2), Some(3)], expected, 3).unwrap();
+        let e = check_positions(&[Some(1), None, Some(4)], expected, 3)
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("2 of 3 watchers"), "{e}");
+        assert!(
+            e.contains("watcher 1 (instance 2) ended at None, expected 2"),
+            "{e}"
+        );
+    }
 }

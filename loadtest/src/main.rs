@@ -17,7 +17,11 @@
 //!   the time until each watcher holds its new position.
 //!   Baseline: an axum server in a process of its own that holds N sockets and broadcasts one
 //!   pre-serialized frame of the same size per "call". `--record FILE` appends the figures
-//!   to a results file, and `chart` draws such a file as an SVG.
+//!   to a results file, and `chart` draws such a file as an SVG. Past 19,500 watchers (or with
+//!   `--client-shards S`) the client sockets are held by client shards, child processes of
+//!   this one (`fila-load client-shard`) of at most 18,000 sockets each, and the baseline is
+//!   spread over as many server processes as there are Fila instances (see `shard.rs`): 50,000
+//!   watchers need `--instances 3`, 100,000 `--instances 6`.
 //! - `memory`: N idle watchers; each instance's RSS growth per watcher, against the same
 //!   sockets held by that axum server in a process of its own.
 //! - `slow-consumers`: fan-out where some watchers stop reading after their snapshot; the
@@ -45,14 +49,16 @@ mod fanout;
 mod memory;
 mod record;
 mod resp;
+mod shard;
 mod slow;
 mod storm;
 mod watchers;
 
-/// Most fan-out watchers: each is one socket in this process (client side), one in Fila's
-/// and then one in the baseline's, and all three processes inherit the same open-files limit
-/// (20,000 on the machines this was written for); above 15,000 the harness raises Fila's
-/// `FILA_MAX_SOCKETS` for the run.
+/// Most fan-out watchers with the client sockets in this process: each is one socket in this
+/// process (client side), one in Fila's and then one in the baseline's, and all three
+/// processes inherit the same open-files limit (20,000 on the machines this was written for);
+/// above 15,000 the harness raises Fila's `FILA_MAX_SOCKETS` for the run. Past this, client
+/// shards hold the client sockets (see `shard.rs`).
 const MAX_FANOUT_WATCHERS: usize = 19_500;
 
 /// No scenario runs longer than this, whatever it was asked.
@@ -75,7 +81,7 @@ struct Cli {
     /// key prefix `fila-load-<hex>` and deletes its keys afterwards.
     #[arg(long, value_name = "URL")]
     redis: Option<String>,
-    /// Fila processes to start in distributed mode (1..=5).
+    /// Fila processes to start in distributed mode (1..=6).
     #[arg(long, default_value_t = 1)]
     instances: usize,
     #[command(subcommand)]
@@ -97,6 +103,11 @@ enum Scenario {
         watchers: usize,
         #[arg(long, default_value_t = 30)]
         calls: usize,
+        /// Hold the client sockets in S child processes (and spread the baseline over as many
+        /// server processes as Fila has instances). Default: in this process up to 19,500
+        /// watchers, else as few shards as hold 18,000 sockets each.
+        #[arg(long, value_name = "S")]
+        client_shards: Option<usize>,
         /// Append this run's figures to FILE (one JSON object a line) for `chart`.
         #[arg(long, value_name = "FILE")]
         record: Option<PathBuf>,
@@ -149,6 +160,9 @@ enum Scenario {
     /// Internal: the memory scenario's baseline server, in a process of its own.
     #[command(hide = true)]
     ServeBaselineWs,
+    /// Internal: a fan-out client shard, driven by the harness through stdin and stdout.
+    #[command(hide = true)]
+    ClientShard,
 }
 
 #[tokio::main]
@@ -156,6 +170,7 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match &cli.scenario {
         Scenario::ServeBaselineWs => return baseline::serve_child().await,
+        Scenario::ClientShard => return shard::serve_child().await,
         Scenario::Chart {
             input,
             output,
@@ -183,17 +198,21 @@ async fn run(cli: &Cli, mode: &Mode) -> anyhow::Result<()> {
         Scenario::FanOut {
             watchers,
             calls,
+            client_shards,
             ref record,
         } => {
-            // The clients' sockets are this process's; Fila's and the baseline's are theirs.
-            if watchers == 0 || watchers > MAX_FANOUT_WATCHERS || calls == 0 || calls > 1_000 {
-                bail!("watchers must be 1..={MAX_FANOUT_WATCHERS} and calls 1..=1000");
+            if calls == 0 || calls > 1_000 {
+                bail!("calls must be 1..=1000");
             }
-            watchers::check_fd_limit(watchers)?;
+            let shards = shard::plan(watchers, client_shards, MAX_FANOUT_WATCHERS);
+            // The most sockets any one process holds (client, Fila instance or baseline): each
+            // inherits this process's open-files limit.
+            let most = fanout::check_size(watchers, shards, mode.instances(), MAX_FANOUT_WATCHERS)?;
+            watchers::check_fd_limit(most)?;
             if let Some(path) = record {
                 record::check_writable(path)?;
             }
-            fanout::run(&cli.fila, mode, watchers, calls, record.as_deref()).await
+            fanout::run(&cli.fila, mode, watchers, calls, shards, record.as_deref()).await
         }
         Scenario::Memory {
             watchers,
@@ -224,7 +243,9 @@ async fn run(cli: &Cli, mode: &Mode) -> anyhow::Result<()> {
             check_watchers(watchers, 1)?;
             storm::run(&cli.fila, mode, watchers).await
         }
-        Scenario::ServeBaselineWs | Scenario::Chart { .. } => unreachable!("handled in main"),
+        Scenario::ServeBaselineWs | Scenario::ClientShard | Scenario::Chart { .. } => {
+            unreachable!("handled in main")
+        }
     }
 }
 

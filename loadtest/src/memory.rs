@@ -161,6 +161,7 @@ async fn run_fila(
             url: bar.live_url(fila.base(i), i),
             expect: Some(bar.position(i, 0)),
             stalled: false,
+            source: None,
         })
         .collect();
     let [before, half, all, held] = measure(list, || rss_per_instance(fila), hold).await?;
@@ -190,6 +191,7 @@ async fn run_baseline(
             url: format!("ws://{}/ws", base.addr),
             expect: None,
             stalled: false,
+            source: None,
         })
         .collect();
     let [before, half, all, held] = measure(list, || vec![base.rss_kib()], hold).await?;

@@ -4,6 +4,7 @@
 //! ```json
 //! {"scenario":"fan-out","date":"2026-11-22T10:00:00Z","commit":"1a6eb37","dirty":true,
 //!  "mode":"embedded","instances":1,"watchers":1000,"calls":30,"load1_before":0.4,
+//!  "client_processes":1,"baseline_processes":1,
 //!  "fila":{"run":"fila (embedded)","p50_ms":10.2,"p99_ms":17.1,"max_ms":18.8,
 //!          "last_p50_ms":15.0,"last_max_ms":18.8},
 //!  "baseline":{"run":"baseline-ws (own process)","p50_ms":6.3,...}}
@@ -33,6 +34,10 @@ pub(crate) struct FanOutRun {
     pub(crate) baseline: Summary,
     /// The machine's 1-minute load average just before the run.
     pub(crate) load_before: Option<f64>,
+    /// Processes holding the client sockets (1: the harness itself; more: client shards).
+    pub(crate) client_processes: usize,
+    /// Baseline server processes the sockets were spread over.
+    pub(crate) baseline_processes: usize,
 }
 
 fn summary_json(run: &str, s: &Summary) -> Value {
@@ -63,6 +68,8 @@ impl FanOutRun {
             "watchers": self.watchers,
             "calls": self.calls,
             "load1_before": self.load_before,
+            "client_processes": self.client_processes,
+            "baseline_processes": self.baseline_processes,
             "fila": summary_json(&self.fila_row, &self.fila),
             "baseline": summary_json(BASELINE_ROW, &self.baseline),
         })
@@ -184,6 +191,8 @@ mod tests {
             fila: s,
             baseline: s,
             load_before: Some(0.5),
+            client_processes: 1,
+            baseline_processes: 1,
         };
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("runs.jsonl");

@@ -187,6 +187,7 @@ async fn run_fila(
             url: bar.live_url(fila.base(i), i),
             expect: Some(bar.position(i, 0)),
             stalled: stalled(i),
+            source: None,
         })
         .collect();
     let seen = Watchers::connect(list).await?;

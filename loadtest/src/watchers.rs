@@ -6,7 +6,7 @@ use crate::{MAX_SCENARIO_TIME, ms, pct};
 use anyhow::{Context, bail};
 use futures_util::StreamExt;
 use serde_json::{Value, json};
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -22,6 +22,8 @@ pub(crate) const PER_CALL_TIMEOUT: Duration = Duration::from_secs(20);
 /// Most watchers a scenario opens: an instance accepts 15,000 sockets by default
 /// (`FILA_MAX_SOCKETS`), and some scenarios put every watcher on one instance.
 pub(crate) const MAX_WATCHERS: usize = 15_000;
+/// Bound on each HTTP request while setting up (a join, a call).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Bound on opening one socket and on waiting for its first message.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Sockets opened (and tickets joined) at once while setting up: one at a time takes long at
@@ -79,12 +81,16 @@ impl Bar {
         watched: usize,
     ) -> anyhow::Result<Self> {
         let first = fila.first();
-        let client = reqwest::Client::new();
+        let client = reqwest::Client::builder()
+            .timeout(REQUEST_TIMEOUT)
+            .build()
+            .context("http client")?;
         let staff = first.staff_token(&client).await?;
         let join_url = format!("{}/api/v1/venues/demo/queues/bar/tickets", first.base);
         let total = ahead + watched;
         // Joined a few at a time; each reply says where its ticket landed, which orders them.
-        let replies: Vec<anyhow::Result<(u64, String)>> = futures_util::stream::iter(0..total)
+        // Bounded in time too: 100k joins at distributed mode's slowest (~1.5k/s) take ~70 s.
+        let joins = futures_util::stream::iter(0..total)
             .map(|i| {
                 let (client, url) = (client.clone(), join_url.clone());
                 async move {
@@ -101,8 +107,10 @@ impl Bar {
                 }
             })
             .buffer_unordered(SETUP_CONCURRENCY)
-            .collect()
-            .await;
+            .collect::<Vec<anyhow::Result<(u64, String)>>>();
+        let replies = tokio::time::timeout(MAX_SCENARIO_TIME, joins)
+            .await
+            .with_context(|| format!("{total} joins took longer than {MAX_SCENARIO_TIME:?}"))?;
         let mut by_position: Vec<Option<String>> = vec![None; total];
         for r in replies {
             let (position, token) = r?;
@@ -169,6 +177,18 @@ pub(crate) type Ws = WebSocketStream<TcpStream>;
 /// receive buffer, so that a phone that stops reading pushes back on the server after a few
 /// KiB rather than the few MiB Linux would otherwise buffer for it.
 pub(crate) async fn open(url: &str, recv_buffer: Option<u32>) -> anyhow::Result<Ws> {
+    open_from(url, recv_buffer, None).await
+}
+
+/// [`open`] from the loopback address `source` (any of 127.0.0.0/8 is this machine's) rather
+/// than the kernel's choice, 127.0.0.1: past ~14k connections from one source address to one
+/// destination, picking a free ephemeral port gets slow, so the sharded fan-out spreads its
+/// sockets over several source addresses (see `shard::source_addr`).
+pub(crate) async fn open_from(
+    url: &str,
+    recv_buffer: Option<u32>,
+    source: Option<Ipv4Addr>,
+) -> anyhow::Result<Ws> {
     let addr: SocketAddr = url
         .strip_prefix("ws://")
         .and_then(|rest| rest.split('/').next())
@@ -177,6 +197,12 @@ pub(crate) async fn open(url: &str, recv_buffer: Option<u32>) -> anyhow::Result<
     let socket = tokio::net::TcpSocket::new_v4()?;
     if let Some(n) = recv_buffer {
         socket.set_recv_buffer_size(n)?;
+    }
+    if let Some(ip) = source {
+        // Port 0: the kernel picks one that is free for this source address.
+        socket
+            .bind(SocketAddr::from((ip, 0)))
+            .with_context(|| format!("cannot bind a client socket to {ip}"))?;
     }
     let config = WebSocketConfig::default().read_buffer_size(CLIENT_READ_BUFFER);
     let handshake = async {
@@ -238,6 +264,8 @@ pub(crate) struct Watcher {
     pub(crate) expect: Option<u64>,
     /// Reads its snapshot, then leaves the socket alone (open, unread) until `resume`.
     pub(crate) stalled: bool,
+    /// The loopback address to connect from (`None`: the kernel's choice, 127.0.0.1).
+    pub(crate) source: Option<Ipv4Addr>,
 }
 
 /// Kernel receive buffer of a stalled watcher's socket (Linux doubles it and keeps a floor).
@@ -261,8 +289,17 @@ impl Drop for Watchers {
 }
 
 impl Watchers {
-    /// Open every socket, check each snapshot, then read on (or stall) in the background.
+    /// Open every socket, check each snapshot, then read on (or stall) in the background
+    /// (for at most [`MAX_SCENARIO_TIME`]).
     pub(crate) async fn connect(list: Vec<Watcher>) -> anyhow::Result<Self> {
+        Self::connect_for(list, MAX_SCENARIO_TIME).await
+    }
+
+    /// [`Watchers::connect`], with each socket read for at most `read_for`.
+    pub(crate) async fn connect_for(
+        list: Vec<Watcher>,
+        read_for: Duration,
+    ) -> anyhow::Result<Self> {
         let (resume, _) = watch::channel(false);
         let mut w = Self {
             seen: Vec::with_capacity(list.len()),
@@ -274,7 +311,7 @@ impl Watchers {
             .map(|(i, watcher)| async move {
                 let recv_buffer = watcher.stalled.then_some(STALLED_RECV_BUFFER);
                 let url = &watcher.url;
-                let mut ws = open(url, recv_buffer)
+                let mut ws = open_from(url, recv_buffer, watcher.source)
                     .await
                     .with_context(|| format!("watcher {i}: connect {url}"))?;
                 let first = first_message(&mut ws)
@@ -305,8 +342,13 @@ impl Watchers {
             }));
             w.seen.push(seen.clone());
             let stall = watcher.stalled.then(|| w.resume.subscribe());
-            w.tasks
-                .push(tokio::spawn(read(ws, seen, w.updates.clone(), stall)));
+            w.tasks.push(tokio::spawn(read(
+                ws,
+                seen,
+                w.updates.clone(),
+                stall,
+                read_for,
+            )));
         }
         Ok(w)
     }
@@ -314,6 +356,20 @@ impl Watchers {
     /// Let the stalled watchers read again.
     pub(crate) fn resume(&self) {
         let _ = self.resume.send(true);
+    }
+
+    /// How many messages arrived after the snapshots, by every watcher that reads.
+    pub(crate) fn updates(&self) -> usize {
+        self.updates.load(Ordering::Relaxed)
+    }
+
+    /// Each watcher's last position (in the order they were given).
+    pub(crate) async fn positions(&self) -> Vec<Option<u64>> {
+        let mut out = Vec::with_capacity(self.seen.len());
+        for s in &self.seen {
+            out.push(s.lock().await.last_position);
+        }
+        out
     }
 
     /// Wait (at most [`PER_CALL_TIMEOUT`]) until `target` messages arrived in all.
@@ -381,8 +437,9 @@ async fn read(
     seen: Arc<Mutex<Seen>>,
     updates: Arc<AtomicUsize>,
     stall: Option<watch::Receiver<bool>>,
+    read_for: Duration,
 ) {
-    let deadline = tokio::time::Instant::now() + MAX_SCENARIO_TIME;
+    let deadline = tokio::time::Instant::now() + read_for;
     if let Some(mut resume) = stall {
         // A phone whose app stopped reading: the connection stays open, nothing is read.
         let _ = tokio::time::timeout_at(deadline, resume.wait_for(|r| *r)).await;
