@@ -264,12 +264,22 @@ async fn run_fila_sharded(
     shards: &mut Shards,
 ) -> anyhow::Result<Outcome> {
     let t0 = Instant::now();
-    let bar = Bar::join(fila, calls, watchers).await?;
+    let bar = Bar::join_with(
+        fila,
+        calls,
+        watchers,
+        shard::SETUP_JOINS_IN_FLIGHT,
+        shard::SETUP_JOIN_TIME,
+    )
+    .await?;
+    let joined = t0.elapsed();
     let converged = fila.converge().await?;
     eprintln!(
-        "fan-out: {} tickets joined and every instance agrees, {:.0} s",
+        "fan-out: {} tickets joined in {:.0} s ({:.0}/s), every instance agrees {:.0} s later",
         calls + watchers,
-        t0.elapsed().as_secs_f64()
+        joined.as_secs_f64(),
+        (calls + watchers) as f64 / joined.as_secs_f64().max(1e-3),
+        (t0.elapsed() - joined).as_secs_f64()
     );
     let list = (0..watchers)
         .map(|i| ShardWatcher {

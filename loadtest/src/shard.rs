@@ -40,11 +40,17 @@ pub(crate) const MAX_SHARDS: usize = 8;
 /// Sockets per source address: connect() slows down past ~14k connections from one address
 /// to one destination, so each address carries far fewer (see `watchers::open_from`).
 pub(crate) const PER_SOURCE_ADDR: usize = 4_000;
-/// No sharded fan-out (and no client shard) lasts longer than this. The worst case the other
-/// bounds allow at 100,000 watchers: joins ≤ 300 s (~70 s seen at 1.5k joins/s), convergence
-/// ≤ 60 s, connecting 2 × 100,000 sockets (~1–2k/s: 100–200 s), 2 × 30 calls of at most 20 s
-/// each; a run takes a few minutes, and 20 minutes stops a stuck one.
-pub(crate) const SHARDED_FANOUT_TIME: Duration = Duration::from_secs(1_200);
+/// Joins in flight while setting up a sharded fan-out: its 50–100k tickets, at the 16 the
+/// smaller runs use, took 84 s (50k) and over 300 s (100k, stopped) on this machine with
+/// another engineer's build running; more in flight lets Fila batch more joins per append.
+pub(crate) const SETUP_JOINS_IN_FLIGHT: usize = 64;
+/// Bound on joining a sharded fan-out's tickets.
+pub(crate) const SETUP_JOIN_TIME: Duration = Duration::from_secs(900);
+/// No sharded fan-out (and no client shard) lasts longer than this: the worst case the other
+/// bounds allow at 100,000 watchers is about joins ≤ 900 s, convergence ≤ 60 s, connecting
+/// 2 × 100,000 sockets (~3–7k/s seen: under a minute) and 2 × 30 calls of at most 20 s each.
+/// Runs take a few minutes, mostly joining; 30 minutes stops a stuck one.
+pub(crate) const SHARDED_FANOUT_TIME: Duration = Duration::from_secs(1_800);
 /// A larger move of the wall clock against the monotonic clock during a run voids it.
 const MAX_CLOCK_STEP: Duration = Duration::from_millis(1);
 /// Bound on connecting a shard's watchers (each socket is also bounded: 10 s).

@@ -80,6 +80,17 @@ impl Bar {
         ahead: usize,
         watched: usize,
     ) -> anyhow::Result<Self> {
+        Self::join_with(fila, ahead, watched, SETUP_CONCURRENCY, MAX_SCENARIO_TIME).await
+    }
+
+    /// [`Bar::join`] with `concurrency` joins in flight, all done within `bound`.
+    pub(crate) async fn join_with(
+        fila: &Deployment,
+        ahead: usize,
+        watched: usize,
+        concurrency: usize,
+        bound: Duration,
+    ) -> anyhow::Result<Self> {
         let first = fila.first();
         let client = reqwest::Client::builder()
             .timeout(REQUEST_TIMEOUT)
@@ -89,7 +100,6 @@ impl Bar {
         let join_url = format!("{}/api/v1/venues/demo/queues/bar/tickets", first.base);
         let total = ahead + watched;
         // Joined a few at a time; each reply says where its ticket landed, which orders them.
-        // Bounded in time too: 100k joins at distributed mode's slowest (~1.5k/s) take ~70 s.
         let joins = futures_util::stream::iter(0..total)
             .map(|i| {
                 let (client, url) = (client.clone(), join_url.clone());
@@ -106,11 +116,11 @@ impl Bar {
                     Ok((position, t["token"].as_str().context("token")?.to_owned()))
                 }
             })
-            .buffer_unordered(SETUP_CONCURRENCY)
+            .buffer_unordered(concurrency)
             .collect::<Vec<anyhow::Result<(u64, String)>>>();
-        let replies = tokio::time::timeout(MAX_SCENARIO_TIME, joins)
+        let replies = tokio::time::timeout(bound, joins)
             .await
-            .with_context(|| format!("{total} joins took longer than {MAX_SCENARIO_TIME:?}"))?;
+            .with_context(|| format!("{total} joins took longer than {bound:?}"))?;
         let mut by_position: Vec<Option<String>> = vec![None; total];
         for r in replies {
             let (position, token) = r?;
