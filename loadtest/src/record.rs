@@ -20,8 +20,17 @@ use serde_json::{Value, json};
 use std::io::Write;
 use std::path::Path;
 
-/// The row name the baseline gets in the results file.
+/// The row name the baseline gets in the results file, when it ran in one process.
 pub(crate) const BASELINE_ROW: &str = "baseline-ws (own process)";
+
+/// The baseline's row name for a run spread over `processes` baseline processes.
+fn baseline_row(processes: usize) -> String {
+    if processes <= 1 {
+        BASELINE_ROW.to_owned()
+    } else {
+        format!("baseline-ws ({processes} own processes)")
+    }
+}
 
 /// What one fan-out run measured, with what it ran against.
 pub(crate) struct FanOutRun {
@@ -71,7 +80,7 @@ impl FanOutRun {
             "client_processes": self.client_processes,
             "baseline_processes": self.baseline_processes,
             "fila": summary_json(&self.fila_row, &self.fila),
-            "baseline": summary_json(BASELINE_ROW, &self.baseline),
+            "baseline": summary_json(&baseline_row(self.baseline_processes), &self.baseline),
         })
     }
 }
@@ -205,6 +214,8 @@ mod tests {
         assert_eq!(v["instances"], 1);
         assert_eq!(v["fila"]["p99_ms"], 2.5);
         assert_eq!(v["baseline"]["run"], BASELINE_ROW);
+        assert_eq!(v["client_processes"], 1);
+        assert_eq!(baseline_row(6), "baseline-ws (6 own processes)");
         let series = crate::chart::series_from_jsonl(&text, crate::chart::Metric::P99).unwrap();
         assert_eq!(series.len(), 2);
     }
