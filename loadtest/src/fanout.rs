@@ -304,6 +304,10 @@ async fn run_fila_sharded(
         bar.call_next().await?;
         shards.wait_updates(k).await?;
     }
+    eprintln!(
+        "fan-out: {calls} calls heard by every fila watcher, {:.0} s",
+        clock_elapsed(&starts)
+    );
     clock.check_unstepped()?;
     let report = shards.report().await?;
     shards.close().await?;
@@ -317,6 +321,11 @@ async fn run_fila_sharded(
     let n = fila.instances().len();
     check_positions(&positions, |i| bar.position(i, calls), n)?;
     finish(fila, latencies, memory, converged).await
+}
+
+/// Seconds since the first call.
+fn clock_elapsed(starts: &[Instant]) -> f64 {
+    starts.first().map_or(0.0, |t| t.elapsed().as_secs_f64())
 }
 
 /// Each instance's memory around connecting its share of the watchers (i % N).
@@ -473,6 +482,10 @@ async fn baseline_sharded_run(
         }
         shards.wait_updates(k).await?;
     }
+    eprintln!(
+        "fan-out: {calls} broadcasts heard by every baseline watcher, {:.0} s",
+        clock_elapsed(&starts)
+    );
     clock.check_unstepped()?;
     let report = shards.report().await?;
     shards.close().await?;
