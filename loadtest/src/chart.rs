@@ -147,6 +147,7 @@ pub(crate) fn run(
     output: &Path,
     metric: Metric,
     title: Option<&str>,
+    log_y: bool,
 ) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(input)
         .with_context(|| format!("cannot read {}", input.display()))?;
@@ -173,11 +174,19 @@ pub(crate) fn run(
         (Some(a), Some(b)) => write!(subtitle, ", {a} to {b}")?,
         _ => {}
     }
-    if !prov.commits.is_empty() {
-        write!(subtitle, ", commit {}", prov.commits.join(", "))?;
+    match prov.commits.as_slice() {
+        [] => {}
+        [one] => write!(subtitle, ", commit {one}")?,
+        [a, b] => write!(subtitle, ", commits {a}, {b}")?,
+        // More would run off the chart: the results file names each run's commit.
+        [first, .., last] => write!(
+            subtitle,
+            ", commits {first} to {last} ({})",
+            prov.commits.len()
+        )?,
     }
     subtitle.push_str("; line: median of the runs at each N, dots: each run");
-    let svg = svg(&title, &subtitle, metric, &series)?;
+    let svg = svg(&title, &subtitle, metric, &series, log_y)?;
     std::fs::write(output, svg).with_context(|| format!("cannot write {}", output.display()))?;
     let ns: Vec<String> = series
         .iter()
@@ -257,6 +266,7 @@ pub(crate) fn svg(
     subtitle: &str,
     metric: Metric,
     series: &[Series],
+    log_y: bool,
 ) -> anyhow::Result<String> {
     let ns: Vec<u64> = series
         .iter()
@@ -289,7 +299,17 @@ pub(crate) fn svg(
     let top_value = values().copied().fold(0.0, f64::max).max(1e-3);
     let step = nice_step(top_value * 1.05);
     let y_max = ((top_value * 1.05) / step).ceil() * step;
-    let y = |v: f64| TOP + plot_h - v / y_max * plot_h;
+    // Log scale: from a little under the smallest value to a little over the largest.
+    let floor = 0.1;
+    let low_value = values().copied().fold(f64::INFINITY, f64::min).max(floor);
+    let (log_lo, log_hi) = ((low_value / 1.3).log10(), (top_value * 1.3).log10());
+    let y = |v: f64| {
+        if log_y {
+            TOP + plot_h - (v.max(floor).log10() - log_lo) / (log_hi - log_lo) * plot_h
+        } else {
+            TOP + plot_h - v / y_max * plot_h
+        }
+    };
 
     let mut s = String::new();
     writeln!(
@@ -313,10 +333,29 @@ pub(crate) fn svg(
     )?;
     // Grid and y ticks.
     writeln!(s, r#"<g class="y-axis">"#)?;
-    let mut v = 0.0;
-    while v <= y_max + step / 1000.0 {
+    let y_ticks: Vec<f64> = if log_y {
+        // 1-2-5 steps of each decade in range.
+        let mut t = Vec::new();
+        let mut decade = 10f64.powf(log_lo.floor());
+        while decade <= 10f64.powf(log_hi) {
+            for m in [1.0, 2.0, 5.0] {
+                let v = m * decade;
+                if (log_lo..=log_hi).contains(&v.log10()) {
+                    t.push(v);
+                }
+            }
+            decade *= 10.0;
+        }
+        t
+    } else {
+        (0..)
+            .map(|k| k as f64 * step)
+            .take_while(|v| *v <= y_max + step / 1000.0)
+            .collect()
+    };
+    for v in y_ticks {
         let yy = y(v);
-        let label = if step < 1.0 {
+        let label = if (log_y && v < 1.0) || (!log_y && step < 1.0) {
             format!("{v:.1}")
         } else {
             format!("{v:.0}")
@@ -328,13 +367,13 @@ pub(crate) fn svg(
             LEFT - 6.0,
             yy + 4.0
         )?;
-        v += step;
     }
     writeln!(
         s,
-        r##"<text transform="translate(18 {:.1}) rotate(-90)" text-anchor="middle" fill="#111827">{} latency, ms</text>"##,
+        r##"<text transform="translate(18 {:.1}) rotate(-90)" text-anchor="middle" fill="#111827">{} latency, ms{}</text>"##,
         TOP + plot_h / 2.0,
-        metric.label()
+        metric.label(),
+        if log_y { " (log scale)" } else { "" }
     )?;
     writeln!(s, "</g>")?;
     // x ticks: the N that were run (or 1-2-5 steps if there are many).
@@ -528,7 +567,7 @@ mod tests {
                 "baseline-ws"
             ]
         );
-        let doc = svg("Fan-out & more", "sub <1>", Metric::P99, &series).unwrap();
+        let doc = svg("Fan-out & more", "sub <1>", Metric::P99, &series, false).unwrap();
         let names = check_xml(&doc);
         assert_eq!(names[0], "svg");
         assert!(doc.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""));
@@ -553,10 +592,34 @@ mod tests {
     }
 
     #[test]
+    fn log_y_spans_decades_in_order() {
+        let text = [
+            line(1_000, "fila (embedded)", 15.0, 12.0),
+            line(19_000, "fila (embedded)", 290.0, 230.0),
+            line(100_000, "fila (distributed, 6 instances)", 2600.0, 1800.0),
+        ]
+        .join("\n");
+        let series = series_from_jsonl(&text, Metric::P99).unwrap();
+        let doc = svg("t", "s", Metric::P99, &series, true).unwrap();
+        check_xml(&doc);
+        for tick in [">10</text>", ">100</text>", ">1000</text>", ">2000</text>"] {
+            assert!(doc.contains(tick), "no tick {tick}");
+        }
+        assert!(doc.contains("(log scale)</text>"));
+        // Higher values higher up, and every point inside the plot.
+        let lines = polylines(&doc);
+        let embedded = &lines[1];
+        assert!(embedded[1].1 < embedded[0].1);
+        for (_, y) in lines.iter().flatten() {
+            assert!((TOP..=HEIGHT - BOTTOM).contains(y), "{y}");
+        }
+    }
+
+    #[test]
     fn one_run_still_draws() {
         let text = line(50, "fila (embedded)", 3.0, 2.0);
         let series = series_from_jsonl(&text, Metric::Max).unwrap();
-        let doc = svg("t", "s", Metric::Max, &series).unwrap();
+        let doc = svg("t", "s", Metric::Max, &series, false).unwrap();
         check_xml(&doc);
         assert_eq!(polylines(&doc).len(), 2);
         assert!(doc.contains(">50</text>"));
@@ -565,12 +628,12 @@ mod tests {
     #[test]
     fn empty_or_bad_input_is_a_clear_error() {
         assert!(series_from_jsonl("", Metric::P99).unwrap().is_empty());
-        let e = svg("t", "s", Metric::P99, &[]).unwrap_err();
+        let e = svg("t", "s", Metric::P99, &[], false).unwrap_err();
         assert!(e.to_string().contains("nothing to draw"), "{e}");
         let dir = tempfile::tempdir().unwrap();
         let input = dir.path().join("none.jsonl");
         std::fs::write(&input, "\n").unwrap();
-        let e = run(&input, &dir.path().join("x.svg"), Metric::P99, None).unwrap_err();
+        let e = run(&input, &dir.path().join("x.svg"), Metric::P99, None, false).unwrap_err();
         assert!(format!("{e:#}").contains("no fan-out runs"), "{e:#}");
         let e = series_from_jsonl("{\"scenario\":\"fan-out\"}", Metric::P99).unwrap_err();
         assert!(

@@ -126,6 +126,10 @@ enum Scenario {
         metric: chart::Metric,
         #[arg(long)]
         title: Option<String>,
+        /// Latency on a log scale (for N spanning 1,000 to 100,000, where a linear axis
+        /// flattens the small N).
+        #[arg(long)]
+        log_y: bool,
     },
     /// Resident memory per idle watcher, against a baseline server holding the same sockets.
     Memory {
@@ -176,7 +180,8 @@ async fn main() -> anyhow::Result<()> {
             output,
             metric,
             title,
-        } => return chart::run(input, output, *metric, title.as_deref()),
+            log_y,
+        } => return chart::run(input, output, *metric, title.as_deref(), *log_y),
         _ => {}
     }
     let mode = Mode::from_options(cli.mysql.clone(), cli.redis.clone(), cli.instances)?;
