@@ -50,7 +50,7 @@ DIST=(--mysql "${FILA_TEST_MYSQL:-mysql://root@127.0.0.1:3306}" --redis "${FILA_
 "$CARGO_TARGET_DIR/debug/fila-load" --fila "$CARGO_TARGET_DIR/debug/fila" "${DIST[@]}" fan-out --watchers 60 --calls 5
 # The path past 19,500 watchers at tiny N: client sockets in 2 client shard processes, the
 # baseline over 3 processes; the run checks every position, the grep that the path was taken.
-OUT="$("$CARGO_TARGET_DIR/debug/fila-load" --fila "$CARGO_TARGET_DIR/debug/fila" "${DIST[@]}" fan-out --watchers 60 --calls 5 --client-shards 2)"; echo "$OUT"; grep -q '^clients: 2 client processes .* baseline: 3 server processes' <<<"$OUT"
+OUT="$(mktemp)"; "$CARGO_TARGET_DIR/debug/fila-load" --fila "$CARGO_TARGET_DIR/debug/fila" "${DIST[@]}" fan-out --watchers 60 --calls 5 --client-shards 2 | tee "$OUT"; grep -q '^clients: 2 client processes .* baseline: 3 server processes' "$OUT"; rm -f "$OUT"
 # The other scenarios, small: memory, slow consumers, cross-instance, reconnect storm.
 "$CARGO_TARGET_DIR/debug/fila-load" --fila "$CARGO_TARGET_DIR/debug/fila" memory --watchers 100 --hold-secs 0
 "$CARGO_TARGET_DIR/debug/fila-load" --fila "$CARGO_TARGET_DIR/debug/fila" slow-consumers --watchers 100 --calls 5
