@@ -34,6 +34,8 @@ cargo test -p app --features ssr 2>&1 | tee -a "$LOG"
 [ "${PIPESTATUS[0]}" = 0 ] || die "app tests failed"
 cargo test -p server 2>&1 | tee -a "$LOG"
 [ "${PIPESTATUS[0]}" = 0 ] || die "server tests failed"
+cargo test -p loadtest 2>&1 | tee -a "$LOG"
+[ "${PIPESTATUS[0]}" = 0 ] || die "load harness tests failed"
 
 "$ROOT/scripts/build.sh"
 
