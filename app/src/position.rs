@@ -29,11 +29,16 @@ pub struct Watch {
 impl Watch {
     /// The watch of a ticket as the state has it now.
     pub fn of(state: &VenueState, ticket: &Ticket) -> Self {
+        Self::with_position(state, ticket, state.position(ticket))
+    }
+
+    /// As [`Watch::of`], for a caller that already knows the ticket's position in `state`.
+    pub fn with_position(state: &VenueState, ticket: &Ticket, position: Option<u32>) -> Self {
         Self {
             ticket: ticket.id,
             queue: ticket.queue,
             status: ticket.status,
-            position: state.position(ticket),
+            position,
             counter: ticket.counter,
             calls: ticket.calls,
             pace_ms: state.queues.get(&ticket.queue).map_or(0, |q| q.pace_ms),

@@ -131,9 +131,10 @@ fn snapshot_message(view: app::protocol::TicketView) -> TicketMessage {
 fn snapshot(venue: &VenueHandle, id: app::domain::TicketId) -> Option<(Watch, TicketMessage)> {
     let st = venue.read();
     let t = st.tickets.get(&id)?;
+    let position = venue.position_of(&st, t);
     Some((
-        Watch::of(&st, t),
-        snapshot_message(views::ticket_view(&st, t, true)),
+        Watch::with_position(&st, t, position),
+        snapshot_message(views::ticket_view_at(&st, t, true, position)),
     ))
 }
 

@@ -15,7 +15,9 @@ mod writer;
 use crate::dist::{Dist, Entry};
 use crate::store::{SqliteStore, Store};
 use app::domain::engine::Outcome;
-use app::domain::{Command, DomainError, EventEnvelope, TicketId, VenueState};
+use app::domain::{
+    Command, DomainError, EventEnvelope, Ticket, TicketId, TicketStatus, VenueState,
+};
 use axum::extract::ws::Utf8Bytes;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
@@ -29,10 +31,18 @@ pub const EVENT_BUFFER: usize = 4096;
 /// Commands waiting for the writer. Past this, callers wait: back-pressure, not memory growth.
 pub const WRITE_QUEUE: usize = 8192;
 
+/// Every waiting ticket's position, and the state generation it was worked out for.
+type PositionTable = (u64, Arc<HashMap<TicketId, u32>>);
+
 pub struct VenueHandle {
     pub id: i64,
     pub slug: String,
-    pub state: RwLock<VenueState>,
+    state: RwLock<VenueState>,
+    /// Bumped each time the state's write lock is taken (so, under it): a reader holding the
+    /// read lock sees the generation of exactly the state it reads.
+    generation: AtomicU64,
+    /// Every waiting ticket's position, for one generation: see [`VenueHandle::position_of`].
+    positions: Mutex<Option<PositionTable>>,
     /// Every committed event, in offset order, for ticket sockets.
     pub events: broadcast::Sender<Arc<EventEnvelope>>,
     /// The offset of the newest committed event, for screens that redraw the whole picture.
@@ -59,6 +69,8 @@ impl VenueHandle {
             id: state.id,
             slug: state.slug.clone(),
             state: RwLock::new(state),
+            generation: AtomicU64::new(0),
+            positions: Mutex::new(None),
             events,
             changed,
             display_frame: Mutex::new(None),
@@ -149,7 +161,38 @@ impl VenueHandle {
     }
 
     pub(crate) fn write(&self) -> std::sync::RwLockWriteGuard<'_, VenueState> {
-        self.state.write().unwrap_or_else(|e| e.into_inner())
+        let guard = self.state.write().unwrap_or_else(|e| e.into_inner());
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        guard
+    }
+
+    /// A waiting ticket's position in `state`, which must be this venue's state under its read
+    /// lock. Counting a line is O(its length); when many sockets connect at once (a stadium
+    /// opening its queue, an instance's watchers reconnecting elsewhere) and each counted its
+    /// own, N watchers of one line cost O(N × N). Instead every waiting ticket's position is
+    /// worked out in one pass and kept until the state next changes.
+    pub fn position_of(&self, state: &VenueState, t: &Ticket) -> Option<u32> {
+        if t.status != TicketStatus::Waiting {
+            return None;
+        }
+        let generation = self.generation.load(Ordering::Acquire);
+        let mut cache = self.positions.lock().unwrap_or_else(|e| e.into_inner());
+        let table = match &*cache {
+            Some((g, table)) if *g == generation => table.clone(),
+            _ => {
+                let mut table = HashMap::new();
+                for q in state.queues.values() {
+                    for (i, id) in q.waiting.values().enumerate() {
+                        table.insert(*id, i as u32 + 1);
+                    }
+                }
+                let table = Arc::new(table);
+                *cache = Some((generation, table.clone()));
+                table
+            }
+        };
+        drop(cache);
+        table.get(&t.id).copied()
     }
 }
 
@@ -316,5 +359,91 @@ impl Venues {
             Backend::Distributed(d) => Some(d),
             Backend::Embedded(_) => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod position_table_tests {
+    use super::*;
+    use app::domain::{Counter, CounterId, CustomerName, PartySize, QueueId, QueueState};
+
+    fn join(v: &VenueHandle, queue: QueueId, n: u32) {
+        let mut st = v.write();
+        app::domain::apply(
+            &mut st,
+            Command::Join {
+                queue,
+                name: CustomerName::parse("Ana").unwrap(),
+                party_size: PartySize::parse(2).unwrap(),
+                notes: None,
+                token: format!("token-{}-{n}", queue.0),
+                walk_in: false,
+            },
+            1_000 + i64::from(n),
+        )
+        .unwrap();
+    }
+
+    /// The table agrees with counting the line, in every queue, after every kind of change.
+    #[test]
+    fn positions_from_the_table_are_the_counted_ones_after_each_change() {
+        let (bar, tables, desk) = (QueueId(1), QueueId(2), CounterId(1));
+        let mut state = VenueState::new(1, "joes", "Joe's");
+        state
+            .queues
+            .insert(bar, QueueState::new(bar, "bar", "Bar", "A"));
+        state
+            .queues
+            .insert(tables, QueueState::new(tables, "tables", "Tables", "T"));
+        state.counters.insert(
+            desk,
+            Counter {
+                id: desk,
+                name: "Desk".into(),
+            },
+        );
+        let v = VenueHandle::new(state);
+        let check = |what: &str| {
+            let st = v.read();
+            for t in st.tickets.values() {
+                assert_eq!(
+                    v.position_of(&st, t),
+                    st.position(t),
+                    "{what}: ticket {}",
+                    t.id.0
+                );
+            }
+        };
+        for n in 0..6 {
+            join(&v, bar, n);
+            join(&v, tables, n);
+            check("after a join");
+        }
+        for _ in 0..2 {
+            let mut st = v.write();
+            app::domain::apply(
+                &mut st,
+                Command::CallNext {
+                    queue: bar,
+                    counter: desk,
+                },
+                5_000,
+            )
+            .unwrap();
+            drop(st);
+            check("after a call");
+        }
+        let third = v.read().waiting_tickets(tables).nth(2).unwrap().id;
+        let mut st = v.write();
+        app::domain::apply(&mut st, Command::Cancel { ticket: third }, 6_000).unwrap();
+        drop(st);
+        check("after a cancel");
+        // A wholesale replacement (a resync) with the same offset but another line.
+        let mut other = v.read().clone();
+        let first = other.waiting_tickets(bar).next().unwrap().id;
+        app::domain::apply(&mut other, Command::Cancel { ticket: first }, 7_000).unwrap();
+        other.offset = v.read().offset;
+        v.replace(other, 0, 7_000);
+        check("after a replacement");
     }
 }

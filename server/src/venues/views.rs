@@ -15,7 +15,7 @@ pub fn ticket_view(state: &VenueState, t: &Ticket, with_token: bool) -> TicketVi
 
 /// As [`ticket_view`], for a caller that already knows the position (counting the line is
 /// O(line length)).
-fn ticket_view_at(
+pub fn ticket_view_at(
     state: &VenueState,
     t: &Ticket,
     with_token: bool,
