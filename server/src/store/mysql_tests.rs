@@ -3,6 +3,7 @@
 //! a database of its own, dropped at the end.
 
 use super::*;
+use crate::store::HistoryEntry;
 use futures_util::FutureExt;
 use std::panic::AssertUnwindSafe;
 use std::time::Instant;
