@@ -15,6 +15,4 @@ pub mod pages;
 pub mod position;
 pub mod protocol;
 
-pub use pages::{App, Assets, PhoneApp, shell};
-#[cfg(feature = "ssr")]
-pub use pages::{PageSource, ServerData};
+pub use pages::{App, Assets, PageSource, PhoneApp, ServerData, shell};

@@ -22,25 +22,6 @@ fn pick_queue(v: &VenueInfo, wanted: Option<&str>) -> Option<String> {
         .map(|q| q.slug.clone())
 }
 
-/// The venue as the server saw it while rendering the page, so its queues are in the first
-/// paint and the form works as soon as it is hydrated, without a request of its own (see
-/// `ticket::rendered_ticket`). `None` after a client-side navigation.
-fn rendered_venue(slug: &str) -> Option<VenueInfo> {
-    let slug = slug.to_string();
-    SharedValue::new(move || {
-        #[cfg(feature = "ssr")]
-        {
-            use_context::<super::ServerData>().and_then(|data| data.venue_info(&slug))
-        }
-        #[cfg(not(feature = "ssr"))]
-        {
-            let _ = slug;
-            None
-        }
-    })
-    .into_inner()
-}
-
 #[component]
 pub fn JoinPage() -> impl IntoView {
     let venue = use_param("venue");
@@ -48,7 +29,8 @@ pub fn JoinPage() -> impl IntoView {
     let hydrated = use_hydrated();
     let navigate = use_navigate();
 
-    let rendered = rendered_venue(&venue.get_untracked());
+    // Rendered with the venue's queues (see `pages::rendered`).
+    let rendered = super::rendered(|data| data.venue_info(&venue.get_untracked()));
     let selected = RwSignal::new(
         rendered
             .as_ref()

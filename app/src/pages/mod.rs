@@ -20,11 +20,9 @@ use leptos_router::{
 
 /// What the server lends the pages while it renders them, so they can show real data in the
 /// first HTML instead of a "Loading…" placeholder. Not there in the browser.
-#[cfg(feature = "ssr")]
 #[derive(Clone)]
 pub struct ServerData(pub std::sync::Arc<dyn PageSource>);
 
-#[cfg(feature = "ssr")]
 impl std::ops::Deref for ServerData {
     type Target = dyn PageSource;
     fn deref(&self) -> &Self::Target {
@@ -34,12 +32,22 @@ impl std::ops::Deref for ServerData {
 
 /// The server's side of [`ServerData`]: quick in-memory reads only, never storage (a page
 /// renders while its response is being sent).
-#[cfg(feature = "ssr")]
 pub trait PageSource: Send + Sync {
     /// A ticket this instance holds in memory (today's, in a loaded venue), by token.
     fn live_ticket(&self, token: &str) -> Option<crate::protocol::TicketView>;
     /// A venue this instance has loaded, as `GET /api/v1/venues/{venue}` shows it.
     fn venue_info(&self, slug: &str) -> Option<crate::protocol::VenueInfo>;
+}
+
+/// Data the server rendered a page with, read through [`ServerData`] and carried into the
+/// page by Leptos' `SharedValue`, so the browser hydrates with exactly what was rendered
+/// instead of asking for it again. `None` in the browser after a client-side navigation (there
+/// is no server there), and when the server had nothing in memory: the page then loads it.
+pub(crate) fn rendered<T>(read: impl FnOnce(&dyn PageSource) -> Option<T>) -> Option<T>
+where
+    T: serde::Serialize + serde::de::DeserializeOwned,
+{
+    SharedValue::new(move || use_context::<ServerData>().and_then(|data| read(&*data))).into_inner()
 }
 
 /// The browser files of a build, by the names the server links them under.

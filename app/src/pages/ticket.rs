@@ -181,32 +181,13 @@ fn is_final(status: &str) -> bool {
     matches!(status, "served" | "cancelled")
 }
 
-/// The ticket as the server saw it while rendering the page, so the first paint shows the
-/// number and position and the page works as soon as it is hydrated, without a request of its
-/// own (on a slow phone network that request is most of a second). Serialized into the page;
-/// `None` after a client-side navigation, or for a ticket the server does not hold in memory
-/// (from an earlier day): then the page fetches it, as it did before.
-fn rendered_ticket(token: &str) -> Option<TicketView> {
-    let token = token.to_string();
-    SharedValue::new(move || {
-        #[cfg(feature = "ssr")]
-        {
-            use_context::<super::ServerData>().and_then(|data| data.live_ticket(&token))
-        }
-        #[cfg(not(feature = "ssr"))]
-        {
-            let _ = token;
-            None
-        }
-    })
-    .into_inner()
-}
-
 #[component]
 pub fn TicketPage() -> impl IntoView {
     let hydrated = use_hydrated();
     let token = use_param("token");
-    let rendered = rendered_ticket(&token.get_untracked());
+    // Rendered with the ticket (see `pages::rendered`): the first paint shows the number and
+    // position, and the page works as soon as it is hydrated.
+    let rendered = super::rendered(|data| data.live_ticket(&token.get_untracked()));
     let tk = Tk {
         token,
         load: RwSignal::new(if rendered.is_some() {
