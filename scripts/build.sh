@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Build the server binary and the site into target/site: two hydration bundles (the whole app,
 # `frontend`, and the phone pages' own, `frontend-phone`), the stylesheet and the assets.
-# Usage: scripts/build.sh [--release].
+# Usage: scripts/build.sh [--release] [--site-only]
+#   --site-only  build only the site (wasm bundles, stylesheet), not the server binary.
 #
 # Every file in pkg/ is named after a hash of its content and listed in pkg/assets.txt, which
 # the server reads at startup: it links those names and lets browsers cache them for good.
@@ -9,17 +10,28 @@ source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
 PROFILE=debug
-[ "${1:-}" = "--release" ] && PROFILE=release
+SERVER=1
+for arg in "$@"; do
+  case "$arg" in
+    --release) PROFILE=release ;;
+    --site-only) SERVER=0 ;;
+    *) die "unknown option $arg (usage: scripts/build.sh [--release] [--site-only])" ;;
+  esac
+done
 
 if [ "$PROFILE" = release ]; then
-  say "Building the server (release)"
-  cargo build --release -p server --bin fila
+  if [ "$SERVER" = 1 ]; then
+    say "Building the server (release)"
+    cargo build --release -p server --bin fila
+  fi
   say "Building the browser apps (wasm, size-optimised)"
   cargo build -p frontend -p frontend-phone --lib --target wasm32-unknown-unknown --profile wasm-release
   WASM_DIR="$CARGO_TARGET_DIR/wasm32-unknown-unknown/wasm-release"
 else
-  say "Building the server (debug)"
-  cargo build -p server --bin fila
+  if [ "$SERVER" = 1 ]; then
+    say "Building the server (debug)"
+    cargo build -p server --bin fila
+  fi
   say "Building the browser apps (wasm)"
   cargo build -p frontend -p frontend-phone --lib --target wasm32-unknown-unknown
   WASM_DIR="$CARGO_TARGET_DIR/wasm32-unknown-unknown/debug"

@@ -9,8 +9,8 @@
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 pub use browser::{
-    LiveSocket, beep, chime, device_time_zone, load_page, local_offset_minutes, now_ms, speak,
-    storage_get, storage_remove, storage_set, unlock_audio, vibrate,
+    LiveSocket, beep, chime, device_time_zone, form_value, load_page, local_offset_minutes,
+    mark_hydrated, now_ms, speak, storage_get, storage_remove, storage_set, unlock_audio, vibrate,
 };
 
 /// `localStorage` key: the customer's tickets, a JSON array of [`SavedTicket`].
@@ -557,6 +557,24 @@ mod browser {
     pub fn load_page(url: &str) {
         let _ = window().location().replace(url);
     }
+
+    /// The field `name` of the form that `ev` submits, as the browser would post it (a radio
+    /// group: the checked one's value; `None` when none is checked).
+    pub fn form_value(ev: &web_sys::SubmitEvent, name: &str) -> Option<String> {
+        let form = ev.target()?.dyn_into::<web_sys::HtmlFormElement>().ok()?;
+        web_sys::FormData::new_with_form(&form)
+            .ok()?
+            .get(name)
+            .as_string()
+    }
+
+    /// `<html data-hydrated>`: the app has taken over the page (tests and the page-weight
+    /// measurement wait for it; forms work before it, see `pages::FormRefusal`).
+    pub fn mark_hydrated() {
+        if let Some(html) = window().document().and_then(|d| d.document_element()) {
+            let _ = html.set_attribute("data-hydrated", "");
+        }
+    }
 }
 
 #[cfg(not(feature = "hydrate"))]
@@ -616,4 +634,8 @@ mod browser {
     pub fn speak(_text: &str) {}
     pub fn vibrate(_ms: u32) {}
     pub fn load_page(_url: &str) {}
+    pub fn form_value(_ev: &leptos::ev::SubmitEvent, _name: &str) -> Option<String> {
+        None
+    }
+    pub fn mark_hydrated() {}
 }

@@ -15,4 +15,4 @@ pub mod pages;
 pub mod position;
 pub mod protocol;
 
-pub use pages::{App, Assets, PageSource, PhoneApp, ServerData, shell};
+pub use pages::{App, Assets, FormRefusal, PageSource, PhoneApp, ServerData, shell};

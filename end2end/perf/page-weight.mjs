@@ -14,18 +14,22 @@
 //   "Slow 4G" preset, and that preset with a 4x CPU slowdown (what Lighthouse's
 //   mobileSlow4G pairs with it).
 //
-// "Interactive" is measured, not guessed: an init script watches the DOM and, the moment the
-// page's main button is enabled (the app disables it until it has hydrated and loaded its
-// data), clicks it in the page and records when the click's effect is in the DOM.
-//   join page:   the "Join the queue" button (data-testid=join-submit), clicked with the
-//                name empty; effect: the "Please tell us your name." error (join-error).
-//   ticket page: "Cancel my ticket" (cancel-ticket); effect: the confirmation (confirm-cancel).
+// "Interactive" is measured, not guessed: an init script waits for the first contentful paint
+// (nobody taps what is not drawn) and for the page's main button to be enabled, clicks it in
+// the page, and records when the click has its effect.
+//   join page:   "Join the queue" (data-testid=join-submit), clicked with the name empty.
+//                Effect: the "Please tell us your name." error (join-error) once the app runs;
+//                before that the form is the browser's own, which refuses the empty `required`
+//                field itself (an `invalid` event; nothing is posted).
+//   ticket page: "Cancel my ticket" (cancel-ticket). Effect: the confirmation (confirm-cancel)
+//                is visible. It is a <details>, so it opens before the app runs too.
 // TTI = that effect's time, from navigation start (performance.now()). The click is a
 // synthetic one dispatched in the page (element.click()), so the figure is the app's, not
-// touch-input latency. The app sets no hydration marker of its own (e.g. data-hydrated on
-// <body>); the milestones printed besides TTI are: HTML received, first contentful paint,
-// wasm downloaded, wasm instantiated (WebAssembly.instantiate* resolved, hydration starts
-// right after), and the button enabled.
+// touch-input latency. Both forms post to the server without the app (server/src/http/
+// forms.rs), so clicking through works from the first paint; see BENCHMARKS for what each
+// path costs. Printed besides TTI: HTML received, first contentful paint, wasm downloaded, wasm
+// instantiated (WebAssembly.instantiate* resolved), the button enabled, and "live": the app
+// has hydrated (<html data-hydrated>), from when the ticket follows the queue by itself.
 
 import { chromium } from "@playwright/test";
 
@@ -60,8 +64,8 @@ const CONDITIONS = [
 
 // What "interactive" means on each page (data-testid values; see the top of this file).
 const PAGES = {
-  join: { ready: "join-submit", effect: "join-error" },
-  ticket: { ready: "cancel-ticket", effect: "confirm-cancel" },
+  join: { ready: "join-submit", effect: "join-error", invalidCounts: true },
+  ticket: { ready: "cancel-ticket", effect: "confirm-cancel", invalidCounts: false },
 };
 
 // Runs in the page before any of its scripts.
@@ -78,21 +82,41 @@ function probe(spec) {
       });
     };
   }
-  const check = () => {
-    if (perf.effect !== undefined) return true;
-    if (perf.enabled === undefined) {
+  let painted = false;
+  new PerformanceObserver((list) => {
+    if (list.getEntriesByName("first-contentful-paint").length) {
+      painted = true;
+      check();
+    }
+  }).observe({ type: "paint", buffered: true });
+  if (spec.invalidCounts) {
+    // `invalid` does not bubble: listen in the capture phase.
+    document.addEventListener(
+      "invalid",
+      () => {
+        if (perf.enabled !== undefined) perf.effect ??= now();
+      },
+      true,
+    );
+  }
+  const visible = (el) => (el.checkVisibility ? el.checkVisibility() : el.offsetParent !== null);
+  function check() {
+    if (perf.hydrated === undefined && document.documentElement.hasAttribute("data-hydrated")) {
+      perf.hydrated = now();
+    }
+    if (perf.enabled === undefined && painted) {
       const b = document.querySelector(`[data-testid="${spec.ready}"]`);
       if (b && !b.disabled) {
         perf.enabled = now();
         b.click();
       }
     }
-    if (perf.enabled !== undefined && document.querySelector(`[data-testid="${spec.effect}"]`)) {
-      perf.effect = now();
-      return true;
+    if (perf.enabled !== undefined && perf.effect === undefined) {
+      const e = document.querySelector(`[data-testid="${spec.effect}"]`);
+      if (e && visible(e)) perf.effect = now();
     }
-    return false;
-  };
+    return perf.effect !== undefined && perf.hydrated !== undefined;
+  }
   const observer = new MutationObserver(() => {
     if (check()) observer.disconnect();
   });
@@ -161,7 +185,7 @@ async function measure(browser, page, url, cond, warmUrl) {
   await cdp.send("Network.setCacheDisabled", { cacheDisabled: false });
   if (cond.repeat) {
     await tab.goto(warmUrl, { waitUntil: "commit", timeout: 60_000 });
-    await tab.waitForFunction(() => window.__filaPerf?.effect !== undefined, null, {
+    await tab.waitForFunction(() => window.__filaPerf?.hydrated !== undefined, null, {
       timeout: 60_000,
       polling: 50,
     });
@@ -172,11 +196,12 @@ async function measure(browser, page, url, cond, warmUrl) {
   if (cond.cpu > 1) await cdp.send("Emulation.setCPUThrottlingRate", { rate: cond.cpu });
 
   await tab.goto(url, { waitUntil: "commit", timeout: 60_000 });
-  await tab.waitForFunction(() => window.__filaPerf?.effect !== undefined, null, {
-    timeout: 60_000,
-    polling: 50,
-  });
-  // Let whatever the page still fetches after the effect finish (the live socket's handshake,
+  await tab.waitForFunction(
+    () => window.__filaPerf?.effect !== undefined && window.__filaPerf?.hydrated !== undefined,
+    null,
+    { timeout: 60_000, polling: 50 },
+  );
+  // Let whatever the page still fetches after hydration finish (the live socket's handshake,
   // a favicon), so the byte count is the whole first visit.
   await tab.waitForTimeout(cond.network ? 2500 : 500);
   const t = await tab.evaluate(() => {
@@ -314,10 +339,11 @@ async function main() {
   console.log("\n### Time to interactive, ms from navigation start (median of runs; TTI min-max)\n");
   console.log(
     "| page | condition | HTML received | first paint | wasm downloaded | wasm instantiated | " +
-      "button enabled | TTI (click effect) | TTI min-max |",
+      "button enabled | TTI (click effect) | TTI min-max | live (hydrated) |",
   );
-  console.log("|---|---|---|---|---|---|---|---|---|");
+  console.log("|---|---|---|---|---|---|---|---|---|---|");
   const tti = {};
+  const live = {};
   for (const page of Object.keys(PAGES)) {
     tti[page] = {};
     for (const cond of CONDITIONS) {
@@ -328,10 +354,12 @@ async function main() {
       };
       const effects = runs.map((t) => t.effect);
       tti[page][cond.name] = med("effect");
+      (live[page] ??= {})[cond.name] = med("hydrated");
       console.log(
         `| ${page} | ${cond.name} | ${ms(med("html"))} | ${ms(med("fcp"))} | ` +
           `${ms(med("wasmLoaded"))} | ${ms(med("wasmInstantiated"))} | ${ms(med("enabled"))} | ` +
-          `**${ms(med("effect"))}** | ${ms(Math.min(...effects))}-${ms(Math.max(...effects))} |`,
+          `**${ms(med("effect"))}** | ${ms(Math.min(...effects))}-${ms(Math.max(...effects))} | ` +
+          `${ms(med("hydrated"))} |`,
       );
     }
   }
@@ -357,7 +385,8 @@ async function main() {
     const v = tti[page]["Slow 4G"];
     console.log(
       `${page} page, interactive on Slow 4G: ${ms(v)} ms (target < ${TARGET_TTI_MS}): ` +
-        `${met(v !== undefined && v < TARGET_TTI_MS)}`,
+        `${met(v !== undefined && v < TARGET_TTI_MS)}; live (hydrated) at ` +
+        `${ms(live[page]["Slow 4G"])} ms`,
     );
   }
 }

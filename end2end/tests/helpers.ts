@@ -65,6 +65,8 @@ export interface Ticket {
   queue: string;
   queue_name: string;
   name: string;
+  party_size: number;
+  notes: string | null;
   counter: string | null;
   calls: number;
 }
@@ -188,12 +190,15 @@ export async function screen(browser: Browser, options: BrowserContextOptions): 
 }
 
 /**
- * Open a server-rendered page and wait until the browser app has taken it over, i.e. until
- * `readyTestId` (a button the app keeps disabled until it has hydrated) is enabled.
- * Text typed before that is lost: hydration resets the inputs to the app's (empty) state.
+ * Open a server-rendered page and wait until the browser app has taken it over (`<html
+ * data-hydrated>`) and `readyTestId` is enabled, so the test drives the app itself. Tests of
+ * what works before that (the phone pages' plain forms) are in no-script.spec.ts.
  */
 export async function openHydrated(page: Page, url: string, readyTestId: string): Promise<void> {
   await page.goto(url);
+  // The app marks <html data-hydrated> once it has taken over. The phone pages' forms work
+  // before that (the browser posts them), so an enabled button alone does not say it.
+  await expect(page.locator("html[data-hydrated]")).toHaveCount(1);
   await expect(page.getByTestId(readyTestId)).toBeEnabled();
 }
 

@@ -29,8 +29,9 @@ test("phone: join page and ticket page load cleanly and hydrate", async ({ brows
     await page.goto("/v/demo");
     await expect(page.getByRole("heading", { level: 1 })).toHaveText("Demo Bar & Grill");
     await expect(page.getByTestId("join-queue-bar")).toBeVisible();
-    // Hydrated: the submit button is enabled by the browser app and the click is handled
-    // there (the form has no server action): an empty name gets a message.
+    // Hydrated: the app handles the submit (before, the browser would post the form and
+    // check `required` itself): an empty name gets the app's message.
+    await expect(page.locator("html[data-hydrated]")).toHaveCount(1);
     await page.getByTestId("join-submit").click();
     await expect(page.getByTestId("join-error")).toBeVisible();
 

@@ -22,6 +22,46 @@ fn pick_queue(v: &VenueInfo, wanted: Option<&str>) -> Option<String> {
         .map(|q| q.slug.clone())
 }
 
+/// The join form's fields, checked as the customer is told about them: the app checks them
+/// before it posts to the API, and the server checks a form the browser posted by itself
+/// (`POST /v/<venue>`). `field` reads a field by its `name`; `code` is the venue screen's
+/// join code from the link. Returns the queue's slug and the API request.
+pub fn read_join_form(
+    field: impl Fn(&str) -> Option<String>,
+    code: Option<String>,
+) -> Result<(String, JoinRequest), String> {
+    let queue = field("queue")
+        .filter(|q| !q.is_empty())
+        .ok_or("Choose a queue first.")?;
+    let name = field("name").unwrap_or_default().trim().to_string();
+    if name.is_empty() {
+        return Err("Please tell us your name.".into());
+    }
+    let party_size = match field("party_size")
+        .unwrap_or_default()
+        .trim()
+        .parse::<i64>()
+    {
+        Ok(n) if (1..=20).contains(&n) => n,
+        _ => return Err("Party size must be between 1 and 20.".into()),
+    };
+    let notes = field("notes").unwrap_or_default().trim().to_string();
+    Ok((
+        queue,
+        JoinRequest {
+            name,
+            party_size,
+            notes: (!notes.is_empty()).then_some(notes),
+            code: code.filter(|c| !c.is_empty()),
+        },
+    ))
+}
+
+/// `/v/:venue`. The form works before the app has loaded: it is a plain HTML form that posts
+/// to this same address, and the server joins and redirects to the ticket (or renders this page
+/// again with the refusal, see [`super::FormRefusal`]). Once hydrated, the app takes the submit
+/// over and posts to the API. The fields are left to the browser (no value bindings), so
+/// nothing typed before hydration is wiped by it.
 #[component]
 pub fn JoinPage() -> impl IntoView {
     let venue = use_param("venue");
@@ -29,21 +69,31 @@ pub fn JoinPage() -> impl IntoView {
     let hydrated = use_hydrated();
     let navigate = use_navigate();
 
-    // Rendered with the venue's queues (see `pages::rendered`).
+    // Rendered with the venue's queues (see `pages::rendered`), and with what the customer
+    // posted when the server refused it.
     let rendered = super::rendered(|data| data.venue_info(&venue.get_untracked()));
-    let selected = RwSignal::new(
+    let refusal = super::refused();
+    let posted = |name: &str| {
+        refusal
+            .as_ref()
+            .and_then(|r| r.field(name))
+            .map(str::to_string)
+    };
+    let wanted = posted("queue").or_else(|| query.with_untracked(|q| q.get("queue")));
+    // The queue checked when the list is drawn; radios keep their own state afterwards.
+    let selected = StoredValue::new(
         rendered
             .as_ref()
-            .and_then(|v| pick_queue(v, query.with_untracked(|q| q.get("queue")).as_deref())),
+            .and_then(|v| pick_queue(v, wanted.as_deref())),
     );
     // The venue whose queues came with the page: its first load is already done.
     let rendered_for = StoredValue::new(rendered.is_some().then(|| venue.get_untracked()));
     let info = RwSignal::new(rendered.map(Ok::<VenueInfo, String>));
     let existing = RwSignal::new(None::<(String, String)>);
-    let name = RwSignal::new(String::new());
-    let party = RwSignal::new("2".to_string());
-    let notes = RwSignal::new(String::new());
-    let error = RwSignal::new(None::<String>);
+    let name = posted("name").unwrap_or_default();
+    let party = posted("party_size").unwrap_or_else(|| "2".into());
+    let notes = posted("notes").unwrap_or_default();
+    let error = RwSignal::new(refusal.map(|r| r.error));
     let busy = RwSignal::new(false);
 
     Effect::new(move |_| {
@@ -69,7 +119,7 @@ pub fn JoinPage() -> impl IntoView {
                     }
                 });
                 if let Ok(v) = &result {
-                    selected.try_set(pick_queue(v, wanted.as_deref()));
+                    selected.try_set_value(pick_queue(v, wanted.as_deref()));
                 }
                 info.try_set(Some(result));
             });
@@ -101,29 +151,13 @@ pub fn JoinPage() -> impl IntoView {
         if busy.get_untracked() {
             return;
         }
-        let Some(queue) = selected.get_untracked() else {
-            error.set(Some("Choose a queue first.".into()));
-            return;
-        };
-        let person = name.get_untracked().trim().to_string();
-        if person.is_empty() {
-            error.set(Some("Please tell us your name.".into()));
-            return;
-        }
-        let party_size = match party.get_untracked().trim().parse::<i64>() {
-            Ok(n) if (1..=20).contains(&n) => n,
-            _ => {
-                error.set(Some("Party size must be between 1 and 20.".into()));
+        let code = query.with_untracked(|q| q.get("code"));
+        let (queue, body) = match read_join_form(|f| client::form_value(&ev, f), code) {
+            Ok(form) => form,
+            Err(message) => {
+                error.set(Some(message));
                 return;
             }
-        };
-        let notes = notes.get_untracked().trim().to_string();
-        let body = JoinRequest {
-            name: person,
-            party_size,
-            notes: (!notes.is_empty()).then_some(notes),
-            // From the venue screen's QR link, when the venue asks for it.
-            code: query.with_untracked(|q| q.get("code")),
         };
         let path = format!(
             "/api/v1/venues/{}/queues/{queue}/tickets",
@@ -165,8 +199,7 @@ pub fn JoinPage() -> impl IntoView {
                     .iter()
                     .map(|q| {
                         let slug = q.slug.clone();
-                        let slug_check = slug.clone();
-                        let slug_set = slug.clone();
+                        let checked = selected.get_value().as_deref() == Some(slug.as_str());
                         let full = q.max_waiting.is_some_and(|m| q.waiting >= m);
                         let disabled = q.status != "open" || full;
                         // Hours are in the venue's time zone; a join outside them is
@@ -189,8 +222,7 @@ pub fn JoinPage() -> impl IntoView {
                                     value=slug.clone()
                                     data-testid=format!("join-queue-{slug}")
                                     disabled=disabled
-                                    prop:checked=move || selected.get().as_deref() == Some(slug_check.as_str())
-                                    on:change=move |_| selected.set(Some(slug_set.clone()))
+                                    checked=checked
                                 />
                                 <span class="queue-option-body">
                                     <span class="queue-option-name">{q.name.clone()}</span>
@@ -242,44 +274,47 @@ pub fn JoinPage() -> impl IntoView {
                     {format!("You already have ticket {number} — view it")}
                 </a>
             })}
-            <form class="card join-form" on:submit=on_submit novalidate>
+            // No `action`: the browser posts to this page's own address, query included.
+            // Until the app has loaded, the browser checks `required`, `min` and `max` itself.
+            <form class="card join-form" method="post" on:submit=on_submit novalidate=move || hydrated.get()>
                 {queue_list}
                 <label class="field">
                     <span>"Your name"</span>
                     <input
                         type="text"
+                        name="name"
                         data-testid="join-name"
-                        // Typing before the app takes over would be wiped by hydration.
-                        disabled=move || !hydrated.get()
+                        value=name
                         maxlength="80"
                         autocomplete="given-name"
                         required
-                        bind:value=name
                     />
                 </label>
                 <label class="field">
                     <span>"Party size"</span>
                     <input
                         type="number"
+                        name="party_size"
                         data-testid="join-party"
-                        // Typing before the app takes over would be wiped by hydration.
-                        disabled=move || !hydrated.get()
+                        value=party
                         min="1"
                         max="20"
                         inputmode="numeric"
-                        bind:value=party
+                        required
                     />
                 </label>
                 <label class="field">
                     <span>"Notes " <small>"(optional)"</small></span>
-                    <textarea
+                    // One line, not a textarea: its text would be a child node, which hydration
+                    // would have to match; an input's value is an attribute it leaves alone.
+                    <input
+                        type="text"
+                        name="notes"
                         data-testid="join-notes"
-                        disabled=move || !hydrated.get()
+                        value=notes
                         maxlength="280"
-                        rows="2"
                         placeholder="High chair, accessibility needs…"
-                        bind:value=notes
-                    ></textarea>
+                    />
                 </label>
                 {move || error.get().map(|e| view! {
                     <p class="form-error" data-testid="join-error" role="alert">{e}</p>
@@ -288,11 +323,66 @@ pub fn JoinPage() -> impl IntoView {
                     type="submit"
                     class="button primary big"
                     data-testid="join-submit"
-                    disabled=move || !hydrated.get() || busy.get() || nothing_open()
+                    disabled=move || busy.get() || nothing_open()
                 >
                     {move || if busy.get() { "Joining…" } else { "Join the queue" }}
                 </button>
             </form>
         </main>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::read_join_form;
+
+    fn read(fields: &[(&str, &str)]) -> Result<(String, crate::protocol::JoinRequest), String> {
+        let field = |name: &str| {
+            fields
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        };
+        read_join_form(field, Some(String::new()))
+    }
+
+    #[test]
+    fn the_join_form_is_read_and_refused_in_the_customers_words() {
+        let (queue, body) = read(&[
+            ("queue", "bar"),
+            ("name", "  Ana "),
+            ("party_size", " 3 "),
+            ("notes", "  "),
+        ])
+        .unwrap();
+        assert_eq!(queue, "bar");
+        assert_eq!(
+            (body.name.as_str(), body.party_size, body.notes, body.code),
+            ("Ana", 3, None, None)
+        );
+        for (fields, message) in [
+            (
+                &[("name", "Ana"), ("party_size", "2")][..],
+                "Choose a queue first.",
+            ),
+            (
+                &[("queue", ""), ("name", "Ana")][..],
+                "Choose a queue first.",
+            ),
+            (
+                &[("queue", "bar"), ("name", " ")][..],
+                "Please tell us your name.",
+            ),
+            (
+                &[("queue", "bar"), ("name", "Ana"), ("party_size", "0")][..],
+                "Party size must be between 1 and 20.",
+            ),
+            (
+                &[("queue", "bar"), ("name", "Ana"), ("party_size", "two")][..],
+                "Party size must be between 1 and 20.",
+            ),
+        ] {
+            assert_eq!(read(fields).unwrap_err(), message, "{fields:?}");
+        }
     }
 }

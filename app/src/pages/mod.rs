@@ -7,7 +7,7 @@
 mod common;
 mod display;
 mod home;
-mod join;
+pub mod join;
 mod staff;
 mod ticket;
 
@@ -48,6 +48,31 @@ where
     T: serde::Serialize + serde::de::DeserializeOwned,
 {
     SharedValue::new(move || use_context::<ServerData>().and_then(|data| read(&*data))).into_inner()
+}
+
+/// A form on a phone page that the browser posted by itself (the app not loaded yet on a slow
+/// network, or no JavaScript) and the server refused. The server renders the page again with
+/// this in context: the message, and every field as it was typed, so nothing is lost. The
+/// browser hydrates the same page from it ([`refused`]).
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct FormRefusal {
+    pub error: String,
+    /// The posted fields, by name, in the order posted.
+    pub fields: Vec<(String, String)>,
+}
+
+impl FormRefusal {
+    pub fn field(&self, name: &str) -> Option<&str> {
+        self.fields
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// The refusal this page was rendered with, if any (see [`FormRefusal`]).
+pub(crate) fn refused() -> Option<FormRefusal> {
+    SharedValue::new(use_context::<FormRefusal>).into_inner()
 }
 
 /// The browser files of a build, by the names the server links them under.
@@ -189,6 +214,7 @@ fn title(text: String) -> String {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    Effect::new(|_| crate::client::mark_hydrated());
     view! {
         <Title formatter=title/>
         <Router>
@@ -212,6 +238,7 @@ pub fn App() -> impl IntoView {
 #[component]
 pub fn PhoneApp() -> impl IntoView {
     provide_meta_context();
+    Effect::new(|_| crate::client::mark_hydrated());
     view! {
         <Title formatter=title/>
         <Router>

@@ -1,9 +1,9 @@
 //! `/t/:token`: the customer's ticket, live.
 
-use super::common::{ConnectionBadge, Loading, status_label, use_hydrated, use_param};
+use super::common::{ConnectionBadge, Loading, status_label, use_param};
 use crate::client::{self, ConnState, LiveSocket, api_delete, api_get};
 use crate::protocol::{TicketMessage, TicketView, format_wait};
-use leptos::either::{Either, EitherOf4};
+use leptos::either::EitherOf4;
 use leptos::{prelude::*, task::spawn_local};
 use leptos_meta::Title;
 
@@ -183,10 +183,9 @@ fn is_final(status: &str) -> bool {
 
 #[component]
 pub fn TicketPage() -> impl IntoView {
-    let hydrated = use_hydrated();
     let token = use_param("token");
     // Rendered with the ticket (see `pages::rendered`): the first paint shows the number and
-    // position, and the page works as soon as it is hydrated.
+    // position, its cancel form works at once, and it goes live once hydrated.
     let rendered = super::rendered(|data| data.live_ticket(&token.get_untracked()));
     let tk = Tk {
         token,
@@ -214,9 +213,9 @@ pub fn TicketPage() -> impl IntoView {
         last,
         ..
     } = tk;
-    let confirming = RwSignal::new(false);
     let busy = RwSignal::new(false);
-    let error = RwSignal::new(None::<String>);
+    // A cancel the browser posted by itself and the server refused (see `FormRefusal`).
+    let error = RwSignal::new(super::refused().map(|r| r.error));
 
     Effect::new(move |_| {
         let token = token.get();
@@ -240,7 +239,6 @@ pub fn TicketPage() -> impl IntoView {
             ticket.set(None);
             load.set(Load::Loading);
             last.set(0);
-            confirming.set(false);
             error.set(None);
             tk.load(token, true);
         }
@@ -266,7 +264,14 @@ pub fn TicketPage() -> impl IntoView {
         }
     });
 
-    let cancel = move |_| {
+    let cancel_box = NodeRef::<leptos::html::Details>::new();
+    let close_box = move || {
+        if let Some(d) = cancel_box.get_untracked() {
+            let _ = d.remove_attribute("open");
+        }
+    };
+    let cancel = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
         if busy.get_untracked() {
             return;
         }
@@ -278,7 +283,6 @@ pub fn TicketPage() -> impl IntoView {
                 Ok(t) => {
                     last.try_update(|l| *l = (*l).max(t.offset));
                     ticket.try_set(Some(t));
-                    confirming.try_set(false);
                 }
                 Err(e) => {
                     error.try_set(Some(e.message));
@@ -369,26 +373,26 @@ pub fn TicketPage() -> impl IntoView {
             {move || error.get().map(|e| view! { <p class="form-error" data-testid="ticket-error" role="alert">{e}</p> })}
             {move || {
                 let s = status();
-                (s == "waiting" || s == "called").then(|| if confirming.get() {
-                    Either::Left(view! {
-                        <div class="card confirm" role="dialog" aria-label="Cancel your ticket?">
+                // A `<details>`: the confirmation opens without the app, and its form posts
+                // to this page (the server cancels and redirects back) until the app has
+                // loaded and takes the submit over.
+                (s == "waiting" || s == "called").then(|| view! {
+                    <details class="cancel-box" node_ref=cancel_box>
+                        <summary class="button subtle" data-testid="cancel-ticket">"Cancel my ticket"</summary>
+                        <form class="card confirm" method="post" aria-label="Cancel your ticket?" on:submit=cancel>
+                            <input type="hidden" name="action" value="cancel"/>
                             <p><strong>"Leave the queue?"</strong> " You will lose your place."</p>
                             <div class="button-row">
-                                <button class="button danger" data-testid="confirm-cancel" disabled=move || busy.get() on:click=cancel>
+                                <button type="submit" class="button danger" data-testid="confirm-cancel" disabled=move || busy.get()>
                                     "Yes, cancel my ticket"
                                 </button>
-                                <button class="button" data-testid="keep-place" on:click=move |_| confirming.set(false)>
+                                // Without the app, a link to this page closes it too.
+                                <a class="button" href="" role="button" data-testid="keep-place" on:click=move |ev| { ev.prevent_default(); close_box(); }>
                                     "Keep my place"
-                                </button>
+                                </a>
                             </div>
-                        </div>
-                    })
-                } else {
-                    Either::Right(view! {
-                        <button class="button subtle" data-testid="cancel-ticket" disabled=move || !hydrated.get() on:click=move |_| confirming.set(true)>
-                            "Cancel my ticket"
-                        </button>
-                    })
+                        </form>
+                    </details>
                 })
             }}
         }),

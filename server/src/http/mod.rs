@@ -8,6 +8,7 @@ pub mod assets;
 pub mod auth;
 pub mod error;
 pub mod extract;
+pub mod forms;
 pub mod invites;
 pub mod join_code;
 pub mod limits;
@@ -217,6 +218,15 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(admin::metrics))
+        // The phone pages' own forms (see `forms`); the pages themselves are Leptos routes.
+        .route(
+            "/v/{venue}",
+            post(forms::join).layer(DefaultBodyLimit::max(MAX_BODY_BYTES)),
+        )
+        .route(
+            "/t/{token}",
+            post(forms::ticket).layer(DefaultBodyLimit::max(MAX_BODY_BYTES)),
+        )
         .leptos_routes_with_context(&state, routes, page_context(&state), move || {
             app::shell(leptos_options.clone(), assets.clone())
         })
@@ -306,14 +316,9 @@ async fn api_not_found() -> ApiError {
     ApiError::not_found("not_found", "no such API route; see /api/v1/openapi.json")
 }
 
-/// Liveness: the process answers.
-/// The Content-Security-Policy of a rendered page. Scripts: our own files plus the inline
-/// hydration loader, which carries this response's nonce (leptos_axum makes one per request
-/// and puts it on the scripts it writes); `'wasm-unsafe-eval'` lets the app's WebAssembly
-/// compile. Inline `style` attributes are allowed: they cannot run code.
 /// What every page render gets besides the request: its security policy, and the live state
 /// to render tickets with.
-fn page_context(state: &AppState) -> impl Fn() + Clone + Send + 'static {
+fn page_context(state: &AppState) -> impl Fn() + Clone + Send + Sync + 'static {
     let data = app::ServerData(Arc::new(state.clone()));
     move || {
         page_csp();
@@ -321,6 +326,10 @@ fn page_context(state: &AppState) -> impl Fn() + Clone + Send + 'static {
     }
 }
 
+/// The Content-Security-Policy of a rendered page. Scripts: our own files plus the inline
+/// hydration loader, which carries this response's nonce (leptos_axum makes one per request
+/// and puts it on the scripts it writes); `'wasm-unsafe-eval'` lets the app's WebAssembly
+/// compile. Inline `style` attributes are allowed: they cannot run code.
 fn page_csp() {
     use leptos::prelude::use_context;
     if let (Some(nonce), Some(res)) = (
@@ -339,12 +348,12 @@ fn page_csp() {
     }
 }
 
+/// Liveness: the process answers.
 async fn healthz() -> &'static str {
     "ok"
 }
 
-/// Readiness: storage answers too.
-/// Ready when the live state is reachable: SQLite in embedded mode, Redis in distributed
+/// Readiness: ready when the live state is reachable: SQLite in embedded mode, Redis in distributed
 /// mode (a MySQL outage only delays history; this instance still serves queues).
 async fn readyz(State(s): State<AppState>) -> impl IntoResponse {
     let ping = match s.venues.dist() {

@@ -97,15 +97,29 @@ pub async fn join(
     Path((venue, queue)): Path<(String, String)>,
     ApiJson(body): ApiJson<JoinRequest>,
 ) -> Result<(StatusCode, Json<TicketView>), ApiError> {
-    check_param(&venue, "venue")?;
-    check_param(&queue, "queue")?;
-    let v = s.venue(&venue).await?;
+    let ticket = join_queue(&s, peer, &headers, &venue, &queue, body).await?;
+    Ok((StatusCode::CREATED, Json(ticket)))
+}
+
+/// A customer joins `queue` of `venue`: through the API, or by the join page's form posted
+/// without the app (`forms::join`). Same checks and limits either way.
+pub(super) async fn join_queue(
+    s: &AppState,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    venue: &str,
+    queue: &str,
+    body: JoinRequest,
+) -> Result<TicketView, ApiError> {
+    check_param(venue, "venue")?;
+    check_param(queue, "queue")?;
+    let v = s.venue(venue).await?;
     let code = body.code.clone();
-    let cmd = join_command(queue_id(&v, &queue)?, body, false)?;
-    super::join_code::check(&s, &v, code.as_deref()).await?;
+    let cmd = join_command(queue_id(&v, queue)?, body, false)?;
+    super::join_code::check(s, &v, code.as_deref()).await?;
     // Checked after validation, so a typo does not use up someone's allowance.
     let now = Instant::now();
-    let ip = client_ip(peer, &headers, s.config.trust_proxy);
+    let ip = client_ip(peer, headers, s.config.trust_proxy);
     s.limits.join_per_ip.check(&format!("{venue}|{ip}"), now).map_err(|wait| {
         ApiError::too_many(
             "rate_limited",
@@ -113,7 +127,7 @@ pub async fn join(
             wait,
         )
     })?;
-    s.limits.join_per_venue.check(&venue, now).map_err(|wait| {
+    s.limits.join_per_venue.check(venue, now).map_err(|wait| {
         ApiError::too_many(
             "rate_limited",
             "This venue is very busy right now. Please wait a moment and try again.",
@@ -122,7 +136,7 @@ pub async fn join(
     })?;
     let outcome = s.venues.execute(&v, cmd, None).await?;
     let id = outcome.ticket.expect("a join names its ticket");
-    Ok((StatusCode::CREATED, Json(ticket_response(&v, id, true)?)))
+    ticket_response(&v, id, true)
 }
 
 /// Find a ticket by token: in memory, else (finished on an earlier day) in storage.
@@ -175,7 +189,13 @@ pub async fn cancel_ticket(
     State(s): State<AppState>,
     Path(token): Path<String>,
 ) -> Result<Json<TicketView>, ApiError> {
-    let (v, view, live) = find_ticket(&s, &token).await?;
+    Ok(Json(cancel_by_holder(&s, &token).await?))
+}
+
+/// The holder cancels their ticket: through the API, or by the ticket page's form posted
+/// without the app (`forms::ticket`).
+pub(super) async fn cancel_by_holder(s: &AppState, token: &str) -> Result<TicketView, ApiError> {
+    let (v, view, live) = find_ticket(s, token).await?;
     if !live {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
@@ -187,7 +207,7 @@ pub async fn cancel_ticket(
     s.venues
         .execute(&v, Command::Cancel { ticket: id }, None)
         .await?;
-    Ok(Json(ticket_response(&v, id, true)?))
+    ticket_response(&v, id, true)
 }
 
 /// `?screen=<credential>`: a paired screen's credential (needed only when the venue requires

@@ -148,25 +148,7 @@ async fn every_staff_route_lets_exactly_the_right_people_in() {
         .unwrap();
     assert_eq!(resp.status(), 204);
     let expired = expired_app.login().await;
-    let code: Value = app
-        .staff_post("/api/v1/venues/demo/screens/pairing-code", None)
-        .await
-        .json()
-        .await
-        .unwrap();
-    let paired: Value = app
-        .post_json(
-            "/api/v1/screens/pair",
-            &serde_json::json!({"code": code["code"]}),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
-    let display = paired["token"]
-        .as_str()
-        .expect("a screen credential")
-        .to_owned();
+    let display = app.paired_screen().await;
 
     let doc: Value = app.get("/api/v1/openapi.json").await.json().await.unwrap();
     let mut checked = 0;

@@ -398,6 +398,42 @@ impl TestApp {
             .map(|(ws, _)| ws)
     }
 
+    /// Pair a new venue screen (a one-time code from staff, then `POST /screens/pair`) and
+    /// return its credential.
+    pub async fn paired_screen(&self) -> String {
+        let code: Value = self
+            .staff_post(
+                &format!("/api/v1/venues/{VENUE}/screens/pairing-code"),
+                None,
+            )
+            .await
+            .json()
+            .await
+            .expect("a pairing code");
+        let paired: Value = self
+            .post_json("/api/v1/screens/pair", &json!({"code": code["code"]}))
+            .await
+            .json()
+            .await
+            .expect("a paired screen");
+        paired["token"]
+            .as_str()
+            .expect("a screen credential")
+            .to_owned()
+    }
+
+    /// The venue's current join link as a paired screen gets it (with `?code=` when the venue
+    /// requires the rotating join code).
+    pub async fn join_link(&self, screen: &str) -> String {
+        let link: Value = self
+            .get(&format!("/api/v1/venues/{VENUE}/join-link?screen={screen}"))
+            .await
+            .json()
+            .await
+            .expect("a join link");
+        link["url"].as_str().expect("the link's url").to_owned()
+    }
+
     /// Open a staff WebSocket, authenticated with `Authorization: Bearer` on the upgrade.
     pub async fn ws_connect_staff(&self, path: &str) -> Ws {
         let token = self.staff_token().await.to_owned();

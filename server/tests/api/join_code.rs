@@ -48,26 +48,8 @@ async fn with_the_join_code_on_only_the_current_qr_link_lets_people_join() {
     );
 
     // A paired screen gets the current link; joining with its code works.
-    let code: Value = app
-        .staff_post("/api/v1/venues/demo/screens/pairing-code", None)
-        .await
-        .json()
-        .await
-        .unwrap();
-    let paired: Value = app
-        .post_json("/api/v1/screens/pair", &json!({"code": code["code"]}))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let screen = paired["token"].as_str().unwrap();
-    let link: Value = app
-        .get(&format!("/api/v1/venues/demo/join-link?screen={screen}"))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let url = link["url"].as_str().unwrap();
+    let screen = app.paired_screen().await;
+    let url = app.join_link(&screen).await;
     let code = url.split("?code=").nth(1).expect("the link has a code");
     assert_eq!(code.len(), 8);
     assert_eq!(

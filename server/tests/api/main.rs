@@ -6,6 +6,7 @@
 mod access;
 mod auth;
 mod bad_input;
+mod forms;
 mod fuzz;
 mod helpers;
 mod invites;
