@@ -97,6 +97,14 @@ pub async fn ticket_live(
     Query(_q): Query<LiveQuery>,
     ws: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
+    // A ticket in memory: the socket's first message is its snapshot, so nothing more is
+    // worked out here (a view would count the line: O(line) per socket, O(N²) when N
+    // watchers of one line connect at once).
+    if let Some((venue, id)) = s.venues.find_token(&token) {
+        return Ok(upgrade(&s, ws, move |socket| {
+            ticket_socket(socket, venue, id)
+        }));
+    }
     let (venue, view, live) = find_ticket(&s, &token).await?;
     let id = app::domain::TicketId(view.id);
     Ok(upgrade(&s, ws, move |socket| async move {
