@@ -155,6 +155,23 @@ test("cancelling asks first, then the ticket is cancelled and leaves the staff d
   }
 });
 
+test("an open cancel confirmation stays open when the ticket is called", async ({ page, request }) => {
+  const api = await StaffApi.login(request);
+  await api.resetVenue();
+  const me = await api.join("bar", `Undecided ${tag()}`, 2);
+  await openHydrated(page, `/t/${me.token}`, "cancel-ticket");
+  await expect(page.getByTestId("connection")).toHaveAttribute("data-state", "live");
+  await page.getByTestId("cancel-ticket").click();
+  await expect(page.getByTestId("confirm-cancel")).toBeVisible();
+
+  await api.callNext("bar", (await api.counter("Bar 1")).id);
+  await expect(page.getByTestId("your-turn")).toBeVisible();
+  // Still there, and still works: a called ticket may be cancelled.
+  await expect(page.getByTestId("confirm-cancel")).toBeVisible();
+  await page.getByTestId("confirm-cancel").click();
+  await expect(page.getByTestId("ticket-status")).toHaveAttribute("data-status", "cancelled");
+});
+
 test("a phone loads the phone's own wasm, gets its ticket with the page, and leaves it for other pages", async ({ page, request }) => {
   const api = await StaffApi.login(request);
   await api.resetVenue();
