@@ -42,12 +42,7 @@ pub async fn join(
     let code = query
         .ok()
         .and_then(|Query(q)| q.into_iter().find(|(k, _)| k == "code").map(|(_, v)| v));
-    let field = |name: &str| {
-        fields
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-    };
+    let field = |name: &str| posted(&fields, name).map(str::to_owned);
     let result = match read_join_form(field, code) {
         Ok((queue, body)) => public::join_queue(&s, peer, &headers, &venue, &queue, body).await,
         Err(message) => Err(ApiError::unprocessable("invalid_form", message)),
@@ -75,8 +70,7 @@ pub async fn ticket(
     let Ok(Form(fields)) = form else {
         return unreadable(&s, uri, &headers).await;
     };
-    let action = fields.iter().find(|(k, _)| k == "action").map(|(_, v)| v);
-    let result = match action.map(String::as_str) {
+    let result = match posted(&fields, "action") {
         Some("cancel") => public::cancel_by_holder(&s, &token).await,
         _ => Err(ApiError::unprocessable(
             "invalid_form",
@@ -87,6 +81,14 @@ pub async fn ticket(
         Ok(_) => see_other(&format!("/t/{token}")),
         Err(e) => refuse(&s, uri, &headers, fields, e).await,
     }
+}
+
+/// A posted field by name (the first, if it came twice).
+fn posted<'a>(fields: &'a Fields, name: &str) -> Option<&'a str> {
+    fields
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
 }
 
 fn see_other(to: &str) -> Response {

@@ -6,17 +6,6 @@ use crate::helpers::*;
 use reqwest::StatusCode;
 use serde_json::json;
 
-impl TestApp {
-    async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
-        self.client
-            .post(self.url(path))
-            .form(fields)
-            .send()
-            .await
-            .expect("request sent")
-    }
-}
-
 /// The token a 303 sends the browser to (`/t/<token>`).
 fn ticket_location(resp: &reqwest::Response) -> String {
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
@@ -172,12 +161,7 @@ async fn the_join_form_keeps_the_queue_rules_the_code_and_the_limits() {
     // far: the paused join (the limit is checked before the queue's state) and the one that
     // went through; the refused code was not counted.
     let code = url.split("?code=").nth(1).unwrap();
-    let resp = app
-        .post_json(
-            "/api/v1/venues/demo/queues/bar/tickets",
-            &json!({"name": "Api", "party_size": 1, "code": code}),
-        )
-        .await;
+    let resp = app.try_join_with_code("bar", "Api", 1, code).await;
     assert_eq!(resp.status(), StatusCode::CREATED);
     let resp = app.post_form(path, &fields).await;
     assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);

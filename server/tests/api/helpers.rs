@@ -195,6 +195,16 @@ impl TestApp {
             .expect("request sent")
     }
 
+    /// Post a form, as a browser does without the app (`application/x-www-form-urlencoded`).
+    pub async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .form(fields)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
     pub async fn staff_get(&self, path: &str) -> reqwest::Response {
         let token = self.staff_token().await;
         self.client
@@ -258,6 +268,21 @@ impl TestApp {
         self.post_json(
             &format!("/api/v1/venues/{VENUE}/queues/{queue}/tickets"),
             &json!({"name": name, "party_size": party}),
+        )
+        .await
+    }
+
+    /// Join with the venue screen's join code (`code`), as the QR link's page does.
+    pub async fn try_join_with_code(
+        &self,
+        queue: &str,
+        name: &str,
+        party: i64,
+        code: &str,
+    ) -> reqwest::Response {
+        self.post_json(
+            &format!("/api/v1/venues/{VENUE}/queues/{queue}/tickets"),
+            &json!({"name": name, "party_size": party, "code": code}),
         )
         .await
     }

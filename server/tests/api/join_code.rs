@@ -58,19 +58,11 @@ async fn with_the_join_code_on_only_the_current_qr_link_lets_people_join() {
             .status(),
         StatusCode::OK
     );
-    let resp = app
-        .post_json(
-            "/api/v1/venues/demo/queues/bar/tickets",
-            &json!({"name": "At the door", "party_size": 2, "code": code}),
-        )
-        .await;
+    let resp = app.try_join_with_code("bar", "At the door", 2, code).await;
     assert_eq!(resp.status(), StatusCode::CREATED);
     // A made-up code is refused; staff may still add walk-ins.
     let resp = app
-        .post_json(
-            "/api/v1/venues/demo/queues/bar/tickets",
-            &json!({"name": "Guesser", "party_size": 2, "code": "00000000"}),
-        )
+        .try_join_with_code("bar", "Guesser", 2, "00000000")
         .await;
     assert_eq!(resp.status(), StatusCode::FORBIDDEN);
     let resp = app
