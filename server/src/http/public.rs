@@ -4,7 +4,7 @@ use super::AppState;
 use super::error::ApiError;
 use super::extract::ApiJson;
 use super::limits::client_ip;
-use crate::secrets::random_token;
+use crate::secrets::ticket_token;
 use crate::venues::VenueHandle;
 use crate::venues::views;
 use app::domain::{Command, CustomerName, PartySize, TicketId, parse_notes};
@@ -57,7 +57,7 @@ pub(super) fn join_command(
         name,
         party_size,
         notes,
-        token: random_token(),
+        token: ticket_token(crate::clock::now_ms()),
         walk_in,
     })
 }
