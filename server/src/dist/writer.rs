@@ -35,6 +35,7 @@ async fn run(
     mut stopping: watch::Receiver<bool>,
 ) {
     let mut requests = Vec::with_capacity(MAX_BATCH);
+    let mut scratch = None;
     loop {
         let stop = tokio::select! {
             n = rx.recv_many(&mut requests, MAX_BATCH) => {
@@ -49,23 +50,65 @@ async fn run(
                 break;
             }
         }
-        write_batch(&dist, &venue, std::mem::take(&mut requests)).await;
+        write_batch(&dist, &venue, &mut scratch, std::mem::take(&mut requests)).await;
     }
 }
 
 type Result1 = Result<Outcome, ExecError>;
 
-async fn write_batch(dist: &Arc<Dist>, venue: &VenueHandle, requests: Vec<WriteRequest>) {
+/// The writer's own copy of the venue's state, at log entry `seq` of reload `reloads`.
+///
+/// A batch is applied to a copy, since it may lose the race to append. Cloning the live state
+/// for every batch costs O(tickets): with 20,000 people in a line that was most of a join
+/// burst's time, and every call next cloned the whole stadium. After a successful append the
+/// copy *is* the state at the new seq (the engine is deterministic), so the next batch starts
+/// from it as long as nothing else moved the venue on: another instance's entries, or a
+/// reload. Only then is the live state cloned again.
+pub(super) struct Scratch {
+    state: app::domain::VenueState,
+    seq: u64,
+    reloads: u64,
+}
+
+impl Scratch {
+    /// A copy of the venue's state, its log position, and its last entry's time: `kept` if it
+    /// still describes the venue, else a fresh clone.
+    fn take(kept: Option<Scratch>, venue: &VenueHandle) -> (Scratch, i64) {
+        // Seq, reload count and state change only under the state's write lock.
+        let st = venue.read();
+        let seq = venue.log_seq.load(Ordering::Acquire);
+        let reloads = venue.reloads.load(Ordering::Acquire);
+        let last_at = venue.log_at.load(Ordering::Acquire);
+        let scratch = match kept {
+            Some(s) if s.seq == seq && s.reloads == reloads => s,
+            _ => Scratch {
+                state: st.clone(),
+                seq,
+                reloads,
+            },
+        };
+        (scratch, last_at)
+    }
+}
+
+async fn write_batch(
+    dist: &Arc<Dist>,
+    venue: &VenueHandle,
+    kept: &mut Option<Scratch>,
+    requests: Vec<WriteRequest>,
+) {
     let mut last_error = None;
     for _ in 0..MAX_ATTEMPTS {
-        let (mut scratch, seq, last_at) = {
-            let st = venue.read();
-            (
-                st.clone(),
-                venue.log_seq.load(Ordering::Acquire),
-                venue.log_at.load(Ordering::Acquire),
-            )
-        };
+        // Taken out: whatever this attempt does to it, it is put back only if it then
+        // describes the venue exactly.
+        let (
+            Scratch {
+                state: mut scratch,
+                seq,
+                reloads,
+            },
+            last_at,
+        ) = Scratch::take(kept.take(), venue);
         // Time never runs backwards within the log, even across instances' clocks.
         let at = now_ms().max(last_at);
         let nonce = dist.next_nonce();
@@ -98,6 +141,12 @@ async fn write_batch(dist: &Arc<Dist>, venue: &VenueHandle, requests: Vec<WriteR
             }
         }
         if entries.is_empty() {
+            // Nothing was applied that changed the state: the copy is still at `seq`.
+            *kept = Some(Scratch {
+                state: scratch,
+                seq,
+                reloads,
+            });
             return answer(requests, results);
         }
         let json: Vec<String> = match entries.iter().map(serde_json::to_string).collect() {
@@ -138,8 +187,13 @@ async fn write_batch(dist: &Arc<Dist>, venue: &VenueHandle, requests: Vec<WriteR
                     .fetch_add(entries.len() as u64, Ordering::Relaxed);
                 venue.apply_logged(&entries);
                 if seq / SNAPSHOT_EVERY != new_seq / SNAPSHOT_EVERY {
-                    snapshot_later(dist, scratch, new_seq, at);
+                    snapshot_later(dist, scratch.clone(), new_seq, at);
                 }
+                *kept = Some(Scratch {
+                    state: scratch,
+                    seq: new_seq,
+                    reloads,
+                });
                 return answer(requests, results);
             }
             None => {
