@@ -143,10 +143,14 @@ impl Application {
             ..
         } = self;
         let stopping = state.stopping.clone();
+        let venues = state.venues.clone();
         let shutdown = async move {
             shutdown.await;
             // Sockets close and the writer stops taking commands (it commits what it has).
             stopping.send_replace(true);
+            for venue in venues.loaded() {
+                venue.stop_sockets();
+            }
         };
         axum::serve(
             listener,

@@ -11,7 +11,7 @@ use super::AppState;
 use super::auth::StaffAt;
 use super::error::ApiError;
 use super::public::{check_param, find_ticket};
-use crate::venues::{VenueHandle, views};
+use crate::venues::{Live, VenueHandle, views};
 use app::domain::{CounterId, QueueId};
 use app::position::Watch;
 use app::protocol::{CLOSE_ACCESS_ENDED, CLOSE_TRY_AGAIN, TicketMessage, VenueMessage};
@@ -22,6 +22,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::watch;
 
 /// Read buffer per socket. Clients send almost nothing, so small buffers keep an idle watcher
 /// to a few KiB instead of the 128 KiB default.
@@ -48,6 +49,12 @@ fn configure(ws: WebSocketUpgrade) -> WebSocketUpgrade {
 }
 
 /// Upgrade, or (at the limit) upgrade and close at once with "try again later".
+///
+/// `run` must end when the server stops (`AppState::stopping`): then the socket is dropped,
+/// the connection closes, and clients reconnect with back-off, to this instance once it is
+/// back or to another one. Picture sockets race `run` against the flag ([`until_stopping`]);
+/// ticket sockets hear `Live::Stop` on the channel they wait on anyway, which costs them
+/// nothing per update.
 fn upgrade<F, Fut>(s: &AppState, ws: WebSocketUpgrade, run: F) -> Response
 where
     F: FnOnce(WebSocket) -> Fut + Send + 'static,
@@ -56,7 +63,6 @@ where
     let open = s.sockets.fetch_add(1, Ordering::Relaxed) + 1;
     let slot = SocketSlot(s.sockets.clone());
     let full = open > s.config.max_sockets;
-    let mut stopping = s.stopping.subscribe();
     configure(ws).on_upgrade(move |mut socket| async move {
         let _slot = slot;
         if full {
@@ -67,14 +73,19 @@ where
             let _ = socket.send(Message::Close(Some(frame))).await;
             return;
         }
-        // The socket lives until its peer leaves or the server stops; on stop it is dropped
-        // (the connection closes) and clients reconnect with back-off, to this instance once
-        // it is back or to another one.
-        tokio::select! {
-            _ = run(socket) => {}
-            _ = stopping.wait_for(|s| *s) => {}
-        }
+        run(socket).await
     })
+}
+
+/// Run `fut` until it ends or the server stops.
+async fn until_stopping(
+    mut stopping: watch::Receiver<bool>,
+    fut: impl std::future::Future<Output = ()>,
+) {
+    tokio::select! {
+        _ = fut => {}
+        _ = stopping.wait_for(|s| *s) => {}
+    }
 }
 
 #[derive(serde::Deserialize)]
@@ -100,16 +111,17 @@ pub async fn ticket_live(
     // A ticket in memory: the socket's first message is its snapshot, so nothing more is
     // worked out here (a view would count the line: O(line) per socket, O(N²) when N
     // watchers of one line connect at once).
+    let stopping = s.stopping.subscribe();
     if let Some((venue, id)) = s.venues.find_token(&token) {
         return Ok(upgrade(&s, ws, move |socket| {
-            ticket_socket(socket, venue, id)
+            ticket_socket(socket, venue, id, stopping)
         }));
     }
     let (venue, view, live) = find_ticket(&s, &token).await?;
     let id = app::domain::TicketId(view.id);
     Ok(upgrade(&s, ws, move |socket| async move {
         if live {
-            ticket_socket(socket, venue, id).await
+            ticket_socket(socket, venue, id, stopping).await
         } else {
             // Finished on an earlier day: it will not change again.
             let msg = snapshot_message(view);
@@ -146,10 +158,20 @@ fn snapshot(venue: &VenueHandle, id: app::domain::TicketId) -> Option<(Watch, Ti
     ))
 }
 
-async fn ticket_socket(mut socket: WebSocket, venue: Arc<VenueHandle>, id: app::domain::TicketId) {
+async fn ticket_socket(
+    mut socket: WebSocket,
+    venue: Arc<VenueHandle>,
+    id: app::domain::TicketId,
+    stopping: watch::Receiver<bool>,
+) {
     // Subscribe before the snapshot: nothing can slip between the two, and events the
     // snapshot already includes are skipped by offset.
     let mut events = venue.events.subscribe();
+    // A stop signalled before the subscription is seen here; one after it arrives as
+    // `Live::Stop`.
+    if *stopping.borrow() {
+        return;
+    }
     let Some((mut watch, first)) = snapshot(&venue, id) else {
         return;
     };
@@ -159,60 +181,56 @@ async fn ticket_socket(mut socket: WebSocket, venue: Arc<VenueHandle>, id: app::
     let mut names = Names::default();
     let mut ping = tokio::time::interval(PING_EVERY);
     ping.tick().await;
-    let mut reloads = venue.reloads.subscribe();
+    // Three things to wait on, each registered once per wait: an update for 100,000 phones
+    // costs 100,000 of each, so nothing else goes in here (see `Live`).
     loop {
-        tokio::select! {
-            // The venue's state was replaced (distributed mode resync): start again from it.
-            r = reloads.changed() => {
-                if r.is_err() {
-                    break;
-                }
-                events = events.resubscribe();
-                let Some((w, msg)) = snapshot(&venue, id) else { break };
-                watch = w;
-                if socket.send(Message::Text(json(&msg))).await.is_err() {
-                    break;
-                }
-            }
-            ev = events.recv() => {
-                let msg = match ev {
-                    Ok(env) => {
-                        if !watch.apply(&env) {
-                            continue;
-                        }
-                        update_message(&venue, &mut names, &watch)
+        let msg = tokio::select! {
+            ev = events.recv() => match ev {
+                Ok(Live::Event(env)) => {
+                    if !watch.apply(&env) {
+                        continue;
                     }
-                    Err(RecvError::Lagged(_)) => {
-                        // We missed events: never guess, start again from the state.
-                        events = events.resubscribe();
-                        match snapshot(&venue, id) {
-                            Some((w, msg)) => { watch = w; msg }
-                            None => break,
-                        }
-                    }
-                    Err(RecvError::Closed) => break,
-                };
-                if socket.send(Message::Text(json(&msg))).await.is_err() {
-                    break;
+                    update_message(&venue, &mut names, &watch)
                 }
-            }
+                // The venue's state was replaced (distributed mode resync): start again from it.
+                Ok(Live::Reload) => match snapshot(&venue, id) {
+                    Some((w, msg)) => { watch = w; msg }
+                    None => break,
+                },
+                Err(RecvError::Lagged(_)) => {
+                    // We missed events (maybe the stop, too): never guess, start again from
+                    // the state.
+                    events = events.resubscribe();
+                    if *stopping.borrow() {
+                        break;
+                    }
+                    match snapshot(&venue, id) {
+                        Some((w, msg)) => { watch = w; msg }
+                        None => break,
+                    }
+                }
+                Ok(Live::Stop) | Err(RecvError::Closed) => break,
+            },
             incoming = socket.recv() => match incoming {
                 Some(Ok(Message::Text(t))) if t.as_str() == "resync" => {
                     events = venue.events.subscribe();
-                    let Some((w, msg)) = snapshot(&venue, id) else { break };
-                    watch = w;
-                    if socket.send(Message::Text(json(&msg))).await.is_err() {
-                        break;
+                    match snapshot(&venue, id) {
+                        Some((w, msg)) => { watch = w; msg }
+                        None => break,
                     }
                 }
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
-                Some(Ok(_)) => {}
+                Some(Ok(_)) => continue,
             },
             _ = ping.tick() => {
                 if socket.send(Message::Ping(Default::default())).await.is_err() {
                     break;
                 }
+                continue;
             }
+        };
+        if socket.send(Message::Text(json(&msg))).await.is_err() {
+            break;
         }
     }
 }
@@ -422,8 +440,12 @@ pub async fn display_live(
         screen: q.screen,
         kind: Picture::Display,
     };
-    Ok(upgrade(&s, ws, move |socket| {
-        picture_socket(socket, st, v, viewer)
+    Ok(upgrade(&s, ws, move |socket| async move {
+        until_stopping(
+            st.stopping.subscribe(),
+            picture_socket(socket, st, v, viewer),
+        )
+        .await
     }))
 }
 
@@ -447,7 +469,11 @@ pub async fn staff_live(
         screen: None,
         kind: Picture::Staff,
     };
-    Ok(upgrade(&s, ws, move |socket| {
-        picture_socket(socket, st, v, viewer)
+    Ok(upgrade(&s, ws, move |socket| async move {
+        until_stopping(
+            st.stopping.subscribe(),
+            picture_socket(socket, st, v, viewer),
+        )
+        .await
     }))
 }

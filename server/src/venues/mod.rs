@@ -34,6 +34,21 @@ pub const WRITE_QUEUE: usize = 8192;
 /// Every waiting ticket's position, and the state generation it was worked out for.
 type PositionTable = (u64, Arc<HashMap<TicketId, u32>>);
 
+/// What ticket sockets hear from their venue, in order.
+///
+/// One channel carries all of it, so a socket waits on one thing (besides its peer and its
+/// ping): with 100,000 watchers, every extra waker registered per delivered update shows.
+#[derive(Clone, Debug)]
+pub enum Live {
+    /// A committed event, in offset order.
+    Event(Arc<EventEnvelope>),
+    /// The state was replaced wholesale (a distributed-mode resync): start again from a
+    /// fresh snapshot instead of waiting for the next event.
+    Reload,
+    /// The server is stopping: close, so the client reconnects (elsewhere, or here later).
+    Stop,
+}
+
 pub struct VenueHandle {
     pub id: i64,
     pub slug: String,
@@ -43,16 +58,16 @@ pub struct VenueHandle {
     generation: AtomicU64,
     /// Every waiting ticket's position, for one generation: see [`VenueHandle::position_of`].
     positions: Mutex<Option<PositionTable>>,
-    /// Every committed event, in offset order, for ticket sockets.
-    pub events: broadcast::Sender<Arc<EventEnvelope>>,
+    /// Every committed event, in offset order, and reloads, for ticket sockets.
+    pub events: broadcast::Sender<Live>,
     /// The offset of the newest committed event, for screens that redraw the whole picture.
     pub changed: watch::Sender<u64>,
     /// Serialized snapshots by offset, so N screens cost one serialization per change.
     pub(crate) display_frame: Mutex<Option<(u64, Utf8Bytes)>>,
     pub(crate) staff_frame: Mutex<Option<(u64, Utf8Bytes)>>,
-    /// Bumped when the state was replaced wholesale (a resync from a snapshot): ticket
-    /// sockets then start again from a fresh snapshot instead of waiting for the next event.
-    pub reloads: watch::Sender<u64>,
+    /// Bumped when the state was replaced wholesale (a resync from a snapshot), under the
+    /// state's write lock.
+    pub(crate) reloads: AtomicU64,
     /// Distributed mode: the last log entry applied and its time. Changed only while the
     /// state's write lock is held, so they always describe the state under the lock.
     pub(crate) log_seq: AtomicU64,
@@ -75,7 +90,7 @@ impl VenueHandle {
             changed,
             display_frame: Mutex::new(None),
             staff_frame: Mutex::new(None),
-            reloads: watch::Sender::new(0),
+            reloads: AtomicU64::new(0),
             log_seq: AtomicU64::new(0),
             log_at: AtomicI64::new(0),
             log_writer: OnceLock::new(),
@@ -97,10 +112,14 @@ impl VenueHandle {
         *state = fresh;
         self.log_seq.store(seq, Ordering::Release);
         self.log_at.store(at, Ordering::Release);
+        // Under the lock, with the state: the distributed writer trusts its own copy of the
+        // state only while seq and this count are what it saw (`dist::writer::Scratch`), and
+        // sockets hear of it after every event of the state it replaces.
+        self.reloads.fetch_add(1, Ordering::AcqRel);
+        let _ = self.events.send(Live::Reload);
         let offset = state.offset;
         drop(state);
         self.forget_pictures();
-        self.reloads.send_modify(|n| *n += 1);
         self.changed.send_replace(offset);
     }
 
@@ -127,7 +146,7 @@ impl VenueHandle {
                 {
                     for ev in outcome.events {
                         last_offset = Some(ev.offset);
-                        let _ = self.events.send(Arc::new(ev));
+                        let _ = self.events.send(Live::Event(Arc::new(ev)));
                     }
                 }
                 other => {
@@ -158,6 +177,11 @@ impl VenueHandle {
     pub(crate) fn forget_pictures(&self) {
         *self.display_frame.lock().unwrap_or_else(|e| e.into_inner()) = None;
         *self.staff_frame.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+
+    /// Tell this venue's ticket sockets that the server is stopping.
+    pub(crate) fn stop_sockets(&self) {
+        let _ = self.events.send(Live::Stop);
     }
 
     pub(crate) fn write(&self) -> std::sync::RwLockWriteGuard<'_, VenueState> {

@@ -140,7 +140,7 @@ async fn commit_batch(store: &SqliteStore, requests: Vec<WriteRequest>, now: i64
     for (reply, outcome, venue) in accepted {
         for e in &outcome.events {
             // No receivers is fine: nobody is watching this venue right now.
-            let _ = venue.events.send(Arc::new(e.clone()));
+            let _ = venue.events.send(super::Live::Event(Arc::new(e.clone())));
         }
         if let Some(last) = outcome.events.last() {
             venue.changed.send_replace(last.offset);
