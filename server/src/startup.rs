@@ -96,7 +96,7 @@ impl Application {
         config.addr = addr;
         let limits = Arc::new(http::Limits::new(&config));
         let assets = http::assets::load(&config.site_root)?;
-        let state = AppState {
+        let state = AppState::new(http::Shared {
             venues,
             store,
             config: Arc::new(config),
@@ -106,7 +106,7 @@ impl Application {
             stopping,
             limits,
             access: Default::default(),
-        };
+        });
         Ok(Self {
             listener,
             router: http::router(state.clone()),

@@ -37,8 +37,26 @@ use tower_http::set_header::SetResponseHeaderLayer;
 /// Largest request body we read. A join is ~100 bytes; 16 KiB leaves room and stops floods.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
 
+/// What every handler shares. Cloned for every request (axum clones the route's service,
+/// state included), so it is one `Arc`: one reference count for both cores to touch instead
+/// of one per field.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    pub fn new(shared: Shared) -> Self {
+        Self(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+pub struct Shared {
     pub venues: Arc<Venues>,
     pub store: Store,
     pub config: Arc<Config>,
