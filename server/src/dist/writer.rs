@@ -4,7 +4,7 @@
 //! A caller is answered only after its entry is in the log (durable in Redis, ordered), and
 //! with exactly the outcome every instance will compute when it applies that entry.
 
-use super::{Appended, Dist, Entry, SNAPSHOT_EVERY};
+use super::{Appended, Dist, Entry, snapshot_due};
 use crate::clock::now_ms;
 use crate::venues::{ExecError, VenueHandle, WRITE_QUEUE, WriteRequest};
 use app::domain::apply;
@@ -186,7 +186,7 @@ async fn write_batch(
                     .appended
                     .fetch_add(entries.len() as u64, Ordering::Relaxed);
                 venue.apply_logged(&entries);
-                if seq / SNAPSHOT_EVERY != new_seq / SNAPSHOT_EVERY {
+                if snapshot_due(seq, new_seq, scratch.tickets.len()) {
                     snapshot_later(dist, scratch.clone(), new_seq, at);
                 }
                 *kept = Some(Scratch {
