@@ -81,7 +81,9 @@ set +e
 E2E_STATUS=${PIPESTATUS[0]}
 set -e
 if [ "$E2E_STATUS" != 0 ]; then
-  echo "--- server log ---"; tail -50 "$E2E_DIR/server.log"
+  # A panic's message comes before its backtrace, which alone can fill the last 50 lines.
+  echo "--- server log: panics ---"; grep -n -m5 -A4 'panicked' "$E2E_DIR/server.log" || echo "(none)"
+  echo "--- server log: last lines ---"; tail -50 "$E2E_DIR/server.log"
   die "browser tests failed"
 fi
 

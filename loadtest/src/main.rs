@@ -375,6 +375,9 @@ struct JoinOutcome {
     converged: Option<(u64, Duration)>,
     conflicts: Vec<Option<u64>>,
     redis_persistence: Option<String>,
+    /// CPU seconds the Fila processes (all instances) used during the burst: a figure that
+    /// holds when the machine's speed drifts, unlike joins/s.
+    server_cpu: Option<f64>,
 }
 
 async fn join_burst(
@@ -434,6 +437,12 @@ async fn join_burst(
             show_counts(&outcome.conflicts)
         );
     }
+    if let Some(cpu) = outcome.server_cpu {
+        println!(
+            "fila server CPU during the burst: {cpu:.2} s, {:.0} µs per join (all instances)",
+            cpu * 1e6 / joins as f64
+        );
+    }
     if let Some(p) = &outcome.redis_persistence {
         println!("redis persistence: {p}");
     }
@@ -459,7 +468,10 @@ async fn join_burst_fila(
     let urls = (0..fila.instances().len())
         .map(|i| format!("{}/api/v1/venues/demo/queues/bar/tickets", fila.base(i)))
         .collect();
+    let cpu = || -> Option<f64> { fila.instances().iter().map(|i| i.cpu_secs()).sum() };
+    let cpu_before = cpu();
     let run = burst(urls, joins, concurrency).await;
+    let server_cpu = cpu().zip(cpu_before).map(|(after, before)| after - before);
     let converged = fila.converge().await?;
     let conflicts = if fila.is_distributed() {
         fila.append_conflicts().await
@@ -495,6 +507,7 @@ async fn join_burst_fila(
         converged,
         conflicts,
         redis_persistence: fila.redis_persistence().map(str::to_owned),
+        server_cpu,
     })
 }
 
