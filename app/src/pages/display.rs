@@ -188,7 +188,7 @@ pub fn DisplayPage() -> impl IntoView {
         Memo::new(move |_| snap.with(|s| s.as_ref().is_some_and(|s| s.called.is_empty())));
 
     view! {
-        <Title text=move || { let n = venue_name(); if n.is_empty() { "Venue screen".to_string() } else { n } }/>
+        <Title text=super::page_title(move || { let n = venue_name(); if n.is_empty() { "Venue screen".to_string() } else { n } })/>
         <div class="display">
             <header class="display-header">
                 <h1 class="display-venue">{venue_name}</h1>

@@ -266,7 +266,7 @@ pub fn JoinPage() -> impl IntoView {
     };
 
     view! {
-        <Title text=move || if venue_name().is_empty() { "Join the queue".to_string() } else { format!("Join · {}", venue_name()) }/>
+        <Title text=super::page_title(move || if venue_name().is_empty() { "Join the queue".to_string() } else { format!("Join · {}", venue_name()) })/>
         <main class="page narrow join-page">
             <h1>{move || { let n = venue_name(); if n.is_empty() { "Join the queue".to_string() } else { n } }}</h1>
             {move || existing.get().map(|(token, number)| view! {

@@ -163,6 +163,23 @@ fn path_of(url: &str) -> &str {
 
 /// `/v/<venue>` and `/t/<token>` (a query string aside): the pages [`PhoneApp`] holds. Exactly
 /// its routes, so the phone bundle never hydrates a page it does not have.
+/// `<Title>` text: reactive in the browser, worked out once on the server.
+///
+/// leptos_meta reads a server-rendered page's title after the page's HTML stream, on
+/// whichever worker thread polls the response. reactive_graph's sandboxed arenas are per
+/// thread, so the page's signals may then have no arena to be read from, and reading one
+/// panics ("no Arena is active"; seen on the join page's form refusal, now and then). On the
+/// server the page's data is there when it is built, so the title is worked out then, inside
+/// the page's owner.
+pub(crate) fn page_title(
+    text: impl Fn() -> String + Send + Sync + 'static,
+) -> leptos::text_prop::TextProp {
+    #[cfg(feature = "ssr")]
+    return leptos::text_prop::TextProp::from(untrack(text));
+    #[cfg(not(feature = "ssr"))]
+    leptos::text_prop::TextProp::from(text)
+}
+
 pub fn is_phone_path(path: &str) -> bool {
     let path = path.split(['?', '#']).next().unwrap_or_default();
     let mut parts = path.split('/');

@@ -399,7 +399,7 @@ pub fn TicketPage() -> impl IntoView {
     };
 
     view! {
-        <Title text=move || { let n = number(); if n.is_empty() { "Your ticket".to_string() } else { format!("Ticket {n}") } }/>
+        <Title text=super::page_title(move || { let n = number(); if n.is_empty() { "Your ticket".to_string() } else { format!("Ticket {n}") } })/>
         <main class="page narrow ticket-page" on:pointerdown=unlock>
             <div class="topbar">
                 <a class="brand small" href="/">"Fila"</a>

@@ -388,11 +388,11 @@ fn StaffPage(settings: bool) -> impl IntoView {
     };
 
     view! {
-        <Title text=move || {
+        <Title text=crate::pages::page_title(move || {
             let n = venue_name();
             let page = if settings { "Settings" } else { "Staff" };
             if n.is_empty() { page.to_string() } else { format!("{n} · {page}") }
-        }/>
+        })/>
         <div class="dashboard">
             <header class="dash-header">
                 <div class="dash-title">
