@@ -6,7 +6,7 @@
 //! clients do not share threads with it. Each line the harness writes to its stdin broadcasts
 //! one frame (what a call next is for Fila).
 
-use crate::deploy::rss_kib;
+use crate::procfs::rss_kib;
 use anyhow::{Context, bail};
 use axum::extract::ws::{Message, Utf8Bytes, WebSocketUpgrade};
 use std::net::SocketAddr;

@@ -47,6 +47,7 @@ mod cross;
 mod deploy;
 mod fanout;
 mod memory;
+mod procfs;
 mod record;
 mod resp;
 mod shard;
