@@ -94,6 +94,12 @@ async fn a_refused_join_renders_the_page_again_with_the_message_and_the_fields()
         let html = resp.text().await.unwrap();
         assert!(html.contains("data-testid=\"join-error\""), "{html}");
         assert!(html.contains(message), "{message}: {html}");
+        // The title too: it is worked out when the page is built (`page_title`), where
+        // reading it later from this path panicked now and then.
+        assert!(
+            html.contains("<title>Join · Demo Bar & Grill · Fila</title>"),
+            "{html}"
+        );
         // What was typed comes back, escaped, in the same fields.
         for (name, value) in fields.iter().filter(|(n, _)| *n != "queue") {
             if !value.trim().is_empty() {

@@ -91,8 +91,17 @@ async fn the_ticket_and_join_pages_come_with_their_data() {
         "and the position: {html}"
     );
     assert!(html.contains("Cancel my ticket"));
+    // Titles are worked out from the page's data when the server builds it (`page_title`).
+    assert!(
+        html.contains(&format!("<title>Ticket {} · Fila</title>", t.number)),
+        "the ticket's title: {html}"
+    );
 
     let html = app.get("/v/demo").await.text().await.unwrap();
+    assert!(
+        html.contains("<title>Join · Demo Bar & Grill · Fila</title>"),
+        "the join page's title: {html}"
+    );
     assert!(
         !html.contains("Loading…"),
         "the queues are rendered: {html}"
