@@ -170,12 +170,18 @@ fn path_of(url: &str) -> &str {
 /// thread, so the page's signals may then have no arena to be read from, and reading one
 /// panics ("no Arena is active"; seen on the join page's form refusal, now and then). On the
 /// server the page's data is there when it is built, so the title is worked out then, inside
-/// the page's owner.
+/// the page's owner. leptos_meta writes a title into the HTML as it is, so the server's is
+/// escaped here: a venue called `</title><script>…` stays text.
 pub(crate) fn page_title(
     text: impl Fn() -> String + Send + Sync + 'static,
 ) -> leptos::text_prop::TextProp {
     #[cfg(feature = "ssr")]
-    return leptos::text_prop::TextProp::from(untrack(text));
+    return leptos::text_prop::TextProp::from(
+        untrack(text)
+            .replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;"),
+    );
     #[cfg(not(feature = "ssr"))]
     leptos::text_prop::TextProp::from(text)
 }

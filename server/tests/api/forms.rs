@@ -97,7 +97,7 @@ async fn a_refused_join_renders_the_page_again_with_the_message_and_the_fields()
         // The title too: it is worked out when the page is built (`page_title`), where
         // reading it later from this path panicked now and then.
         assert!(
-            html.contains("<title>Join · Demo Bar & Grill · Fila</title>"),
+            html.contains("<title>Join · Demo Bar &amp; Grill · Fila</title>"),
             "{html}"
         );
         // What was typed comes back, escaped, in the same fields.

@@ -99,7 +99,7 @@ async fn the_ticket_and_join_pages_come_with_their_data() {
 
     let html = app.get("/v/demo").await.text().await.unwrap();
     assert!(
-        html.contains("<title>Join · Demo Bar & Grill · Fila</title>"),
+        html.contains("<title>Join · Demo Bar &amp; Grill · Fila</title>"),
         "the join page's title: {html}"
     );
     assert!(
@@ -114,6 +114,22 @@ async fn the_ticket_and_join_pages_come_with_their_data() {
         html.contains("data-testid=\"join-queue-bar\""),
         "the queues to choose from"
     );
+    // A title is text, whatever the venue is called.
+    let resp = app
+        .staff_post(
+            "/api/v1/venues/demo/name",
+            Some(&serde_json::json!({"name": "</title><script>x()</script>"})),
+        )
+        .await;
+    assert_eq!(resp.status(), 200);
+    let html = app.get("/v/demo").await.text().await.unwrap();
+    assert!(
+        html.contains(
+            "<title>Join · &lt;/title&gt;&lt;script&gt;x()&lt;/script&gt; · Fila</title>"
+        ),
+        "{html}"
+    );
+    assert!(!html.contains("<script>x()"), "{html}");
 
     // A finished ticket renders as finished.
     app.cancel(t.token.as_deref().unwrap()).await;
