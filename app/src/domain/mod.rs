@@ -10,6 +10,7 @@ pub mod error;
 pub mod event;
 pub mod hours;
 pub mod state;
+pub mod undo;
 pub mod values;
 
 pub use command::{Command, End};
@@ -18,4 +19,5 @@ pub use error::DomainError;
 pub use event::{Event, EventEnvelope};
 pub use hours::{OpenHours, Weekday};
 pub use state::{Counter, QueueState, Ticket, VenueState};
+pub use undo::JoinUndo;
 pub use values::*;
