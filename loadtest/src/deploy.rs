@@ -293,7 +293,8 @@ pub(crate) fn metric(text: &str, series: &str) -> Option<u64> {
 }
 
 const LOG_SEQ: &str = r#"fila_log_seq{venue="demo"}"#;
-const APPEND_CONFLICTS: &str = "fila_log_append_conflicts_total";
+pub(crate) const APPEND_CONFLICTS: &str = "fila_log_append_conflicts_total";
+pub(crate) const STATE_COPIES: &str = "fila_writer_state_copies_total";
 
 /// The database and the Redis keys of one distributed run.
 struct DistResources {
@@ -579,10 +580,11 @@ impl Deployment {
         }
     }
 
-    /// Each instance's `fila_log_append_conflicts_total` (distributed mode only).
-    pub(crate) async fn append_conflicts(&self) -> Vec<Option<u64>> {
+    /// Each instance's count of `series` ([`APPEND_CONFLICTS`], [`STATE_COPIES`]; distributed
+    /// mode only).
+    pub(crate) async fn counts(&self, series: &str) -> Vec<Option<u64>> {
         let client = reqwest::Client::new();
-        self.metric_per_instance(&client, APPEND_CONFLICTS)
+        self.metric_per_instance(&client, series)
             .await
             .into_iter()
             .map(|c| c.ok().flatten())

@@ -375,7 +375,7 @@ async fn finish(
     converged: Option<(u64, Duration)>,
 ) -> anyhow::Result<Outcome> {
     let conflicts = if fila.is_distributed() {
-        fila.append_conflicts().await
+        fila.counts(crate::deploy::APPEND_CONFLICTS).await
     } else {
         Vec::new()
     };

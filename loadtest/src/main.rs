@@ -372,9 +372,10 @@ struct JoinOutcome {
     run: BurstResult,
     positions: Vec<u64>,
     /// Distributed mode: the common log seq, how long the instances took to agree after the
-    /// burst, and each instance's append conflicts.
+    /// burst, and each instance's append conflicts and copies of the whole venue state.
     converged: Option<(u64, Duration)>,
     conflicts: Vec<Option<u64>>,
+    state_copies: Vec<Option<u64>>,
     redis_persistence: Option<String>,
     /// CPU seconds the Fila processes (all instances) used during the burst: a figure that
     /// holds when the machine's speed drifts, unlike joins/s.
@@ -433,9 +434,10 @@ async fn join_burst(
     if let Some((seq, took)) = outcome.converged {
         println!(
             "distributed: every instance at log seq {seq} {} ms after the burst; append \
-             conflicts per instance: {}",
+             conflicts per instance: {}; state copies: {}",
             took.as_millis(),
-            show_counts(&outcome.conflicts)
+            show_counts(&outcome.conflicts),
+            show_counts(&outcome.state_copies)
         );
     }
     if let Some(cpu) = outcome.server_cpu {
@@ -474,10 +476,13 @@ async fn join_burst_fila(
     let run = burst(urls, joins, concurrency).await;
     let server_cpu = cpu().zip(cpu_before).map(|(after, before)| after - before);
     let converged = fila.converge().await?;
-    let conflicts = if fila.is_distributed() {
-        fila.append_conflicts().await
+    let (conflicts, state_copies) = if fila.is_distributed() {
+        (
+            fila.counts(deploy::APPEND_CONFLICTS).await,
+            fila.counts(deploy::STATE_COPIES).await,
+        )
     } else {
-        Vec::new()
+        Default::default()
     };
 
     // Correctness: every acknowledged join is there, positions exactly 1..N.
@@ -507,6 +512,7 @@ async fn join_burst_fila(
         positions,
         converged,
         conflicts,
+        state_copies,
         redis_persistence: fila.redis_persistence().map(str::to_owned),
         server_cpu,
     })

@@ -86,6 +86,8 @@ struct Snapshot {
 pub struct Metrics {
     pub appended: AtomicU64,
     pub append_conflicts: AtomicU64,
+    /// Times a venue's writer copied the whole venue state (see `writer::Scratch`).
+    pub state_copies: AtomicU64,
     pub resyncs: AtomicU64,
     pub projected: AtomicU64,
     pub dead_lettered: AtomicU64,

@@ -7,8 +7,8 @@
 use super::{Appended, Dist, Entry, snapshot_due};
 use crate::clock::now_ms;
 use crate::venues::{ExecError, VenueHandle, WRITE_QUEUE, WriteRequest};
-use app::domain::apply;
 use app::domain::engine::Outcome;
+use app::domain::{Command, JoinUndo, apply};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -60,10 +60,14 @@ type Result1 = Result<Outcome, ExecError>;
 ///
 /// A batch is applied to a copy, since it may lose the race to append. Cloning the live state
 /// for every batch costs O(tickets): with 20,000 people in a line that was most of a join
-/// burst's time, and every call next cloned the whole stadium. After a successful append the
-/// copy *is* the state at the new seq (the engine is deterministic), so the next batch starts
-/// from it as long as nothing else moved the venue on: another instance's entries, or a
-/// reload. Only then is the live state cloned again.
+/// burst's time, and every call next cloned the whole stadium. So the copy is kept:
+/// - after a successful append it *is* the state at the new seq (the engine is deterministic);
+/// - when other instances appended meanwhile, it replays their entries, which the venue keeps
+///   for a while after applying them ([`VenueHandle::replay_recent`]);
+/// - when the batch lost the race and was all joins, the joins are taken back ([`JoinUndo`]).
+///
+/// The live state is cloned again only after a reload, a batch of other commands that lost
+/// the race, or a copy so far behind that the venue no longer keeps what it missed.
 pub(super) struct Scratch {
     state: app::domain::VenueState,
     seq: u64,
@@ -73,20 +77,26 @@ pub(super) struct Scratch {
 impl Scratch {
     /// A copy of the venue's state, its log position, and its last entry's time: `kept` if it
     /// still describes the venue, else a fresh clone.
-    fn take(kept: Option<Scratch>, venue: &VenueHandle) -> (Scratch, i64) {
+    fn take(kept: Option<Scratch>, venue: &VenueHandle, dist: &Dist) -> (Scratch, i64) {
         // Seq, reload count and state change only under the state's write lock.
         let st = venue.read();
         let seq = venue.log_seq.load(Ordering::Acquire);
         let reloads = venue.reloads.load(Ordering::Acquire);
         let last_at = venue.log_at.load(Ordering::Acquire);
-        let scratch = match kept {
-            Some(s) if s.seq == seq && s.reloads == reloads => s,
-            _ => Scratch {
+        let caught_up = kept.filter(|s| s.reloads == reloads).and_then(|mut s| {
+            (s.seq == seq || venue.replay_recent(&mut s.state, s.seq, seq)).then(|| {
+                s.seq = seq;
+                s
+            })
+        });
+        let scratch = caught_up.unwrap_or_else(|| {
+            dist.metrics.state_copies.fetch_add(1, Ordering::Relaxed);
+            Scratch {
                 state: st.clone(),
                 seq,
                 reloads,
-            },
-        };
+            }
+        });
         (scratch, last_at)
     }
 }
@@ -108,17 +118,24 @@ async fn write_batch(
                 reloads,
             },
             last_at,
-        ) = Scratch::take(kept.take(), venue);
+        ) = Scratch::take(kept.take(), venue, dist);
         // Time never runs backwards within the log, even across instances' clocks.
         let at = now_ms().max(last_at);
         let nonce = dist.next_nonce();
         let mut results: Vec<Result1> = Vec::with_capacity(requests.len());
         let mut entries = Vec::new();
+        let mut undo = requests
+            .iter()
+            .all(|r| matches!(r.cmd, Command::Join { .. }))
+            .then(|| JoinUndo::new(&scratch));
         for req in &requests {
             match apply(&mut scratch, req.cmd.clone(), at) {
                 Err(e) => results.push(Err(e.into())),
                 Ok(outcome) if outcome.events.is_empty() => results.push(Ok(outcome)),
                 Ok(outcome) => {
+                    if let (Some(undo), Some(ticket)) = (undo.as_mut(), outcome.ticket) {
+                        undo.joined(ticket);
+                    }
                     let tickets: BTreeSet<_> = outcome
                         .events
                         .iter()
@@ -197,6 +214,17 @@ async fn write_batch(
                 return answer(requests, results);
             }
             None => {
+                // Lost the race: the copy goes back to `seq` if the batch can be taken back,
+                // and the next attempt replays what the others appended.
+                if let Some(undo) = undo
+                    && undo.undo(&mut scratch)
+                {
+                    *kept = Some(Scratch {
+                        state: scratch,
+                        seq,
+                        reloads,
+                    });
+                }
                 if let Err(e) = dist.catch_up(venue).await {
                     tracing::warn!(venue = %venue.slug, error = %format!("{e:#}"), "catch-up failed");
                     last_error = Some(e);

@@ -96,6 +96,11 @@ pub async fn metrics(State(s): State<AppState>) -> Response {
                 &m.append_conflicts,
             ),
             (
+                "fila_writer_state_copies_total",
+                "times a venue writer copied the whole venue state",
+                &m.state_copies,
+            ),
+            (
                 "fila_resyncs_total",
                 "venue states replaced from a snapshot",
                 &m.resyncs,

@@ -8,6 +8,7 @@
 //! Distributed mode: one writer per venue appends to the Redis log (`crate::dist`), and every
 //! instance applies the log in order with [`Venues::apply_logged`].
 
+mod recent;
 pub mod time_zone;
 pub mod views;
 mod writer;
@@ -19,6 +20,7 @@ use app::domain::{
     Command, DomainError, EventEnvelope, Ticket, TicketId, TicketStatus, VenueState,
 };
 use axum::extract::ws::Utf8Bytes;
+use recent::RecentEntries;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
@@ -72,6 +74,9 @@ pub struct VenueHandle {
     /// state's write lock is held, so they always describe the state under the lock.
     pub(crate) log_seq: AtomicU64,
     pub(crate) log_at: AtomicI64,
+    /// Distributed mode: the last entries applied, oldest first; changed under the state's
+    /// write lock, like `log_seq`.
+    recent: Mutex<RecentEntries>,
     /// Distributed mode: this venue's writer on this instance.
     pub(crate) log_writer: OnceLock<mpsc::Sender<WriteRequest>>,
 }
@@ -93,6 +98,7 @@ impl VenueHandle {
             reloads: AtomicU64::new(0),
             log_seq: AtomicU64::new(0),
             log_at: AtomicI64::new(0),
+            recent: Mutex::new(RecentEntries::default()),
             log_writer: OnceLock::new(),
         })
     }
@@ -116,6 +122,7 @@ impl VenueHandle {
         // state only while seq and this count are what it saw (`dist::writer::Scratch`), and
         // sockets hear of it after every event of the state it replaces.
         self.reloads.fetch_add(1, Ordering::AcqRel);
+        self.recent_entries().clear();
         let _ = self.events.send(Live::Reload);
         let offset = state.offset;
         drop(state);
@@ -130,6 +137,7 @@ impl VenueHandle {
         let mut state = self.write();
         let mut seq = self.log_seq.load(Ordering::Acquire);
         let mut last_offset = None;
+        let mut recent = self.recent_entries();
         for e in entries {
             if e.seq <= seq {
                 continue;
@@ -159,12 +167,25 @@ impl VenueHandle {
             seq = e.seq;
             self.log_seq.store(seq, Ordering::Release);
             self.log_at.store(e.at, Ordering::Release);
+            recent.push(e);
         }
+        drop(recent);
         drop(state);
         if let Some(o) = last_offset {
             self.changed.send_replace(o);
         }
         Applied::Upto(seq)
+    }
+
+    /// Bring `copy`, this venue's state as it was at log entry `from`, up to entry `to`: see
+    /// [`RecentEntries::replay`]. The caller holds the state's read lock, so `to` is the
+    /// venue's `log_seq`.
+    pub(crate) fn replay_recent(&self, copy: &mut VenueState, from: u64, to: u64) -> bool {
+        self.recent_entries().replay(copy, from, to)
+    }
+
+    fn recent_entries(&self) -> std::sync::MutexGuard<'_, RecentEntries> {
+        self.recent.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Read the state. A poisoned lock means a panic mid-apply, which the engine's tests rule
