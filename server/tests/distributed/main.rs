@@ -482,3 +482,57 @@ async fn a_queues_status_and_limit_survive_redis_losing_the_venue() {
     }
     cluster.stop().await;
 }
+
+/// Three instances taking joins for one venue at once: each venue writer keeps its own copy
+/// of the venue, replaying the entries the others appended and taking back a batch of joins
+/// that lost the race, instead of copying the whole state again for each batch. A copy is
+/// always correct, so only the count shows whether the catch-up works.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn writers_on_three_instances_catch_up_instead_of_copying_the_venue() {
+    use std::sync::atomic::Ordering;
+    let cluster = Cluster::start(3).await;
+    let counts = |c: &Cluster| -> Vec<(u64, u64)> {
+        (0..3)
+            .map(|i| {
+                let m = &c.at(i).dist.metrics;
+                (
+                    m.state_copies.load(Ordering::Relaxed),
+                    m.append_conflicts.load(Ordering::Relaxed),
+                )
+            })
+            .collect()
+    };
+    let before = counts(&cluster);
+    // Ten waves of 30 joins at once, round-robin over the instances: in every wave each
+    // writer finds that the others have appended since its last batch.
+    let mut numbers = HashSet::new();
+    for wave in 0..10 {
+        let joins = futures_util::future::join_all((0..30).map(|k| {
+            let c = &cluster;
+            async move { c.join(k, "bar", &format!("Guest {wave}-{k}")).await }
+        }))
+        .await;
+        for (status, body) in joins {
+            assert_eq!(status, 201, "join accepted: {body}");
+            numbers.insert(body["number"].clone());
+        }
+    }
+    assert_eq!(numbers.len(), 300, "no number handed out twice");
+    cluster.converged().await;
+    let after = counts(&cluster);
+    for (i, ((c0, k0), (c1, k1))) in before.iter().zip(&after).enumerate() {
+        // The first batch of each writer copies the venue; nothing after it should.
+        assert!(
+            c1 - c0 <= 2,
+            "instance {i} copied the venue {} times for 300 joins ({} append conflicts)",
+            c1 - c0,
+            k1 - k0
+        );
+    }
+    // And the copies kept are right: every instance shows the same line, 1..300.
+    for i in 0..3 {
+        let (_, body) = cluster.join(i, "bar", &format!("Last {i}")).await;
+        assert_eq!(body["position"], 301 + i as u64, "instance {i}: {body}");
+    }
+    cluster.stop().await;
+}
