@@ -1,131 +1,12 @@
 //! The queue engine against a simple model, over random command sequences, plus scenarios.
 
+mod support;
+
 use app::domain::*;
 use app::position::Watch;
 use proptest::prelude::*;
 use std::collections::{BTreeMap, HashMap, HashSet};
-
-const QUEUES: [QueueId; 2] = [QueueId(1), QueueId(2)];
-const COUNTERS: [CounterId; 2] = [CounterId(10), CounterId(11)];
-
-fn venue() -> VenueState {
-    let mut v = VenueState::new(1, "demo", "Demo");
-    v.queues
-        .insert(QUEUES[0], QueueState::new(QUEUES[0], "bar", "Bar", "A"));
-    v.queues.insert(
-        QUEUES[1],
-        QueueState::new(QUEUES[1], "tables", "Tables", "B"),
-    );
-    for (i, c) in COUNTERS.iter().enumerate() {
-        v.counters.insert(
-            *c,
-            Counter {
-                id: *c,
-                name: format!("Counter {}", i + 1),
-            },
-        );
-    }
-    v
-}
-
-fn join_cmd(queue: QueueId, token: &str) -> Command {
-    join_as(queue, token, false)
-}
-
-fn join_as(queue: QueueId, token: &str, walk_in: bool) -> Command {
-    Command::Join {
-        queue,
-        name: CustomerName::parse("Ana").unwrap(),
-        party_size: PartySize::parse(2).unwrap(),
-        notes: None,
-        token: token.into(),
-        walk_in,
-    }
-}
-
-/// Commands drawn by index, so they usually hit existing tickets.
-#[derive(Clone, Debug)]
-enum Op {
-    Join(usize),
-    WalkIn(usize),
-    Cancel(usize),
-    CallNext(usize, usize),
-    CallTicket(usize, usize),
-    Recall(usize),
-    Start(usize),
-    Served(usize),
-    NoShow(usize),
-    Requeue(usize, bool),
-    Move(usize, usize, bool),
-    Pause(usize),
-    Resume(usize),
-    Close(usize),
-    Limit(usize, Option<u32>),
-    /// Let time pass, sometimes past midnight.
-    Wait(i64),
-}
-
-fn op() -> impl Strategy<Value = Op> {
-    let t = 0usize..40;
-    let q = 0usize..2;
-    prop_oneof![
-        4 => q.clone().prop_map(Op::Join),
-        1 => q.clone().prop_map(Op::WalkIn),
-        1 => t.clone().prop_map(Op::Cancel),
-        3 => (q.clone(), 0usize..2).prop_map(|(q, c)| Op::CallNext(q, c)),
-        1 => (t.clone(), 0usize..2).prop_map(|(t, c)| Op::CallTicket(t, c)),
-        1 => t.clone().prop_map(Op::Recall),
-        1 => t.clone().prop_map(Op::Start),
-        1 => t.clone().prop_map(Op::Served),
-        1 => t.clone().prop_map(Op::NoShow),
-        1 => (t.clone(), any::<bool>()).prop_map(|(t, f)| Op::Requeue(t, f)),
-        1 => (t.clone(), q.clone(), any::<bool>()).prop_map(|(t, q, f)| Op::Move(t, q, f)),
-        1 => q.clone().prop_map(Op::Pause),
-        1 => q.clone().prop_map(Op::Resume),
-        1 => q.clone().prop_map(Op::Close),
-        1 => (q.clone(), proptest::option::of(1u32..6)).prop_map(|(q, m)| Op::Limit(q, m)),
-        1 => prop_oneof![Just(1_000i64), Just(60_000), Just(7 * 3_600_000)].prop_map(Op::Wait),
-    ]
-}
-
-fn to_command(op: &Op, n: usize) -> Option<Command> {
-    let tid = |i: usize| TicketId(1 + (i % n.max(1)) as u64);
-    let end = |front: bool| if front { End::Front } else { End::Back };
-    Some(match *op {
-        Op::Join(q) => join_cmd(QUEUES[q], &format!("tok{n}")),
-        Op::WalkIn(q) => join_as(QUEUES[q], &format!("tok{n}"), true),
-        Op::Cancel(t) => Command::Cancel { ticket: tid(t) },
-        Op::CallNext(q, c) => Command::CallNext {
-            queue: QUEUES[q],
-            counter: COUNTERS[c],
-        },
-        Op::CallTicket(t, c) => Command::CallTicket {
-            ticket: tid(t),
-            counter: COUNTERS[c],
-        },
-        Op::Recall(t) => Command::Recall { ticket: tid(t) },
-        Op::Start(t) => Command::StartServing { ticket: tid(t) },
-        Op::Served(t) => Command::MarkServed { ticket: tid(t) },
-        Op::NoShow(t) => Command::NoShow { ticket: tid(t) },
-        Op::Requeue(t, f) => Command::Requeue {
-            ticket: tid(t),
-            to: end(f),
-        },
-        Op::Move(t, q, f) => Command::Move {
-            ticket: tid(t),
-            queue: QUEUES[q],
-            to: end(f),
-        },
-        Op::Pause(q) => Command::PauseQueue { queue: QUEUES[q] },
-        Op::Resume(q) => Command::ResumeQueue { queue: QUEUES[q] },
-        Op::Close(q) => Command::CloseQueue { queue: QUEUES[q] },
-        Op::Limit(q, max_waiting) => Command::SetMaxWaiting {
-            queue: QUEUES[q],
-            max_waiting,
-        },
-        Op::Wait(_) => return None,
-    })
-}
+use support::*;
 
 /// The model: each queue's line as a plain list, changed only by what the events say.
 #[derive(Default)]
@@ -272,51 +153,6 @@ proptest! {
                 }
             }
         }
-    }
-
-    /// The distributed writer takes back a batch of joins that lost the race to the log
-    /// (`JoinUndo`) instead of copying the venue: after any history, a run of joins and
-    /// refused joins, taken back, leaves exactly the state before it, unless a join started
-    /// a new venue day, which undo then refuses.
-    #[test]
-    fn a_run_of_joins_is_taken_back_exactly(
-        history in prop::collection::vec(op(), 0..80),
-        run in prop::collection::vec((0usize..2, any::<bool>(), 0usize..6, prop_oneof![
-            8 => Just(0i64), 1 => Just(60_000), 1 => Just(7 * 3_600_000)]), 1..40),
-    ) {
-        let mut state = venue();
-        let mut now: Timestamp = 1_700_000_000_000;
-        let mut issued = 0usize;
-        for op in &history {
-            if let Op::Wait(ms) = op {
-                now += ms;
-                continue;
-            }
-            now += 1;
-            if let Ok(o) = apply(&mut state, to_command(op, issued).unwrap(), now) {
-                issued += o.events.iter().filter(|e| matches!(e.event, Event::Joined { .. })).count();
-            }
-        }
-        let before = state.clone();
-        let mut undo = JoinUndo::new(&state);
-        for (n, (q, walk_in, reuse, wait)) in run.iter().enumerate() {
-            now += 1 + wait;
-            // Now and then a token already held: the join is refused and changes nothing.
-            let token = if *reuse == 0 { "tok0".to_owned() } else { format!("run{n}") };
-            if let Ok(o) = apply(&mut state, join_as(QUEUES[*q], &token, *walk_in), now) {
-                undo.joined(o.ticket.expect("a join names its ticket"));
-            }
-        }
-        let new_day = state.queues.iter().any(|(id, q)| before.queues[id].day != q.day);
-        let after = state.clone();
-        let undone = undo.undo(&mut state);
-        prop_assert_eq!(undone, !new_day, "undo refuses exactly when a day started");
-        if undone {
-            prop_assert_eq!(&state, &before);
-        } else {
-            prop_assert_eq!(&state, &after, "a refused undo changes nothing");
-        }
-
     }
 }
 
