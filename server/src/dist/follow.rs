@@ -72,7 +72,7 @@ async fn on_message(dist: &Dist, msg: fred::types::Message) {
             have: venue.log_seq(),
         }
     } else {
-        venue.apply_logged(&entries)
+        venue.apply_logged(entries)
     };
     let done = match result {
         Applied::Upto(_) => Ok(()),

@@ -456,8 +456,9 @@ impl Dist {
                     _ => return self.resync(venue).await,
                 }
             }
-            match venue.apply_logged(&entries) {
-                Applied::Upto(_) if entries.len() < READ_CHUNK as usize => return Ok(()),
+            let read = entries.len();
+            match venue.apply_logged(entries) {
+                Applied::Upto(_) if read < READ_CHUNK as usize => return Ok(()),
                 Applied::Upto(_) => {}
                 Applied::Gap { .. } | Applied::Diverged => return self.resync(venue).await,
             }
@@ -483,7 +484,7 @@ impl Dist {
         tracing::info!(venue = %venue.slug, from = venue.log_seq(), to = snap.seq, "resync from snapshot");
         venue.replace(snap.state, snap.seq, snap.at);
         let entries = self.read_after(venue.id, snap.seq, READ_CHUNK).await?;
-        match venue.apply_logged(&entries) {
+        match venue.apply_logged(entries) {
             Applied::Upto(_) => Ok(()),
             other => anyhow::bail!("the log does not continue its snapshot: {other:?}"),
         }

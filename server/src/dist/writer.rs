@@ -202,7 +202,7 @@ async fn write_batch(
                 dist.metrics
                     .appended
                     .fetch_add(entries.len() as u64, Ordering::Relaxed);
-                venue.apply_logged(&entries);
+                venue.apply_logged(entries);
                 if snapshot_due(seq, new_seq, scratch.tickets.len()) {
                     snapshot_later(dist, scratch.clone(), new_seq, at);
                 }

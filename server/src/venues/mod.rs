@@ -133,7 +133,7 @@ impl VenueHandle {
     /// Apply log entries in order (distributed mode). Entries already applied are skipped, so
     /// the writer and the follower may both hand in the same ones. Events go out to sockets
     /// under the lock, so they leave in offset order whoever applied them.
-    pub(crate) fn apply_logged(&self, entries: &[Entry]) -> Applied {
+    pub(crate) fn apply_logged(&self, entries: Vec<Entry>) -> Applied {
         let mut state = self.write();
         let mut seq = self.log_seq.load(Ordering::Acquire);
         let mut last_offset = None;
@@ -167,6 +167,7 @@ impl VenueHandle {
             seq = e.seq;
             self.log_seq.store(seq, Ordering::Release);
             self.log_at.store(e.at, Ordering::Release);
+            // The command moves to the kept entries: no second copy of it.
             recent.push(e);
         }
         drop(recent);

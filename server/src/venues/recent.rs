@@ -27,7 +27,7 @@ pub(crate) struct RecentEntries(VecDeque<Recent>);
 impl RecentEntries {
     /// Keep an entry just applied: the one after the newest kept (else the venue was
     /// replaced, and [`RecentEntries::clear`] came first).
-    pub(super) fn push(&mut self, e: &Entry) {
+    pub(super) fn push(&mut self, e: Entry) {
         if self.0.back().is_some_and(|r| r.seq + 1 != e.seq) {
             self.0.clear();
         }
@@ -37,7 +37,7 @@ impl RecentEntries {
         self.0.push_back(Recent {
             seq: e.seq,
             at: e.at,
-            cmd: e.cmd.clone(),
+            cmd: e.cmd,
             events: e.events.len(),
             last_offset: e.events.last().map(|x| x.offset),
         });
@@ -102,7 +102,7 @@ mod tests {
             let events = app::domain::apply(&mut state, join(seq), at)
                 .unwrap()
                 .events;
-            kept.push(&Entry {
+            kept.push(Entry {
                 seq,
                 nonce: String::new(),
                 at,
