@@ -1,16 +1,17 @@
 //! The follower: applies every venue's log entries on this instance as they are published,
 //! and makes sure a missed message never leaves a venue behind.
 //!
-//! - pub/sub delivers entries in the order they were appended; [`VenueHandle::apply_logged`]
-//!   skips ones already applied and reports a gap, which is filled from the stream;
+//! - pub/sub delivers entries in the order they were appended; a message of entries already
+//!   applied is skipped unread, [`VenueHandle::apply_logged`] skips single ones, and a gap is
+//!   filled from the stream;
 //! - after the subscriber reconnects (or its buffer overflowed) every venue catches up;
 //! - once a second each venue's `seq` is compared with what was applied, which also catches a
 //!   lost last message and a Redis that came back without its data (then: resync).
 //!
 //! [`VenueHandle::apply_logged`]: crate::venues::VenueHandle::apply_logged
 
-use super::{Dist, Entry};
-use crate::venues::Applied;
+use super::{Dist, Logged, split_message};
+use crate::venues::{Applied, VenueHandle};
 use fred::prelude::*;
 use std::sync::Arc;
 use std::time::Duration;
@@ -60,19 +61,17 @@ async fn on_message(dist: &Dist, msg: fred::types::Message) {
     else {
         return;
     };
-    let entries: Vec<Entry> = match msg.value.as_str().map(|s| serde_json::from_str(&s)) {
-        Some(Ok(e)) => e,
-        _ => {
-            tracing::warn!(venue = %venue.slug, "unreadable pub/sub message; catching up from the log");
-            Vec::new()
-        }
-    };
-    let result = if entries.is_empty() {
-        Applied::Gap {
-            have: venue.log_seq(),
-        }
-    } else {
-        venue.apply_logged(entries)
+    let have = venue.log_seq();
+    let text = msg.value.as_str();
+    let result = match text.as_deref().and_then(split_message) {
+        // Already applied: by this instance's writer when it appended them, usually.
+        Some((_, last, _)) if last <= have => return,
+        Some((first, _, _)) if first > have + 1 => Applied::Gap { have },
+        Some((_, _, json)) => match serde_json::from_str::<Vec<Logged>>(json) {
+            Ok(entries) => venue.apply_logged(entries),
+            Err(_) => unreadable(&venue),
+        },
+        None => unreadable(&venue),
     };
     let done = match result {
         Applied::Upto(_) => Ok(()),
@@ -81,6 +80,13 @@ async fn on_message(dist: &Dist, msg: fred::types::Message) {
     };
     if let Err(e) = done {
         tracing::warn!(venue = %venue.slug, error = %format!("{e:#}"), "could not catch up; will retry");
+    }
+}
+
+fn unreadable(venue: &VenueHandle) -> Applied {
+    tracing::warn!(venue = %venue.slug, "unreadable pub/sub message; catching up from the log");
+    Applied::Gap {
+        have: venue.log_seq(),
     }
 }
 

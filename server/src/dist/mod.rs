@@ -5,7 +5,8 @@
 //! - `{p}:v:{id}:log`: a Redis Stream of [`Entry`]s with explicit ids `0-<seq>`, seq gap-free
 //!   from 1. An entry is one accepted command with what it did (events, tickets after).
 //! - `{p}:v:{id}:seq`: the last seq. The append script checks it (compare-and-set), adds the
-//!   entries, advances it and PUBLISHes them on `{p}:v:{id}:live`, all in one atomic step.
+//!   entries, advances it and PUBLISHes them on `{p}:v:{id}:live` (see [`split_message`]), all
+//!   in one atomic step.
 //! - `{p}:v:{id}:snap` / `snapseq`: a [`Snapshot`] of the venue state at some seq, so an
 //!   instance starts without replaying history; `{p}:v:{id}:epoch` names the log's lifetime.
 //! - `{p}:v:{id}:dead`: dead letters of the history projector.
@@ -22,17 +23,20 @@
 //! filling gaps from the stream and resyncing from a snapshot when the stream no longer has
 //! them (trimmed) or the epoch changed (Redis lost its data).
 
+mod entry;
 mod follow;
 pub mod projector;
 mod snapshot;
 mod writer;
 
+pub use entry::{Did, Entry, Logged, parse_entries};
+pub(crate) use entry::{seq_of_id, split_message};
 use snapshot::snapshot_due;
 
-use crate::store::{HistoryEntry, MySqlStore};
+use crate::store::MySqlStore;
 use crate::venues::{Applied, VenueHandle};
 use anyhow::Context;
-use app::domain::{Command, EventEnvelope, Ticket, VenueState};
+use app::domain::VenueState;
 use fred::prelude::*;
 use fred::types::scripts::Script;
 use serde::{Deserialize, Serialize};
@@ -46,32 +50,6 @@ const READ_CHUNK: u64 = 1000;
 
 /// The consumer group of the history projector.
 pub const HISTORY_GROUP: &str = "history";
-
-/// One accepted command as the log records it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Entry {
-    pub seq: u64,
-    /// Which writer attempt produced it: lets a writer whose reply was lost find its own.
-    pub nonce: String,
-    /// The time the engine was given (never earlier than the entry before it).
-    pub at: i64,
-    pub actor: Option<i64>,
-    pub cmd: Command,
-    pub events: Vec<EventEnvelope>,
-    /// The tickets the events touched, as they are after the command (for history).
-    pub tickets: Vec<Ticket>,
-}
-
-impl Entry {
-    pub fn history(&self, venue_id: i64) -> HistoryEntry {
-        HistoryEntry {
-            venue_id,
-            actor: self.actor,
-            events: self.events.clone(),
-            tickets: self.tickets.clone(),
-        }
-    }
-}
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Snapshot {
@@ -105,7 +83,7 @@ for i = 1, n do
   parts[i] = ARGV[i + 2]
 end
 redis.call('SET', KEYS[1], string.format('%d', cur + n))
-redis.call('PUBLISH', ARGV[2], '[' .. table.concat(parts, ',') .. ']')
+redis.call('PUBLISH', ARGV[2], string.format('%d %d [', cur + 1, cur + n) .. table.concat(parts, ',') .. ']')
 return {1, cur + n}
 "#;
 
@@ -408,13 +386,14 @@ impl Dist {
         })
     }
 
-    /// Log entries after `after`, oldest first, at most `count`.
-    pub(crate) async fn read_after(
+    /// Log entries after `after`, oldest first, at most `count`, each read as a `T` (the
+    /// whole [`Entry`], or only what a reader needs of it).
+    pub(crate) async fn read_after<T: serde::de::DeserializeOwned>(
         &self,
         venue_id: i64,
         after: u64,
         count: u64,
-    ) -> anyhow::Result<Vec<Entry>> {
+    ) -> anyhow::Result<Vec<T>> {
         let raw: Value = self
             .redis
             .custom(
@@ -439,7 +418,7 @@ impl Dist {
     pub(crate) async fn catch_up(&self, venue: &VenueHandle) -> anyhow::Result<()> {
         loop {
             let have = venue.log_seq();
-            let entries = self.read_after(venue.id, have, READ_CHUNK).await?;
+            let entries: Vec<Logged> = self.read_after(venue.id, have, READ_CHUNK).await?;
             if entries.is_empty() {
                 // Nothing after us in the stream: we are at the head, or the log went back
                 // (Redis lost data), or entries were appended since the read (look again),
@@ -448,7 +427,11 @@ impl Dist {
                 match seq {
                     Some(s) if s == have => return Ok(()),
                     Some(s) if s > have => {
-                        if self.read_after(venue.id, have, 1).await?.is_empty() {
+                        if self
+                            .read_after::<Logged>(venue.id, have, 1)
+                            .await?
+                            .is_empty()
+                        {
                             return self.resync(venue).await;
                         }
                         continue;
@@ -483,7 +466,7 @@ impl Dist {
         };
         tracing::info!(venue = %venue.slug, from = venue.log_seq(), to = snap.seq, "resync from snapshot");
         venue.replace(snap.state, snap.seq, snap.at);
-        let entries = self.read_after(venue.id, snap.seq, READ_CHUNK).await?;
+        let entries: Vec<Logged> = self.read_after(venue.id, snap.seq, READ_CHUNK).await?;
         match venue.apply_logged(entries) {
             Applied::Upto(_) => Ok(()),
             other => anyhow::bail!("the log does not continue its snapshot: {other:?}"),
@@ -539,33 +522,6 @@ pub(crate) enum Appended {
     Conflict,
     /// The venue's log does not exist (Redis lost it): resync before anything else.
     NoLog,
-}
-
-/// `[[id, [field, value, …]], …]` as returned by XRANGE / XREADGROUP / XAUTOCLAIM, keeping
-/// the value of field `e`.
-pub fn parse_entries(raw: Value) -> anyhow::Result<Vec<(String, String)>> {
-    let mut out = Vec::new();
-    for item in raw.into_array() {
-        let mut parts = item.into_array().into_iter();
-        let (Some(id), Some(fields)) = (parts.next(), parts.next()) else {
-            continue;
-        };
-        let id = id.into_string().context("stream id")?;
-        let mut fields = fields.into_array().into_iter();
-        let mut value = None;
-        while let (Some(k), Some(v)) = (fields.next(), fields.next()) {
-            if k.as_str().as_deref() == Some("e") {
-                value = v.into_string();
-            }
-        }
-        out.push((id, value.unwrap_or_default()));
-    }
-    Ok(out)
-}
-
-/// The seq in a stream id `0-<seq>`.
-pub(crate) fn seq_of_id(id: &str) -> Option<u64> {
-    id.strip_prefix("0-")?.parse().ok()
 }
 
 fn hostname() -> String {

@@ -202,7 +202,7 @@ async fn write_batch(
                 dist.metrics
                     .appended
                     .fetch_add(entries.len() as u64, Ordering::Relaxed);
-                venue.apply_logged(entries);
+                venue.apply_logged(entries.into_iter().map(Entry::logged).collect());
                 if snapshot_due(seq, new_seq, scratch.tickets.len()) {
                     snapshot_later(dist, scratch.clone(), new_seq, at);
                 }
@@ -239,7 +239,12 @@ async fn write_batch(
 
 /// Whether the log entry at `seq` was written by the attempt `nonce`.
 async fn is_ours(dist: &Dist, venue_id: i64, seq: u64, nonce: &str) -> anyhow::Result<bool> {
-    let found = dist.read_after(venue_id, seq - 1, 1).await?;
+    #[derive(serde::Deserialize)]
+    struct Mark {
+        seq: u64,
+        nonce: String,
+    }
+    let found: Vec<Mark> = dist.read_after(venue_id, seq - 1, 1).await?;
     Ok(found
         .first()
         .is_some_and(|e| e.seq == seq && e.nonce == nonce))

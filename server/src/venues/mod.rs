@@ -13,7 +13,7 @@ pub mod time_zone;
 pub mod views;
 mod writer;
 
-use crate::dist::{Dist, Entry};
+use crate::dist::{Did, Dist, Logged};
 use crate::store::{SqliteStore, Store};
 use app::domain::engine::Outcome;
 use app::domain::{
@@ -133,7 +133,7 @@ impl VenueHandle {
     /// Apply log entries in order (distributed mode). Entries already applied are skipped, so
     /// the writer and the follower may both hand in the same ones. Events go out to sockets
     /// under the lock, so they leave in offset order whoever applied them.
-    pub(crate) fn apply_logged(&self, entries: Vec<Entry>) -> Applied {
+    pub(crate) fn apply_logged(&self, entries: Vec<Logged>) -> Applied {
         let mut state = self.write();
         let mut seq = self.log_seq.load(Ordering::Acquire);
         let mut last_offset = None;
@@ -147,11 +147,7 @@ impl VenueHandle {
             }
             let before = state.offset;
             match app::domain::apply(&mut state, e.cmd.clone(), e.at) {
-                Ok(outcome)
-                    if outcome.events.len() == e.events.len()
-                        && outcome.events.last().map(|x| x.offset)
-                            == e.events.last().map(|x| x.offset) =>
-                {
+                Ok(outcome) if Did::of(&outcome.events) == e.did => {
                     for ev in outcome.events {
                         last_offset = Some(ev.offset);
                         let _ = self.events.send(Live::Event(Arc::new(ev)));

@@ -2,45 +2,29 @@
 //! bring its own copy of the state up to date by replaying them, instead of copying the whole
 //! state again each time another instance appended (see `dist::writer::Scratch`).
 
-use crate::dist::Entry;
-use app::domain::{Command, VenueState};
+use crate::dist::{Did, Logged};
+use app::domain::VenueState;
 use std::collections::VecDeque;
 
 /// Entries kept. Between two batches of one writer, the other instances append at most a few
 /// batches of theirs (512 entries each at most).
 pub(super) const KEPT: usize = 4096;
 
-/// A log entry as a copy of the state replays it: the command, its time, and what it must do
-/// again (how many events, the last one's offset).
-struct Recent {
-    seq: u64,
-    at: i64,
-    cmd: Command,
-    events: usize,
-    last_offset: Option<u64>,
-}
-
 /// Consecutive entries, oldest first.
 #[derive(Default)]
-pub(crate) struct RecentEntries(VecDeque<Recent>);
+pub(crate) struct RecentEntries(VecDeque<Logged>);
 
 impl RecentEntries {
     /// Keep an entry just applied: the one after the newest kept (else the venue was
     /// replaced, and [`RecentEntries::clear`] came first).
-    pub(super) fn push(&mut self, e: Entry) {
+    pub(super) fn push(&mut self, e: Logged) {
         if self.0.back().is_some_and(|r| r.seq + 1 != e.seq) {
             self.0.clear();
         }
         if self.0.len() == KEPT {
             self.0.pop_front();
         }
-        self.0.push_back(Recent {
-            seq: e.seq,
-            at: e.at,
-            cmd: e.cmd,
-            events: e.events.len(),
-            last_offset: e.events.last().map(|x| x.offset),
-        });
+        self.0.push_back(e);
     }
 
     pub(super) fn clear(&mut self) {
@@ -62,8 +46,7 @@ impl RecentEntries {
             .range((from + 1 - first) as usize..(to + 1 - first) as usize)
             .all(|r| {
                 matches!(app::domain::apply(copy, r.cmd.clone(), r.at),
-                Ok(o) if o.events.len() == r.events
-                    && o.events.last().map(|x| x.offset) == r.last_offset)
+                Ok(o) if Did::of(&o.events) == r.did)
             })
     }
 }
@@ -71,7 +54,7 @@ impl RecentEntries {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use app::domain::{CustomerName, PartySize, QueueId, QueueState};
+    use app::domain::{Command, CustomerName, PartySize, QueueId, QueueState};
 
     fn venue() -> VenueState {
         let mut v = VenueState::new(1, "joes", "Joe's");
@@ -102,14 +85,11 @@ mod tests {
             let events = app::domain::apply(&mut state, join(seq), at)
                 .unwrap()
                 .events;
-            kept.push(Entry {
+            kept.push(Logged {
                 seq,
-                nonce: String::new(),
                 at,
-                actor: None,
                 cmd: join(seq),
-                events,
-                tickets: Vec::new(),
+                did: Did::of(&events),
             });
             states.push(state.clone());
         }

@@ -1,0 +1,174 @@
+//! A log entry: one accepted command as the log records it ([`Entry`]), what an instance needs
+//! of it to apply it ([`Logged`]), and how entries travel (stream items, pub/sub messages).
+
+use crate::store::HistoryEntry;
+use anyhow::Context;
+use app::domain::{Command, EventEnvelope, Ticket};
+use fred::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// One accepted command as the log records it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Entry {
+    pub seq: u64,
+    /// Which writer attempt produced it: lets a writer whose reply was lost find its own.
+    pub nonce: String,
+    /// The time the engine was given (never earlier than the entry before it).
+    pub at: i64,
+    pub actor: Option<i64>,
+    pub cmd: Command,
+    pub events: Vec<EventEnvelope>,
+    /// The tickets the events touched, as they are after the command (for history).
+    pub tickets: Vec<Ticket>,
+}
+
+impl Entry {
+    /// What every instance needs of this entry to apply it.
+    pub fn logged(self) -> Logged {
+        Logged {
+            seq: self.seq,
+            at: self.at,
+            cmd: self.cmd,
+            did: Did::of(&self.events),
+        }
+    }
+
+    pub fn history(&self, venue_id: i64) -> HistoryEntry {
+        HistoryEntry {
+            venue_id,
+            actor: self.actor,
+            events: self.events.clone(),
+            tickets: self.tickets.clone(),
+        }
+    }
+}
+
+/// A log [`Entry`] as an instance applies it: the command, its time, and what it did, to check
+/// that it does the same here. Read from the log, it skips the entry's tickets and event
+/// bodies, which only history needs: every instance reads every entry.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Logged {
+    pub seq: u64,
+    pub at: i64,
+    pub cmd: Command,
+    #[serde(rename = "events", deserialize_with = "Did::read")]
+    pub did: Did,
+}
+
+/// What an entry did: how many events, and the last one's offset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Did {
+    pub events: usize,
+    pub last_offset: Option<u64>,
+}
+
+impl Did {
+    pub fn of(events: &[EventEnvelope]) -> Self {
+        Self {
+            events: events.len(),
+            last_offset: events.last().map(|e| e.offset),
+        }
+    }
+
+    fn read<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        /// An event of which only the offset is read.
+        #[derive(Deserialize)]
+        struct Offset {
+            offset: u64,
+        }
+        let events = Vec::<Offset>::deserialize(d)?;
+        Ok(Self {
+            events: events.len(),
+            last_offset: events.last().map(|e| e.offset),
+        })
+    }
+}
+
+/// A pub/sub message of appended entries: `"<first seq> <last seq> [<entry>,…]"`. The seqs come
+/// first so that an instance that already applied the entries (the one that appended them)
+/// skips the message without reading the JSON.
+pub(crate) fn split_message(msg: &str) -> Option<(u64, u64, &str)> {
+    let (first, rest) = msg.split_once(' ')?;
+    let (last, json) = rest.split_once(' ')?;
+    Some((first.parse().ok()?, last.parse().ok()?, json))
+}
+
+/// `[[id, [field, value, …]], …]` as returned by XRANGE / XREADGROUP / XAUTOCLAIM, keeping
+/// the value of field `e`.
+pub fn parse_entries(raw: Value) -> anyhow::Result<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    for item in raw.into_array() {
+        let mut parts = item.into_array().into_iter();
+        let (Some(id), Some(fields)) = (parts.next(), parts.next()) else {
+            continue;
+        };
+        let id = id.into_string().context("stream id")?;
+        let mut fields = fields.into_array().into_iter();
+        let mut value = None;
+        while let (Some(k), Some(v)) = (fields.next(), fields.next()) {
+            if k.as_str().as_deref() == Some("e") {
+                value = v.into_string();
+            }
+        }
+        out.push((id, value.unwrap_or_default()));
+    }
+    Ok(out)
+}
+
+/// The seq in a stream id `0-<seq>`.
+pub(crate) fn seq_of_id(id: &str) -> Option<u64> {
+    id.strip_prefix("0-")?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use app::domain::{CustomerName, PartySize, QueueId, QueueState, VenueState, apply};
+
+    #[test]
+    fn an_instance_reads_of_an_entry_what_it_applies_and_nothing_else() {
+        let mut venue = VenueState::new(1, "joes", "Joe's");
+        venue
+            .queues
+            .insert(QueueId(1), QueueState::new(QueueId(1), "bar", "Bar", "A"));
+        let cmd = Command::Join {
+            queue: QueueId(1),
+            name: CustomerName::parse("Ana").unwrap(),
+            party_size: PartySize::parse(2).unwrap(),
+            notes: Some("window seat".into()),
+            token: "token-1".into(),
+            walk_in: false,
+        };
+        let outcome = apply(&mut venue, cmd.clone(), 1_700_000_000_000).unwrap();
+        let entry = Entry {
+            seq: 7,
+            nonce: "n-1".into(),
+            at: 1_700_000_000_000,
+            actor: Some(3),
+            cmd,
+            events: outcome.events.clone(),
+            tickets: venue.tickets.values().cloned().collect(),
+        };
+        let json = serde_json::to_string(&entry).unwrap();
+        let read: Logged = serde_json::from_str(&json).unwrap();
+        let made = entry.clone().logged();
+        assert_eq!((read.seq, read.at, &read.cmd), (7, made.at, &made.cmd));
+        assert_eq!(read.did, made.did);
+        assert_eq!(
+            read.did,
+            Did {
+                events: outcome.events.len(),
+                last_offset: outcome.events.last().map(|e| e.offset)
+            }
+        );
+        assert!(read.did.events > 0);
+    }
+
+    #[test]
+    fn a_message_names_its_seqs_before_its_entries() {
+        assert_eq!(split_message("5 9 [{}]"), Some((5, 9, "[{}]")));
+        assert_eq!(split_message("[{\"seq\":5}]"), None);
+        assert_eq!(split_message("5 x []"), None);
+        assert_eq!(split_message("5"), None);
+    }
+}
