@@ -68,6 +68,8 @@ pub struct Metrics {
     pub state_copies: AtomicU64,
     pub resyncs: AtomicU64,
     pub projected: AtomicU64,
+    /// Transactions the history projector committed (each holds one venue's batch).
+    pub history_writes: AtomicU64,
     pub dead_lettered: AtomicU64,
     pub projector_retries: AtomicU64,
 }

@@ -2,7 +2,7 @@
 //!
 //! - Entries are read in batches (`XREADGROUP`), written in one transaction per venue batch
 //!   (`MySqlStore::write_history` is idempotent and order-tolerant), and acknowledged only
-//!   after the commit. Every instance runs one consumer; entries a dead instance had taken
+//!   after the commit. While entries keep coming, rounds are [`GATHER`] apart. Every instance runs one consumer; entries a dead instance had taken
 //!   are claimed by the others after [`CLAIM_IDLE`].
 //! - MySQL unreachable (connection errors, pool timeouts) is an outage, not the entry's
 //!   fault: back off (up to [`MAX_BACKOFF`]) and retry forever; joins and calls never wait for
@@ -22,7 +22,14 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 pub const MAX_FAILURES: u32 = 3;
-const READ_COUNT: u32 = 256;
+const READ_COUNT: u32 = 1024;
+/// After a round that found entries but not a full read, the next waits this long, so that a
+/// burst still arriving is written in a few large transactions rather than one per append:
+/// each round costs a read, a transaction and an acknowledgement however few entries it
+/// carries (with three instances, a 20,000-join burst cost MariaDB three times the CPU it
+/// cost with one, the same rows in smaller batches). The first entry after a quiet spell is
+/// still written at once.
+pub const GATHER: Duration = Duration::from_millis(50);
 const BLOCK_MS: u64 = 1000;
 const CLAIM_IDLE: Duration = Duration::from_secs(30);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
@@ -83,6 +90,7 @@ struct Projector {
     permits: Arc<tokio::sync::Semaphore>,
     /// Failed deliveries per stream entry (venue, id), until it succeeds or is dead-lettered.
     failures: HashMap<(i64, String), u32>,
+    /// The pause before the next round: a backoff after errors, [`GATHER`] during a burst.
     backoff: Duration,
     /// Some entries of ours are pending (failed): read those again before new ones.
     retry_pending: bool,
@@ -116,6 +124,7 @@ impl Projector {
         let from = if self.retry_pending { "0" } else { ">" };
         self.retry_pending = false;
         batches.extend(self.read(&venues, from).await?);
+        let most = batches.iter().map(|(_, items)| items.len()).max();
         let mut outage = false;
         let results = futures_util::future::join_all(
             batches
@@ -139,10 +148,9 @@ impl Projector {
         }
         for (venue, ids) in acks {
             if !ids.is_empty() {
-                self.dist
-                    .metrics
-                    .projected
-                    .fetch_add(ids.len() as u64, Ordering::Relaxed);
+                let m = &self.dist.metrics;
+                m.projected.fetch_add(ids.len() as u64, Ordering::Relaxed);
+                m.history_writes.fetch_add(1, Ordering::Relaxed);
                 for id in &ids {
                     self.failures.remove(&(venue, id.clone()));
                 }
@@ -170,7 +178,10 @@ impl Projector {
             self.backoff = next_backoff(self.backoff);
         } else if self.retry_pending {
             self.backoff = Duration::from_millis(100);
+        } else if most.is_some_and(|n| n < READ_COUNT as usize) {
+            self.backoff = GATHER;
         } else {
+            // Nothing came (the read blocked its full time), or a backlog: read again now.
             self.backoff = Duration::ZERO;
         }
         Ok(())

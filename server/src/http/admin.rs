@@ -111,6 +111,11 @@ pub async fn metrics(State(s): State<AppState>) -> Response {
                 &m.projected,
             ),
             (
+                "fila_history_writes_total",
+                "history transactions committed by this instance",
+                &m.history_writes,
+            ),
+            (
                 "fila_history_retries_total",
                 "history writes retried",
                 &m.projector_retries,

@@ -536,3 +536,46 @@ async fn writers_on_three_instances_catch_up_instead_of_copying_the_venue() {
     }
     cluster.stop().await;
 }
+
+/// While entries keep coming, the history projector writes them at most once per
+/// [`GATHER`](server::dist::projector::GATHER), not once per append: a steady stream of
+/// joins, each its own append, becomes a few large transactions. History still holds every
+/// one of them, and a join after a quiet spell reaches history without waiting for others.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn history_gathers_a_stream_of_appends_into_few_transactions() {
+    use server::dist::projector::GATHER;
+    use std::sync::atomic::Ordering;
+    let cluster = Cluster::start(1).await;
+    let writes = |c: &Cluster| c.at(0).dist.metrics.history_writes.load(Ordering::Relaxed);
+    let mut conn = cluster.mysql().await;
+    let events_before: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM events WHERE venue_id = 1")
+        .fetch_one(&mut conn)
+        .await
+        .expect("count events");
+    let before = writes(&cluster);
+    let started = tokio::time::Instant::now();
+    for k in 0..100 {
+        let (status, body) = cluster.join(0, "bar", &format!("Guest {k}")).await;
+        assert_eq!(status, 201, "join accepted: {body}");
+    }
+    let took = started.elapsed();
+    history_caught_up(
+        &cluster,
+        events_before as u64 + 100,
+        Duration::from_secs(20),
+    )
+    .await;
+    let written = writes(&cluster) - before;
+    // One transaction per GATHER at most, plus the first and the last.
+    let allowed = (took.as_millis() / GATHER.as_millis()) as u64 + 3;
+    assert!(
+        written <= allowed,
+        "100 joins in {took:?} took {written} history transactions (at most {allowed})"
+    );
+    // A quiet spell, then one join: written without waiting for more.
+    tokio::time::sleep(GATHER * 4).await;
+    let (status, _) = cluster.join(0, "bar", "Alone").await;
+    assert_eq!(status, 201);
+    history_caught_up(&cluster, events_before as u64 + 101, GATHER * 40).await;
+    cluster.stop().await;
+}
