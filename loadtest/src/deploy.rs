@@ -3,7 +3,7 @@
 //! key prefix. Everything a deployment creates is removed again by [`Deployment::finish`], or
 //! by its `Drop` when a scenario fails, panics or is interrupted.
 
-use crate::procfs::{cpu_secs, rss_kib};
+use crate::procfs::{cpu_secs, listener_pid, rss_kib};
 use crate::resp;
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
@@ -295,6 +295,8 @@ pub(crate) fn metric(text: &str, series: &str) -> Option<u64> {
 const LOG_SEQ: &str = r#"fila_log_seq{venue="demo"}"#;
 pub(crate) const APPEND_CONFLICTS: &str = "fila_log_append_conflicts_total";
 pub(crate) const STATE_COPIES: &str = "fila_writer_state_copies_total";
+pub(crate) const PROJECTED: &str = "fila_history_projected_total";
+pub(crate) const HISTORY_WRITES: &str = "fila_history_writes_total";
 
 /// The database and the Redis keys of one distributed run.
 struct DistResources {
@@ -524,6 +526,26 @@ impl Deployment {
 
     pub(crate) fn is_distributed(&self) -> bool {
         self.dist.is_some()
+    }
+
+    /// Distributed mode: the local MariaDB and Redis processes (name, pid), where this user
+    /// can see them, so a run can say what CPU they spent on it.
+    pub(crate) fn service_pids(&self) -> Vec<(&'static str, u32)> {
+        let Some(res) = &self.dist else {
+            return Vec::new();
+        };
+        let port = |url: &str, schemes: &[&str], default| {
+            ServiceUrl::parse(url, schemes)
+                .ok()
+                .map(|u| u.port.unwrap_or(default))
+        };
+        [
+            ("mysql", port(&res.mysql, &["mysql"], 3306)),
+            ("redis", port(&res.redis, &["redis"], 6379)),
+        ]
+        .into_iter()
+        .filter_map(|(name, port)| Some((name, listener_pid(port?)?)))
+        .collect()
     }
 
     /// Each instance's value of `series` in `/metrics` (`Ok(None)`: not reported; `Err`: no

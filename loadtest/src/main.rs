@@ -34,6 +34,7 @@
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use deploy::{Deployment, Mode};
+use procfs::cpu_secs;
 use serde_json::{Value, json};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -380,6 +381,23 @@ struct JoinOutcome {
     /// CPU seconds the Fila processes (all instances) used during the burst: a figure that
     /// holds when the machine's speed drifts, unlike joins/s.
     server_cpu: Option<f64>,
+    /// Distributed mode: CPU seconds the local MariaDB and Redis used during the burst.
+    services_cpu: Vec<(&'static str, f64)>,
+    /// CPU seconds this process (the clients) used during the burst.
+    clients_cpu: Option<f64>,
+    /// Distributed mode: the history projection, which runs behind the burst.
+    history: Option<HistoryCatchUp>,
+}
+
+/// When MySQL history held the whole burst, and what the burst cost until then.
+struct HistoryCatchUp {
+    /// After the last join was acknowledged.
+    after: Duration,
+    /// Transactions per instance.
+    writes: Vec<Option<u64>>,
+    /// CPU seconds from the burst's start until then: Fila (all instances), then each service.
+    cpu: Option<f64>,
+    services_cpu: Vec<(&'static str, f64)>,
 }
 
 async fn join_burst(
@@ -396,7 +414,10 @@ async fn join_burst(
     cleanup?;
 
     let base_url = baseline_http().await?;
+    let own_before = cpu_secs("self");
     let base_run = burst(vec![base_url], joins, concurrency).await;
+    // The baseline's server runs in this process: its CPU is the clients' and the server's.
+    let base_cpu = cpu_secs("self").zip(own_before).map(|(a, b)| a - b);
 
     let fila_run = &outcome.run;
     let positions = &outcome.positions;
@@ -440,10 +461,43 @@ async fn join_burst(
             show_counts(&outcome.state_copies)
         );
     }
+    let per_join = |cpu: f64| cpu * 1e6 / joins as f64;
     if let Some(cpu) = outcome.server_cpu {
         println!(
             "fila server CPU during the burst: {cpu:.2} s, {:.0} µs per join (all instances)",
-            cpu * 1e6 / joins as f64
+            per_join(cpu)
+        );
+    }
+    if let (Some(clients), Some(base)) = (outcome.clients_cpu, base_cpu) {
+        println!(
+            "clients' CPU during the burst: {:.0} µs per join; baseline-http, clients and \
+             server together: {:.0} µs per request",
+            per_join(clients),
+            per_join(base)
+        );
+    }
+    if !outcome.services_cpu.is_empty() {
+        let each: Vec<String> = outcome
+            .services_cpu
+            .iter()
+            .map(|(name, cpu)| format!("{name} {cpu:.2} s ({:.0} µs per join)", per_join(*cpu)))
+            .collect();
+        println!("services' CPU during the burst: {}", each.join(", "));
+    }
+    if let Some(h) = &outcome.history {
+        let all: f64 = h.cpu.unwrap_or(0.0) + h.services_cpu.iter().map(|(_, c)| c).sum::<f64>();
+        println!(
+            "history: in MySQL {} ms after the burst, in {} transactions per instance; CPU \
+             from the burst's start until then: fila {}, {}; together {:.0} µs per join",
+            h.after.as_millis(),
+            show_counts(&h.writes),
+            h.cpu.map_or("?".to_owned(), |c| format!("{c:.2} s")),
+            h.services_cpu
+                .iter()
+                .map(|(name, c)| format!("{name} {c:.2} s"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            all * 1e6 / joins as f64
         );
     }
     if let Some(p) = &outcome.redis_persistence {
@@ -472,10 +526,55 @@ async fn join_burst_fila(
         .map(|i| format!("{}/api/v1/venues/demo/queues/bar/tickets", fila.base(i)))
         .collect();
     let cpu = || -> Option<f64> { fila.instances().iter().map(|i| i.cpu_secs()).sum() };
+    let services = fila.service_pids();
+    let services_cpu = || -> Vec<Option<f64>> {
+        services
+            .iter()
+            .map(|(_, pid)| cpu_secs(&pid.to_string()))
+            .collect()
+    };
     let cpu_before = cpu();
+    let services_before = services_cpu();
+    let own_before = cpu_secs("self");
     let run = burst(urls, joins, concurrency).await;
+    let burst_end = Instant::now();
+    let clients_cpu = cpu_secs("self").zip(own_before).map(|(a, b)| a - b);
     let server_cpu = cpu().zip(cpu_before).map(|(after, before)| after - before);
+    let services_since = |before: &[Option<f64>]| -> Vec<(&'static str, f64)> {
+        services
+            .iter()
+            .zip(services_cpu().into_iter().zip(before))
+            .filter_map(|((name, _), (after, before))| Some((*name, after? - (*before)?)))
+            .collect()
+    };
+    let services_cpu_burst = services_since(&services_before);
     let converged = fila.converge().await?;
+    let history = match converged {
+        Some((seq, _)) => {
+            // Every entry projected once (a retry may count one twice: at least `seq`).
+            let deadline = Instant::now() + Duration::from_secs(60);
+            loop {
+                let projected: u64 = fila.counts(deploy::PROJECTED).await.iter().flatten().sum();
+                if projected >= seq {
+                    break;
+                }
+                if Instant::now() > deadline {
+                    bail!(
+                        "history holds {projected} of {seq} log entries a minute after the burst"
+                    );
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            Some(HistoryCatchUp {
+                after: burst_end.elapsed(),
+                writes: fila.counts(deploy::HISTORY_WRITES).await,
+                cpu: cpu().zip(cpu_before).map(|(after, before)| after - before),
+                services_cpu: services_since(&services_before),
+            })
+        }
+        None => None,
+    };
+    let services_cpu = services_cpu_burst;
     let (conflicts, state_copies) = if fila.is_distributed() {
         (
             fila.counts(deploy::APPEND_CONFLICTS).await,
@@ -515,6 +614,9 @@ async fn join_burst_fila(
         state_copies,
         redis_persistence: fila.redis_persistence().map(str::to_owned),
         server_cpu,
+        services_cpu,
+        clients_cpu,
+        history,
     })
 }
 
