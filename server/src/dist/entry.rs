@@ -84,13 +84,33 @@ impl Did {
     }
 }
 
-/// A pub/sub message of appended entries: `"<first seq> <last seq> [<entry>,…]"`. The seqs come
-/// first so that an instance that already applied the entries (the one that appended them)
-/// skips the message without reading the JSON.
-pub(crate) fn split_message(msg: &str) -> Option<(u64, u64, &str)> {
-    let (first, rest) = msg.split_once(' ')?;
-    let (last, json) = rest.split_once(' ')?;
-    Some((first.parse().ok()?, last.parse().ok()?, json))
+/// What a pub/sub message of appended entries asks of an instance whose venue is at log entry
+/// `have`. A message reads `"<first seq> <last seq> [<entry>,…]"`: the seqs come first, so
+/// the instance that appended the entries (and applied them already) skips it unread.
+pub(crate) fn read_message(msg: &str, have: u64) -> Message<'_> {
+    let header = msg.split_once(' ').and_then(|(first, rest)| {
+        let (last, json) = rest.split_once(' ')?;
+        Some((first.parse::<u64>().ok()?, last.parse::<u64>().ok()?, json))
+    });
+    match header {
+        Some((_, last, _)) if last <= have => Message::Applied,
+        Some((first, _, _)) if first > have + 1 => Message::Gap,
+        Some((_, _, json)) => Message::Entries(json),
+        // An instance of an earlier version (during a rolling upgrade) sends the bare array.
+        None if msg.starts_with('[') => Message::Entries(msg),
+        None => Message::Unreadable,
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Message<'a> {
+    /// Every entry in it is applied here already.
+    Applied,
+    /// It starts after an entry this instance has not seen: read the log instead.
+    Gap,
+    /// Entries to apply (a JSON array; ones already applied are skipped).
+    Entries(&'a str),
+    Unreadable,
 }
 
 /// `[[id, [field, value, …]], …]` as returned by XRANGE / XREADGROUP / XAUTOCLAIM, keeping
@@ -165,10 +185,21 @@ mod tests {
     }
 
     #[test]
-    fn a_message_names_its_seqs_before_its_entries() {
-        assert_eq!(split_message("5 9 [{}]"), Some((5, 9, "[{}]")));
-        assert_eq!(split_message("[{\"seq\":5}]"), None);
-        assert_eq!(split_message("5 x []"), None);
-        assert_eq!(split_message("5"), None);
+    fn a_message_is_skipped_unread_when_its_entries_are_applied_already() {
+        use Message::*;
+        let msg = "5 9 [{}]";
+        // This instance appended 5..9 (or saw them): nothing to read.
+        assert_eq!(read_message(msg, 9), Applied);
+        assert_eq!(read_message(msg, 12), Applied);
+        // At 4, or part-way through: the entries (apply_logged skips the applied ones).
+        assert_eq!(read_message(msg, 4), Entries("[{}]"));
+        assert_eq!(read_message(msg, 7), Entries("[{}]"));
+        // At 3, entry 4 is missing.
+        assert_eq!(read_message(msg, 3), Gap);
+        // An earlier version's bare array; anything else.
+        assert_eq!(read_message("[{\"seq\":5}]", 4), Entries("[{\"seq\":5}]"));
+        assert_eq!(read_message("5 x []", 4), Unreadable);
+        assert_eq!(read_message("5", 4), Unreadable);
+        assert_eq!(read_message("", 4), Unreadable);
     }
 }

@@ -10,8 +10,8 @@
 //!
 //! [`VenueHandle::apply_logged`]: crate::venues::VenueHandle::apply_logged
 
-use super::{Dist, Logged, split_message};
-use crate::venues::{Applied, VenueHandle};
+use super::{Dist, Logged, Message, read_message};
+use crate::venues::Applied;
 use fred::prelude::*;
 use std::sync::Arc;
 use std::time::Duration;
@@ -63,15 +63,20 @@ async fn on_message(dist: &Dist, msg: fred::types::Message) {
     };
     let have = venue.log_seq();
     let text = msg.value.as_str();
-    let result = match text.as_deref().and_then(split_message) {
-        // Already applied: by this instance's writer when it appended them, usually.
-        Some((_, last, _)) if last <= have => return,
-        Some((first, _, _)) if first > have + 1 => Applied::Gap { have },
-        Some((_, _, json)) => match serde_json::from_str::<Vec<Logged>>(json) {
+    let result = match read_message(text.as_deref().unwrap_or_default(), have) {
+        Message::Applied => return,
+        Message::Gap => Applied::Gap { have },
+        Message::Entries(json) => match serde_json::from_str::<Vec<Logged>>(json) {
             Ok(entries) => venue.apply_logged(entries),
-            Err(_) => unreadable(&venue),
+            Err(_) => {
+                tracing::warn!(venue = %venue.slug, "unreadable log entries on pub/sub; catching up from the log");
+                Applied::Gap { have }
+            }
         },
-        None => unreadable(&venue),
+        Message::Unreadable => {
+            tracing::warn!(venue = %venue.slug, "unreadable pub/sub message; catching up from the log");
+            Applied::Gap { have }
+        }
     };
     let done = match result {
         Applied::Upto(_) => Ok(()),
@@ -80,13 +85,6 @@ async fn on_message(dist: &Dist, msg: fred::types::Message) {
     };
     if let Err(e) = done {
         tracing::warn!(venue = %venue.slug, error = %format!("{e:#}"), "could not catch up; will retry");
-    }
-}
-
-fn unreadable(venue: &VenueHandle) -> Applied {
-    tracing::warn!(venue = %venue.slug, "unreadable pub/sub message; catching up from the log");
-    Applied::Gap {
-        have: venue.log_seq(),
     }
 }
 

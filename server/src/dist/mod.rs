@@ -5,7 +5,7 @@
 //! - `{p}:v:{id}:log`: a Redis Stream of [`Entry`]s with explicit ids `0-<seq>`, seq gap-free
 //!   from 1. An entry is one accepted command with what it did (events, tickets after).
 //! - `{p}:v:{id}:seq`: the last seq. The append script checks it (compare-and-set), adds the
-//!   entries, advances it and PUBLISHes them on `{p}:v:{id}:live` (see [`split_message`]), all
+//!   entries, advances it and PUBLISHes them on `{p}:v:{id}:live` (see [`read_message`]), all
 //!   in one atomic step.
 //! - `{p}:v:{id}:snap` / `snapseq`: a [`Snapshot`] of the venue state at some seq, so an
 //!   instance starts without replaying history; `{p}:v:{id}:epoch` names the log's lifetime.
@@ -30,7 +30,7 @@ mod snapshot;
 mod writer;
 
 pub use entry::{Did, Entry, Logged, parse_entries};
-pub(crate) use entry::{seq_of_id, split_message};
+pub(crate) use entry::{Message, read_message, seq_of_id};
 use snapshot::snapshot_due;
 
 use crate::store::MySqlStore;
