@@ -61,6 +61,12 @@ async fn on_message(dist: &Dist, msg: fred::types::Message) {
     else {
         return;
     };
+    if dist
+        .drop_messages
+        .load(std::sync::atomic::Ordering::Relaxed)
+    {
+        return;
+    }
     let have = venue.log_seq();
     let text = msg.value.as_str();
     let result = match read_message(text.as_deref().unwrap_or_default(), have) {

@@ -131,6 +131,8 @@ pub struct Dist {
     snapshot: Script,
     /// Test hook: history writes of (venue id, seq) fail this many more times.
     pub(crate) inject_failures: Mutex<HashMap<(i64, u64), u32>>,
+    /// Test hook: the follower drops pub/sub messages (as if they were late).
+    pub(crate) drop_messages: std::sync::atomic::AtomicBool,
 }
 
 /// How long startup waits for Redis before giving up with a clear message.
@@ -206,6 +208,7 @@ impl Dist {
             init: Script::from_lua(INIT),
             snapshot: Script::from_lua(SNAPSHOT),
             inject_failures: Mutex::new(HashMap::new()),
+            drop_messages: Default::default(),
         }))
     }
 
@@ -450,6 +453,25 @@ impl Dist {
         }
     }
 
+    /// Catch up every loaded venue that is behind its log; one round trip when none is.
+    /// Returns whether any was behind.
+    pub(crate) async fn catch_up_behind(&self) -> anyhow::Result<bool> {
+        let venues = self.handles();
+        if venues.is_empty() {
+            return Ok(false);
+        }
+        let keys: Vec<String> = venues.iter().map(|v| self.key(v.id, "seq")).collect();
+        let seqs: Value = self.redis.custom(fred::cmd!("MGET"), keys).await?;
+        let mut behind = false;
+        for (venue, seq) in venues.iter().zip(seqs.into_array()) {
+            if seq.as_u64().is_some_and(|s| s > venue.log_seq()) {
+                behind = true;
+                self.catch_up(venue).await?;
+            }
+        }
+        Ok(behind)
+    }
+
     /// Replace the venue's state with the newest snapshot, then catch up from the log.
     pub(crate) async fn resync(&self, venue: &VenueHandle) -> anyhow::Result<()> {
         self.metrics.resyncs.fetch_add(1, Ordering::Relaxed);
@@ -491,6 +513,12 @@ impl Dist {
     }
 
     /// Test hook: make the history write of one entry fail `times` more times.
+    /// Test hook: the follower drops every pub/sub message while `on` (the once-a-second
+    /// check still catches up), as if messages were slow to arrive.
+    pub fn drop_messages(&self, on: bool) {
+        self.drop_messages.store(on, Ordering::Relaxed);
+    }
+
     pub fn inject_history_failures(&self, venue_id: i64, seq: u64, times: u32) {
         self.inject_failures
             .lock()

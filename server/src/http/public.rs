@@ -161,17 +161,28 @@ fn held_ticket(v: &VenueHandle, id: TicketId) -> Option<TicketView> {
     Some(views::ticket_view_at(&st, t, true, v.position_of(&st, t)))
 }
 
-/// Find a ticket by token: in memory, else (finished on an earlier day) in storage. The flag
-/// says whether it is in memory (live).
-pub(super) async fn find_ticket(
-    s: &AppState,
-    token: &str,
-) -> Result<(Arc<VenueHandle>, TicketView, bool), ApiError> {
+/// A ticket's venue, its view, and whether it is in memory (live).
+type Found = (Arc<VenueHandle>, TicketView, bool);
+
+/// Find a ticket by token: in memory, else (finished on an earlier day) in storage.
+pub(super) async fn find_ticket(s: &AppState, token: &str) -> Result<Found, ApiError> {
     check_param(token, "ticket")?;
-    if let Some((v, id)) = s.venues.find_token(token) {
-        let view = held_ticket(&v, id)
-            .ok_or_else(|| ApiError::not_found("ticket_not_found", "no such ticket"))?;
-        return Ok((v, view, true));
+    let live = |(v, id): (Arc<VenueHandle>, TicketId)| {
+        held_ticket(&v, id)
+            .map(|view| (v, view, true))
+            .ok_or_else(|| ApiError::not_found("ticket_not_found", "no such ticket"))
+    };
+    if let Some(found) = s.venues.find_token(token) {
+        return live(found);
+    }
+    // Distributed mode: a ticket that joined on another instance a moment ago may not be
+    // here yet (its pub/sub message still on the way), and the customer's next request may
+    // well come here. The log has it: read it before saying there is no such ticket.
+    if let Some(dist) = s.venues.dist()
+        && dist.catch_up_behind().await.unwrap_or(false)
+        && let Some(found) = s.venues.find_token(token)
+    {
+        return live(found);
     }
     let Some((slug, ticket)) = s.store.ticket_by_token(token).await? else {
         return Err(ApiError::not_found("ticket_not_found", "no such ticket"));
@@ -208,14 +219,20 @@ pub async fn cancel_ticket(
 /// without the app (`forms::ticket`).
 pub(super) async fn cancel_by_holder(s: &AppState, token: &str) -> Result<TicketView, ApiError> {
     // Only a ticket in memory can change; no view of it is needed to cancel it.
-    let Some((v, id)) = s.venues.find_token(token) else {
-        // Finished on an earlier day (or no such ticket: 404).
-        let (_, view, _) = find_ticket(s, token).await?;
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "invalid_transition",
-            format!("cannot cancel a ticket that is {}", view.status),
-        ));
+    let (v, id) = match s.venues.find_token(token) {
+        Some(found) => found,
+        None => match find_ticket(s, token).await? {
+            // Joined on another instance a moment ago (distributed mode).
+            (v, view, true) => (v, TicketId(view.id)),
+            // Finished on an earlier day (no such ticket: 404 above).
+            (_, view, false) => {
+                return Err(ApiError::new(
+                    StatusCode::CONFLICT,
+                    "invalid_transition",
+                    format!("cannot cancel a ticket that is {}", view.status),
+                ));
+            }
+        },
     };
     s.venues
         .execute(&v, Command::Cancel { ticket: id }, None)

@@ -579,3 +579,55 @@ async fn history_gathers_a_stream_of_appends_into_few_transactions() {
     history_caught_up(&cluster, events_before as u64 + 101, GATHER * 40).await;
     cluster.stop().await;
 }
+
+/// A customer joins through one instance and their phone's next request lands on another,
+/// before that one has the join's pub/sub message: it reads the log instead of answering
+/// "no such ticket". (Messages are dropped here; the once-a-second check would catch up
+/// later, too late for the phone.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_ticket_joined_on_one_instance_is_found_at_once_on_another() {
+    let cluster = Cluster::start(2).await;
+    cluster.converged().await;
+    cluster.at(1).dist.drop_messages(true);
+    for k in 0..3 {
+        let (status, body) = cluster.join(0, "bar", &format!("Guest {k}")).await;
+        assert_eq!(status, 201, "join accepted: {body}");
+        let token = body["token"].as_str().unwrap();
+        let r = cluster
+            .client
+            .get(cluster.at(1).url(&format!("/api/v1/tickets/{token}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            r.status().as_u16(),
+            200,
+            "ticket {k} found on the other instance"
+        );
+        let seen: Value = r.json().await.unwrap();
+        assert_eq!(seen["position"], k + 1, "{seen}");
+        assert_eq!(seen["number"], body["number"]);
+    }
+    // The socket and the holder's cancel take the same path.
+    let (_, body) = cluster.join(0, "bar", "Socket").await;
+    let token = body["token"].as_str().unwrap().to_owned();
+    let mut ws = watch(
+        &cluster
+            .at(1)
+            .ws_url(&format!("/api/v1/tickets/{token}/live")),
+    )
+    .await;
+    let snap = until(&mut ws, "snapshot", |v| v["type"] == "snapshot").await;
+    assert_eq!(snap["position"], 4, "{snap}");
+    let (_, body) = cluster.join(0, "bar", "Leaves").await;
+    let token = body["token"].as_str().unwrap();
+    let r = cluster
+        .client
+        .delete(cluster.at(1).url(&format!("/api/v1/tickets/{token}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200, "cancelled on the other instance");
+    cluster.at(1).dist.drop_messages(false);
+    cluster.stop().await;
+}
