@@ -1,0 +1,357 @@
+//! The join-burst scenario: `concurrency` clients send `joins` joins as fast as they can, to
+//! Fila and then to the baseline-http route, and the run reports rates, latencies, the CPU
+//! every process spent (Fila, the clients, a local MariaDB and Redis), and checks that every
+//! acknowledged join is in the line at its exact position.
+
+use crate::deploy::{self, Deployment, Mode};
+use crate::procfs::cpu_secs;
+use crate::{MAX_SCENARIO_TIME, ms, pct, show_counts};
+use anyhow::{Context, bail};
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// The baseline: a trivial axum JSON route in this process.
+async fn baseline_http() -> anyhow::Result<String> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr: SocketAddr = listener.local_addr()?;
+    let app = axum::Router::new().route(
+        "/join",
+        axum::routing::post(|axum::Json(body): axum::Json<Value>| async move {
+            axum::Json(json!({"ok": true, "name": body["name"], "position": 1}))
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Ok(format!("http://{addr}/join"))
+}
+
+struct BurstResult {
+    elapsed: Duration,
+    latencies: Vec<Duration>,
+    errors: usize,
+    /// What the first failed request got, for the report.
+    first_error: Option<String>,
+}
+
+/// `concurrency` clients share `total` requests; each must succeed. Request `i` goes to
+/// `urls[i % urls.len()]` (round-robin over the instances).
+async fn burst(urls: Vec<String>, total: usize, concurrency: usize) -> BurstResult {
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(concurrency)
+        .build()
+        .expect("http client");
+    let urls = Arc::new(urls);
+    let next = Arc::new(AtomicUsize::new(0));
+    let deadline = Instant::now() + MAX_SCENARIO_TIME;
+    let start = Instant::now();
+    let mut tasks = Vec::with_capacity(concurrency);
+    for _ in 0..concurrency {
+        let (client, next, urls) = (client.clone(), next.clone(), urls.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut errors = 0;
+            let mut first_error = None;
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= total || Instant::now() > deadline {
+                    break;
+                }
+                let t0 = Instant::now();
+                let r = client
+                    .post(&urls[i % urls.len()])
+                    .json(&json!({"name": format!("Guest {i}"), "party_size": 2}))
+                    .send()
+                    .await;
+                latencies.push(t0.elapsed());
+                let error = match r {
+                    Ok(r) if r.status().is_success() => None,
+                    Ok(r) => {
+                        let status = r.status();
+                        let body = r.text().await.unwrap_or_default();
+                        Some(format!(
+                            "{status}: {}",
+                            body.chars().take(200).collect::<String>()
+                        ))
+                    }
+                    Err(e) => Some(format!("{e}")),
+                };
+                if let Some(e) = error {
+                    errors += 1;
+                    first_error.get_or_insert(e);
+                }
+            }
+            (latencies, errors, first_error)
+        }));
+    }
+    let mut all = Vec::with_capacity(total);
+    let mut errors = 0;
+    let mut first_error = None;
+    for t in tasks {
+        let (l, e, f) = t.await.expect("client task");
+        all.extend(l);
+        errors += e;
+        first_error = first_error.or(f);
+    }
+    all.sort();
+    BurstResult {
+        elapsed: start.elapsed(),
+        latencies: all,
+        errors,
+        first_error,
+    }
+}
+
+/// What the Fila side of a join burst measured.
+struct JoinOutcome {
+    run: BurstResult,
+    positions: Vec<u64>,
+    /// Distributed mode: the common log seq, how long the instances took to agree after the
+    /// burst, and each instance's append conflicts and copies of the whole venue state.
+    converged: Option<(u64, Duration)>,
+    conflicts: Vec<Option<u64>>,
+    state_copies: Vec<Option<u64>>,
+    redis_persistence: Option<String>,
+    /// CPU seconds the Fila processes (all instances) used during the burst: a figure that
+    /// holds when the machine's speed drifts, unlike joins/s.
+    server_cpu: Option<f64>,
+    /// Distributed mode: CPU seconds the local MariaDB and Redis used during the burst.
+    services_cpu: Vec<(&'static str, f64)>,
+    /// CPU seconds this process (the clients) used during the burst.
+    clients_cpu: Option<f64>,
+    /// Distributed mode: the history projection, which runs behind the burst.
+    history: Option<HistoryCatchUp>,
+}
+
+/// When MySQL history held the whole burst, and what the burst cost until then.
+struct HistoryCatchUp {
+    /// After the last join was acknowledged.
+    after: Duration,
+    /// Transactions per instance.
+    writes: Vec<Option<u64>>,
+    /// CPU seconds from the burst's start until then: Fila (all instances), then each service.
+    cpu: Option<f64>,
+    services_cpu: Vec<(&'static str, f64)>,
+}
+
+pub(crate) async fn join_burst(
+    bin: &Path,
+    mode: &Mode,
+    joins: usize,
+    concurrency: usize,
+) -> anyhow::Result<()> {
+    let fila = Deployment::start(bin, mode).await?;
+    // Explicit finally: the deployment is removed whether the run succeeded or not.
+    let outcome = join_burst_fila(&fila, joins, concurrency).await;
+    let cleanup = fila.finish().await;
+    let outcome = outcome?;
+    cleanup?;
+
+    let base_url = baseline_http().await?;
+    let own_before = cpu_secs("self");
+    let base_run = burst(vec![base_url], joins, concurrency).await;
+    // The baseline's server runs in this process: its CPU is the clients' and the server's.
+    let base_cpu = cpu_secs("self").zip(own_before).map(|(a, b)| a - b);
+
+    let fila_run = &outcome.run;
+    let positions = &outcome.positions;
+    let acked = joins - fila_run.errors;
+    let exact = positions.len() == acked
+        && positions
+            .iter()
+            .enumerate()
+            .all(|(i, p)| *p == i as u64 + 1);
+    let rate = |r: &BurstResult| r.latencies.len() as f64 / r.elapsed.as_secs_f64();
+    println!(
+        "join burst: {joins} joins, {concurrency} concurrent clients, {}, one machine",
+        mode.describe()
+    );
+    println!("| run | total s | joins/s | p50 ms | p99 ms | max ms | errors |");
+    println!("|---|---|---|---|---|---|---|");
+    for (name, r) in [
+        (mode.row("durable"), fila_run),
+        ("baseline-http".to_owned(), &base_run),
+    ] {
+        println!(
+            "| {name} | {:.2} | {:.0} | {} | {} | {} | {} |",
+            r.elapsed.as_secs_f64(),
+            rate(r),
+            ms(pct(&r.latencies, 0.50)),
+            ms(pct(&r.latencies, 0.99)),
+            ms(pct(&r.latencies, 1.0)),
+            r.errors
+        );
+    }
+    println!(
+        "ratio fila/baseline joins/s: {:.2}",
+        rate(fila_run) / rate(&base_run)
+    );
+    if let Some((seq, took)) = outcome.converged {
+        println!(
+            "distributed: every instance at log seq {seq} {} ms after the burst; append \
+             conflicts per instance: {}; state copies: {}",
+            took.as_millis(),
+            show_counts(&outcome.conflicts),
+            show_counts(&outcome.state_copies)
+        );
+    }
+    let per_join = |cpu: f64| cpu * 1e6 / joins as f64;
+    if let Some(cpu) = outcome.server_cpu {
+        println!(
+            "fila server CPU during the burst: {cpu:.2} s, {:.0} µs per join (all instances)",
+            per_join(cpu)
+        );
+    }
+    if let (Some(clients), Some(base)) = (outcome.clients_cpu, base_cpu) {
+        println!(
+            "clients' CPU during the burst: {:.0} µs per join; baseline-http, clients and \
+             server together: {:.0} µs per request",
+            per_join(clients),
+            per_join(base)
+        );
+    }
+    if !outcome.services_cpu.is_empty() {
+        let each: Vec<String> = outcome
+            .services_cpu
+            .iter()
+            .map(|(name, cpu)| format!("{name} {cpu:.2} s ({:.0} µs per join)", per_join(*cpu)))
+            .collect();
+        println!("services' CPU during the burst: {}", each.join(", "));
+    }
+    if let Some(h) = &outcome.history {
+        let all: f64 = h.cpu.unwrap_or(0.0) + h.services_cpu.iter().map(|(_, c)| c).sum::<f64>();
+        println!(
+            "history: in MySQL {} ms after the burst, in {} transactions per instance; CPU \
+             from the burst's start until then: fila {}, {}; together {:.0} µs per join",
+            h.after.as_millis(),
+            show_counts(&h.writes),
+            h.cpu.map_or("?".to_owned(), |c| format!("{c:.2} s")),
+            h.services_cpu
+                .iter()
+                .map(|(name, c)| format!("{name} {c:.2} s"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            all * 1e6 / joins as f64
+        );
+    }
+    if let Some(p) = &outcome.redis_persistence {
+        println!("redis persistence: {p}");
+    }
+    if let Some(e) = &fila_run.first_error {
+        println!("first error: {e}");
+    }
+    println!(
+        "correctness: {acked} acknowledged, {} waiting, positions 1..N exact: {exact}",
+        positions.len()
+    );
+    if !exact || fila_run.errors > 0 {
+        bail!("join burst lost or misplaced joins");
+    }
+    Ok(())
+}
+
+/// The burst against Fila, and the queue as instance 1 sees it once all instances agree.
+async fn join_burst_fila(
+    fila: &Deployment,
+    joins: usize,
+    concurrency: usize,
+) -> anyhow::Result<JoinOutcome> {
+    let urls = (0..fila.instances().len())
+        .map(|i| format!("{}/api/v1/venues/demo/queues/bar/tickets", fila.base(i)))
+        .collect();
+    let cpu = || -> Option<f64> { fila.instances().iter().map(|i| i.cpu_secs()).sum() };
+    let services = fila.service_pids();
+    let services_cpu = || -> Vec<Option<f64>> {
+        services
+            .iter()
+            .map(|(_, pid)| cpu_secs(&pid.to_string()))
+            .collect()
+    };
+    let cpu_before = cpu();
+    let services_before = services_cpu();
+    let own_before = cpu_secs("self");
+    let run = burst(urls, joins, concurrency).await;
+    let burst_end = Instant::now();
+    let clients_cpu = cpu_secs("self").zip(own_before).map(|(a, b)| a - b);
+    let server_cpu = cpu().zip(cpu_before).map(|(after, before)| after - before);
+    let services_since = |before: &[Option<f64>]| -> Vec<(&'static str, f64)> {
+        services
+            .iter()
+            .zip(services_cpu().into_iter().zip(before))
+            .filter_map(|((name, _), (after, before))| Some((*name, after? - (*before)?)))
+            .collect()
+    };
+    let services_cpu_burst = services_since(&services_before);
+    let converged = fila.converge().await?;
+    let history = match converged {
+        Some((seq, _)) => {
+            // Every entry projected once (a retry may count one twice: at least `seq`).
+            let deadline = Instant::now() + Duration::from_secs(60);
+            loop {
+                let projected: u64 = fila.counts(deploy::PROJECTED).await.iter().flatten().sum();
+                if projected >= seq {
+                    break;
+                }
+                if Instant::now() > deadline {
+                    bail!(
+                        "history holds {projected} of {seq} log entries a minute after the burst"
+                    );
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            Some(HistoryCatchUp {
+                after: burst_end.elapsed(),
+                writes: fila.counts(deploy::HISTORY_WRITES).await,
+                cpu: cpu().zip(cpu_before).map(|(after, before)| after - before),
+                services_cpu: services_since(&services_before),
+            })
+        }
+        None => None,
+    };
+    let services_cpu = services_cpu_burst;
+    let (conflicts, state_copies) = if fila.is_distributed() {
+        (
+            fila.counts(deploy::APPEND_CONFLICTS).await,
+            fila.counts(deploy::STATE_COPIES).await,
+        )
+    } else {
+        Default::default()
+    };
+
+    // Correctness: every acknowledged join is there, positions exactly 1..N.
+    let client = reqwest::Client::new();
+    let first = fila.first();
+    let token = first.staff_token(&client).await?;
+    let snap: Value = client
+        .get(format!("{}/api/v1/venues/demo/queues", first.base))
+        .bearer_auth(&token)
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let bar = snap["queues"]
+        .as_array()
+        .and_then(|q| q.iter().find(|q| q["slug"] == "bar"))
+        .context("bar queue")?;
+    let positions = bar["tickets"]
+        .as_array()
+        .context("tickets")?
+        .iter()
+        .filter_map(|t| t["position"].as_u64())
+        .collect();
+    Ok(JoinOutcome {
+        run,
+        positions,
+        converged,
+        conflicts,
+        state_copies,
+        redis_persistence: fila.redis_persistence().map(str::to_owned),
+        server_cpu,
+        services_cpu,
+        clients_cpu,
+        history,
+    })
+}
