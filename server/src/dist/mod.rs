@@ -512,13 +512,13 @@ impl Dist {
         projector::replay(self, venue_id, id).await
     }
 
-    /// Test hook: make the history write of one entry fail `times` more times.
     /// Test hook: the follower drops every pub/sub message while `on` (the once-a-second
     /// check still catches up), as if messages were slow to arrive.
     pub fn drop_messages(&self, on: bool) {
         self.drop_messages.store(on, Ordering::Relaxed);
     }
 
+    /// Test hook: make the history write of one entry fail `times` more times.
     pub fn inject_history_failures(&self, venue_id: i64, seq: u64, times: u32) {
         self.inject_failures
             .lock()

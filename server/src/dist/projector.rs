@@ -2,8 +2,9 @@
 //!
 //! - Entries are read in batches (`XREADGROUP`), written in one transaction per venue batch
 //!   (`MySqlStore::write_history` is idempotent and order-tolerant), and acknowledged only
-//!   after the commit. While entries keep coming, rounds are [`GATHER`] apart. Every instance runs one consumer; entries a dead instance had taken
-//!   are claimed by the others after [`CLAIM_IDLE`].
+//!   after the commit. While entries keep coming, rounds are [`GATHER`] apart. Every
+//!   instance runs one consumer; entries a dead instance had taken are claimed by the others
+//!   after [`CLAIM_IDLE`].
 //! - MySQL unreachable (connection errors, pool timeouts) is an outage, not the entry's
 //!   fault: back off (up to [`MAX_BACKOFF`]) and retry forever; joins and calls never wait for
 //!   this. History catches up when MySQL is back.
