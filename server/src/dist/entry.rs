@@ -3,7 +3,7 @@
 
 use crate::store::HistoryEntry;
 use anyhow::Context;
-use app::domain::{Command, EventEnvelope, Ticket};
+use app::domain::{Command, EventEnvelope, Ticket, VenueState};
 use fred::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -53,6 +53,18 @@ pub struct Logged {
     pub cmd: Command,
     #[serde(rename = "events", deserialize_with = "Did::read")]
     pub did: Did,
+}
+
+impl Logged {
+    /// Apply the entry to `state` and check it does what it did where it was made: its
+    /// events, or `None` when it does something else (the engine is deterministic, so
+    /// `state` is not the one the entry was made against).
+    pub fn replay(&self, state: &mut VenueState) -> Option<Vec<EventEnvelope>> {
+        match app::domain::apply(state, self.cmd.clone(), self.at) {
+            Ok(outcome) if Did::of(&outcome.events) == self.did => Some(outcome.events),
+            _ => None,
+        }
+    }
 }
 
 /// What an entry did: how many events, and the last one's offset.
@@ -143,7 +155,7 @@ pub(crate) fn seq_of_id(id: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use app::domain::{CustomerName, PartySize, QueueId, QueueState, VenueState, apply};
+    use app::domain::{CustomerName, PartySize, QueueId, QueueState, apply};
 
     #[test]
     fn an_instance_reads_of_an_entry_what_it_applies_and_nothing_else() {

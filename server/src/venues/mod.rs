@@ -13,7 +13,7 @@ pub mod time_zone;
 pub mod views;
 mod writer;
 
-use crate::dist::{Did, Dist, Logged};
+use crate::dist::{Dist, Logged};
 use crate::store::{SqliteStore, Store};
 use app::domain::engine::Outcome;
 use app::domain::{
@@ -146,19 +146,15 @@ impl VenueHandle {
                 return Applied::Gap { have: seq };
             }
             let before = state.offset;
-            match app::domain::apply(&mut state, e.cmd.clone(), e.at) {
-                Ok(outcome) if Did::of(&outcome.events) == e.did => {
-                    for ev in outcome.events {
-                        last_offset = Some(ev.offset);
-                        let _ = self.events.send(Live::Event(Arc::new(ev)));
-                    }
-                }
-                other => {
-                    // The engine is deterministic, so this means the state was not the one
-                    // the entry was made against: resync rather than serve a wrong picture.
-                    tracing::error!(venue = %self.slug, seq = e.seq, before, result = ?other.map(|o| o.events.len()), "log entry does not replay; resyncing");
-                    return Applied::Diverged;
-                }
+            let Some(events) = e.replay(&mut state) else {
+                // The state was not the one the entry was made against: resync rather than
+                // serve a wrong picture.
+                tracing::error!(venue = %self.slug, seq = e.seq, before, "log entry does not replay; resyncing");
+                return Applied::Diverged;
+            };
+            for ev in events {
+                last_offset = Some(ev.offset);
+                let _ = self.events.send(Live::Event(Arc::new(ev)));
             }
             seq = e.seq;
             self.log_seq.store(seq, Ordering::Release);
