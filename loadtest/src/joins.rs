@@ -3,7 +3,8 @@
 //! every process spent (Fila, the clients, a local MariaDB and Redis), and checks that every
 //! acknowledged join is in the line at its exact position.
 
-use crate::deploy::{self, Deployment, Mode};
+use crate::deploy::{self, Deployment};
+use crate::mode::Mode;
 use crate::procfs::cpu_secs;
 use crate::{MAX_SCENARIO_TIME, ms, pct, show_counts};
 use anyhow::{Context, bail};
@@ -153,7 +154,7 @@ pub(crate) async fn join_burst(
     let own_before = cpu_secs("self");
     let base_run = burst(vec![base_url], joins, concurrency).await;
     // The baseline's server runs in this process: its CPU is the clients' and the server's.
-    let base_cpu = cpu_secs("self").zip(own_before).map(|(a, b)| a - b);
+    let base_cpu = since(cpu_secs("self"), own_before);
 
     let fila_run = &outcome.run;
     let positions = &outcome.positions;
@@ -221,7 +222,7 @@ pub(crate) async fn join_burst(
         println!("services' CPU during the burst: {}", each.join(", "));
     }
     if let Some(h) = &outcome.history {
-        let all: f64 = h.cpu.unwrap_or(0.0) + h.services_cpu.iter().map(|(_, c)| c).sum::<f64>();
+        let all = h.cpu.unwrap_or(0.0) + h.services_cpu.iter().map(|(_, c)| c).sum::<f64>();
         println!(
             "history: in MySQL {} ms after the burst, in {} transactions per instance; CPU \
              from the burst's start until then: fila {}, {}; together {:.0} µs per join",
@@ -233,7 +234,7 @@ pub(crate) async fn join_burst(
                 .map(|(name, c)| format!("{name} {c:.2} s"))
                 .collect::<Vec<_>>()
                 .join(", "),
-            all * 1e6 / joins as f64
+            per_join(all)
         );
     }
     if let Some(p) = &outcome.redis_persistence {
@@ -261,29 +262,29 @@ async fn join_burst_fila(
     let urls = (0..fila.instances().len())
         .map(|i| format!("{}/api/v1/venues/demo/queues/bar/tickets", fila.base(i)))
         .collect();
-    let cpu = || -> Option<f64> { fila.instances().iter().map(|i| i.cpu_secs()).sum() };
+    // CPU seconds used so far: the Fila instances together, each local service, this process.
+    let fila_cpu = || -> Option<f64> { fila.instances().iter().map(|i| i.cpu_secs()).sum() };
     let services = fila.service_pids();
-    let services_cpu = || -> Vec<Option<f64>> {
+    let services_now = || -> Vec<Option<f64>> {
         services
             .iter()
             .map(|(_, pid)| cpu_secs(&pid.to_string()))
             .collect()
     };
-    let cpu_before = cpu();
-    let services_before = services_cpu();
-    let own_before = cpu_secs("self");
+    let (fila_before, services_before, own_before) = (fila_cpu(), services_now(), cpu_secs("self"));
     let run = burst(urls, joins, concurrency).await;
     let burst_end = Instant::now();
-    let clients_cpu = cpu_secs("self").zip(own_before).map(|(a, b)| a - b);
-    let server_cpu = cpu().zip(cpu_before).map(|(after, before)| after - before);
-    let services_since = |before: &[Option<f64>]| -> Vec<(&'static str, f64)> {
+    let clients_cpu = since(cpu_secs("self"), own_before);
+    let server_cpu = since(fila_cpu(), fila_before);
+    // Each service's CPU since the burst started.
+    let services_spent = || -> Vec<(&'static str, f64)> {
         services
             .iter()
-            .zip(services_cpu().into_iter().zip(before))
-            .filter_map(|((name, _), (after, before))| Some((*name, after? - (*before)?)))
+            .zip(services_now().into_iter().zip(&services_before))
+            .filter_map(|((name, _), (now, before))| Some((*name, since(now, *before)?)))
             .collect()
     };
-    let services_cpu_burst = services_since(&services_before);
+    let services_cpu = services_spent();
     let converged = fila.converge().await?;
     let history = match converged {
         Some((seq, _)) => {
@@ -304,13 +305,12 @@ async fn join_burst_fila(
             Some(HistoryCatchUp {
                 after: burst_end.elapsed(),
                 writes: fila.counts(deploy::HISTORY_WRITES).await,
-                cpu: cpu().zip(cpu_before).map(|(after, before)| after - before),
-                services_cpu: services_since(&services_before),
+                cpu: since(fila_cpu(), fila_before),
+                services_cpu: services_spent(),
             })
         }
         None => None,
     };
-    let services_cpu = services_cpu_burst;
     let (conflicts, state_copies) = if fila.is_distributed() {
         (
             fila.counts(deploy::APPEND_CONFLICTS).await,
@@ -354,4 +354,9 @@ async fn join_burst_fila(
         clients_cpu,
         history,
     })
+}
+
+/// CPU seconds spent between two readings, when both were taken.
+fn since(now: Option<f64>, before: Option<f64>) -> Option<f64> {
+    Some(now? - before?)
 }
