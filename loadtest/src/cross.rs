@@ -4,7 +4,8 @@
 //! the same run with every watcher on instance 1, in the same invocation, and with one Redis
 //! round trip timed from here.
 
-use crate::deploy::{Deployment, Mode};
+use crate::deploy::Deployment;
+use crate::mode::Mode;
 use crate::watchers::{
     Bar, LATENCY_HEADER, Latencies, Watcher, Watchers, call_and_wait, met, ratio,
 };

@@ -3,6 +3,7 @@
 //! key prefix. Everything a deployment creates is removed again by [`Deployment::finish`], or
 //! by its `Drop` when a scenario fails, panics or is interrupted.
 
+use crate::mode::{Mode, ServiceUrl};
 use crate::procfs::{cpu_secs, listener_pid, rss_kib};
 use crate::resp;
 use anyhow::{Context, bail};
@@ -12,169 +13,12 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 pub(crate) const OWNER_PASSWORD: &str = "load-test-owner-password";
-/// Most instances in distributed mode: 6 is what 100,000 fan-out watchers need here, at
-/// ~16,700 sockets an instance under the 20,000 open files a process may have (on 2 cores
-/// more would only measure the scheduler).
-pub(crate) const MAX_INSTANCES: usize = 6;
 /// Longest wait for one instance to answer `/readyz`.
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
 /// Longest wait for every instance to have applied the same log entries.
 pub(crate) const CONVERGE_TIMEOUT: Duration = Duration::from_secs(60);
 /// Bound on each cleanup step (connect, drop, scan, delete).
 const CLEANUP_STEP_TIMEOUT: Duration = Duration::from_secs(15);
-
-/// How to run Fila, from the command line.
-#[derive(Clone, Debug)]
-pub(crate) enum Mode {
-    Embedded,
-    Distributed {
-        /// A MySQL/MariaDB server URL without a database, e.g. `mysql://root@127.0.0.1:3306`.
-        mysql: String,
-        redis: String,
-        instances: usize,
-    },
-}
-
-impl Mode {
-    /// The mode the global options ask for, or a clear refusal.
-    pub(crate) fn from_options(
-        mysql: Option<String>,
-        redis: Option<String>,
-        instances: usize,
-    ) -> anyhow::Result<Self> {
-        if instances == 0 || instances > MAX_INSTANCES {
-            bail!("--instances must be 1..={MAX_INSTANCES} (got {instances})");
-        }
-        match (mysql, redis) {
-            (None, None) if instances > 1 => bail!(
-                "--instances {instances} needs distributed mode: also give --mysql \
-                 mysql://user@127.0.0.1:3306 and --redis redis://127.0.0.1:6379"
-            ),
-            (None, None) => Ok(Self::Embedded),
-            (Some(_), None) => {
-                bail!("--mysql needs --redis too (distributed mode uses both)")
-            }
-            (None, Some(_)) => {
-                bail!("--redis needs --mysql too (distributed mode uses both)")
-            }
-            (Some(mysql), Some(redis)) => {
-                let m = ServiceUrl::parse(&mysql, &["mysql", "mariadb"])?;
-                if !m.path.is_empty() {
-                    bail!(
-                        "--mysql names a server, not a database (got {mysql:?}): each run \
-                         creates and drops a database of its own; use e.g. \
-                         mysql://root@127.0.0.1:3306"
-                    );
-                }
-                let r = ServiceUrl::parse(&redis, &["redis"])?;
-                if !(r.path.is_empty() || r.path.parse::<u32>().is_ok()) {
-                    bail!("--redis path must be a database number (got {redis:?})");
-                }
-                Ok(Self::Distributed {
-                    mysql,
-                    redis,
-                    instances,
-                })
-            }
-        }
-    }
-
-    pub(crate) fn instances(&self) -> usize {
-        match self {
-            Self::Embedded => 1,
-            Self::Distributed { instances, .. } => *instances,
-        }
-    }
-
-    /// For the header line of a scenario.
-    pub(crate) fn describe(&self) -> String {
-        match self {
-            Self::Embedded => "embedded mode (SQLite), one instance".to_owned(),
-            Self::Distributed { instances, .. } => format!(
-                "distributed mode (MariaDB/MySQL + Redis), {}",
-                instances_text(*instances)
-            ),
-        }
-    }
-
-    /// The table row name: `fila (embedded…)` or `fila (distributed, N instances…)`.
-    pub(crate) fn row(&self, suffix: &str) -> String {
-        let suffix = if suffix.is_empty() {
-            String::new()
-        } else {
-            format!(", {suffix}")
-        };
-        match self {
-            Self::Embedded => format!("fila (embedded{suffix})"),
-            Self::Distributed { instances, .. } => {
-                format!("fila (distributed, {}{suffix})", instances_text(*instances))
-            }
-        }
-    }
-}
-
-fn instances_text(n: usize) -> String {
-    if n == 1 {
-        "1 instance".to_owned()
-    } else {
-        format!("{n} instances")
-    }
-}
-
-/// `scheme://[user[:password]@]host[:port][/path][?query]`, with a loopback host: this tool
-/// only ever sends traffic to this machine.
-struct ServiceUrl {
-    userinfo: Option<String>,
-    host: String,
-    port: Option<u16>,
-    /// Without the leading `/`.
-    path: String,
-}
-
-impl ServiceUrl {
-    fn parse(url: &str, schemes: &[&str]) -> anyhow::Result<Self> {
-        let (scheme, rest) = url
-            .split_once("://")
-            .with_context(|| format!("{url:?} is not a URL (scheme://host:port)"))?;
-        if !schemes.contains(&scheme) {
-            bail!("{url:?} must start with {}://", schemes.join(":// or "));
-        }
-        let rest = rest.split_once('?').map_or(rest, |(r, _)| r);
-        let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
-        let (userinfo, hostport) = match authority.rsplit_once('@') {
-            Some((u, h)) => (Some(u.to_owned()), h),
-            None => (None, authority),
-        };
-        let (host, port) = if let Some(v6) = hostport.strip_prefix('[') {
-            let (h, after) = v6
-                .split_once(']')
-                .with_context(|| format!("bad host in {url:?}"))?;
-            (h.to_owned(), after.strip_prefix(':'))
-        } else {
-            match hostport.split_once(':') {
-                Some((h, p)) => (h.to_owned(), Some(p)),
-                None => (hostport.to_owned(), None),
-            }
-        };
-        let port = port
-            .map(|p| p.parse::<u16>())
-            .transpose()
-            .with_context(|| format!("bad port in {url:?}"))?;
-        let loopback = host == "localhost"
-            || host
-                .parse::<std::net::IpAddr>()
-                .is_ok_and(|ip| ip.is_loopback());
-        if !loopback {
-            bail!("{url:?}: fila-load only talks to this machine (127.0.0.1 or localhost)");
-        }
-        Ok(Self {
-            userinfo,
-            host,
-            port,
-            path: path.trim_end_matches('/').to_owned(),
-        })
-    }
-}
 
 /// A Fila process on a free loopback port; killed on drop.
 pub(crate) struct FilaProcess {

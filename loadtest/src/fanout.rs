@@ -7,7 +7,8 @@
 //! has instances, so that each side holds the same sockets in the same number of processes.
 
 use crate::baseline::BaselineProcess;
-use crate::deploy::{Deployment, Mode};
+use crate::deploy::Deployment;
+use crate::mode::Mode;
 use crate::record;
 use crate::shard::{self, ShardWatcher, Shards, Side, WallClock, latencies_from_unix_ns};
 use crate::show_counts;

@@ -33,7 +33,7 @@
 
 use anyhow::bail;
 use clap::{Parser, Subcommand};
-use deploy::Mode;
+use mode::Mode;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -44,6 +44,7 @@ mod deploy;
 mod fanout;
 mod joins;
 mod memory;
+mod mode;
 mod procfs;
 mod record;
 mod resp;

@@ -2,7 +2,8 @@
 //! next to the same sockets held by the minimal axum baseline in a process of its own.
 
 use crate::baseline::BaselineProcess;
-use crate::deploy::{Deployment, Mode};
+use crate::deploy::Deployment;
+use crate::mode::Mode;
 use crate::watchers::{Bar, Watcher, Watchers, kib, met, rss_per_instance};
 use anyhow::bail;
 use std::path::Path;

@@ -5,7 +5,8 @@
 //! own send while the venue's event buffer is shared and fixed, and on lag it starts again from
 //! a snapshot (`server/src/http/ws.rs`), so nothing should pile up per slow socket.
 
-use crate::deploy::{Deployment, Mode};
+use crate::deploy::Deployment;
+use crate::mode::Mode;
 use crate::watchers::{
     Bar, LATENCY_HEADER, Latencies, Watcher, Watchers, call_and_wait, kib, met, ratio,
     rss_per_instance,

@@ -4,7 +4,8 @@
 //! exact position in the new snapshot. Then one call on instance 1 must reach every watcher
 //! with its new position.
 
-use crate::deploy::{Deployment, Mode};
+use crate::deploy::Deployment;
+use crate::mode::Mode;
 use crate::watchers::{
     Bar, First, SETUP_CONCURRENCY, Ws, first_message, live_url, met, open, wait_for,
 };
