@@ -2,11 +2,12 @@
 //! accounts and history.
 //!
 //! # The log (per venue)
-//! - `{p}:v:{id}:log`: a Redis Stream of [`Entry`]s with explicit ids `0-<seq>`, seq gap-free
-//!   from 1. An entry is one accepted command with what it did (events, tickets after).
+//! - `{p}:v:{id}:log`: a Redis Stream of [`Entry`]s, seq gap-free from 1. An entry is one
+//!   accepted command with what it did (events, tickets after). One stream item holds one
+//!   append's entries ([`write_item`]), with the explicit id `0-<seq of its last entry>`.
 //! - `{p}:v:{id}:seq`: the last seq. The append script checks it (compare-and-set), adds the
-//!   entries, advances it and PUBLISHes them on `{p}:v:{id}:live` (see [`read_message`]), all
-//!   in one atomic step.
+//!   item, advances it and PUBLISHes the same text on `{p}:v:{id}:live` (see
+//!   [`read_message`]), all in one atomic step.
 //! - `{p}:v:{id}:snap` / `snapseq`: a [`Snapshot`] of the venue state at some seq, so an
 //!   instance starts without replaying history; `{p}:v:{id}:epoch` names the log's lifetime.
 //! - `{p}:v:{id}:dead`: dead letters of the history projector.
@@ -29,8 +30,8 @@ pub mod projector;
 mod snapshot;
 mod writer;
 
-pub use entry::{Did, Entry, Logged, parse_entries};
-pub(crate) use entry::{Message, read_message, seq_of_id};
+pub use entry::{Did, Entry, Logged, parse_entries, read_item};
+pub(crate) use entry::{Message, read_message, seq_of_id, write_item};
 use snapshot::snapshot_due;
 
 use crate::store::MySqlStore;
@@ -45,8 +46,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-/// Entries read from the stream per round trip when catching up.
-const READ_CHUNK: u64 = 1000;
+/// Log stream items read per round trip when catching up: an item holds one append, up to
+/// `writer::MAX_BATCH` entries.
+const READ_CHUNK: u64 = 200;
 
 /// The consumer group of the history projector.
 pub const HISTORY_GROUP: &str = "history";
@@ -74,19 +76,16 @@ pub struct Metrics {
     pub projector_retries: AtomicU64,
 }
 
-/// Compare-and-set append: KEYS seq, log; ARGV expected seq, channel, entry JSON…
+/// Compare-and-set append: KEYS seq, log; ARGV expected seq, channel, entry count, the
+/// append's text ([`write_item`]: stream item and pub/sub message, so Redis handles it once).
 const APPEND: &str = r#"
 local cur = tonumber(redis.call('GET', KEYS[1]) or '-1')
 if cur ~= tonumber(ARGV[1]) then return {0, cur} end
-local n = #ARGV - 2
-local parts = {}
-for i = 1, n do
-  redis.call('XADD', KEYS[2], '0-' .. string.format('%d', cur + i), 'e', ARGV[i + 2])
-  parts[i] = ARGV[i + 2]
-end
-redis.call('SET', KEYS[1], string.format('%d', cur + n))
-redis.call('PUBLISH', ARGV[2], string.format('%d %d [', cur + 1, cur + n) .. table.concat(parts, ',') .. ']')
-return {1, cur + n}
+local last = cur + tonumber(ARGV[3])
+redis.call('XADD', KEYS[2], '0-' .. string.format('%d', last), 'e', ARGV[4])
+redis.call('SET', KEYS[1], string.format('%d', last))
+redis.call('PUBLISH', ARGV[2], ARGV[4])
+return {1, last}
 "#;
 
 /// First use of a venue's log: KEYS epoch, snap, snapseq, seq, log; ARGV epoch, snapshot, group.
@@ -368,18 +367,22 @@ impl Dist {
         Ok(())
     }
 
-    /// Append entries if the log is still at `expected`.
+    /// Append `count` entries, written as one text by [`write_item`], if the log is still at
+    /// `expected`.
     pub(crate) async fn append(
         &self,
         venue_id: i64,
         expected: u64,
-        entries: &[String],
+        count: usize,
+        item: String,
     ) -> anyhow::Result<Appended> {
         let keys = vec![self.key(venue_id, "seq"), self.key(venue_id, "log")];
-        let mut args = Vec::with_capacity(entries.len() + 2);
-        args.push(expected.to_string());
-        args.push(self.channel(venue_id));
-        args.extend(entries.iter().cloned());
+        let args = vec![
+            expected.to_string(),
+            self.channel(venue_id),
+            count.to_string(),
+            item,
+        ];
         let (ok, seq): (i64, i64) = self
             .append
             .evalsha_with_reload(&self.redis, keys, args)
@@ -391,14 +394,14 @@ impl Dist {
         })
     }
 
-    /// Log entries after `after`, oldest first, at most `count`, each read as a `T` (the
-    /// whole [`Entry`], or only what a reader needs of it).
+    /// Log entries after `after`, oldest first, from at most `items` stream items, each read
+    /// as a `T` (the whole [`Entry`], or only what a reader needs of it).
     pub(crate) async fn read_after<T: serde::de::DeserializeOwned>(
         &self,
         venue_id: i64,
         after: u64,
-        count: u64,
-    ) -> anyhow::Result<Vec<T>> {
+        items: u64,
+    ) -> anyhow::Result<Read<T>> {
         let raw: Value = self
             .redis
             .custom(
@@ -408,14 +411,17 @@ impl Dist {
                     format!("(0-{after}"),
                     "+".into(),
                     "COUNT".into(),
-                    count.to_string(),
+                    items.to_string(),
                 ],
             )
             .await?;
-        parse_entries(raw)?
-            .into_iter()
-            .map(|(_, json)| serde_json::from_str(&json).context("unreadable log entry"))
-            .collect()
+        let raw = parse_entries(raw)?;
+        let full = raw.len() as u64 >= items;
+        let mut entries = Vec::new();
+        for (_, text) in raw {
+            entries.extend(read_item(&text, after)?);
+        }
+        Ok(Read { entries, full })
     }
 
     /// Apply everything the log has after the venue's position; resync from the snapshot if
@@ -423,7 +429,9 @@ impl Dist {
     pub(crate) async fn catch_up(&self, venue: &VenueHandle) -> anyhow::Result<()> {
         loop {
             let have = venue.log_seq();
-            let entries: Vec<Logged> = self.read_after(venue.id, have, READ_CHUNK).await?;
+            let Read { entries, full } = self
+                .read_after::<Logged>(venue.id, have, READ_CHUNK)
+                .await?;
             if entries.is_empty() {
                 // Nothing after us in the stream: we are at the head, or the log went back
                 // (Redis lost data), or entries were appended since the read (look again),
@@ -435,6 +443,7 @@ impl Dist {
                         if self
                             .read_after::<Logged>(venue.id, have, 1)
                             .await?
+                            .entries
                             .is_empty()
                         {
                             return self.resync(venue).await;
@@ -444,9 +453,8 @@ impl Dist {
                     _ => return self.resync(venue).await,
                 }
             }
-            let read = entries.len();
             match venue.apply_logged(entries) {
-                Applied::Upto(_) if read < READ_CHUNK as usize => return Ok(()),
+                Applied::Upto(_) if !full => return Ok(()),
                 Applied::Upto(_) => {}
                 Applied::Gap { .. } | Applied::Diverged => return self.resync(venue).await,
             }
@@ -490,8 +498,10 @@ impl Dist {
         };
         tracing::info!(venue = %venue.slug, from = venue.log_seq(), to = snap.seq, "resync from snapshot");
         venue.replace(snap.state, snap.seq, snap.at);
-        let entries: Vec<Logged> = self.read_after(venue.id, snap.seq, READ_CHUNK).await?;
-        match venue.apply_logged(entries) {
+        let read = self
+            .read_after::<Logged>(venue.id, snap.seq, READ_CHUNK)
+            .await?;
+        match venue.apply_logged(read.entries) {
             Applied::Upto(_) => Ok(()),
             other => anyhow::bail!("the log does not continue its snapshot: {other:?}"),
         }
@@ -545,6 +555,13 @@ pub struct DeadLetter {
     pub error: String,
     pub failures: u32,
     pub entry: String,
+}
+
+/// What [`Dist::read_after`] read.
+pub(crate) struct Read<T> {
+    pub entries: Vec<T>,
+    /// It read as many items as it was allowed: more may follow.
+    pub full: bool,
 }
 
 pub(crate) enum Appended {

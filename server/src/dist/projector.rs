@@ -1,19 +1,19 @@
 //! The history projector: drains every venue's log into MySQL through a Redis consumer group.
 //!
-//! - Entries are read in batches (`XREADGROUP`), written in one transaction per venue batch
-//!   (`MySqlStore::write_history` is idempotent and order-tolerant), and acknowledged only
-//!   after the commit. While entries keep coming, rounds are [`GATHER`] apart. Every
+//! - Log items (one append's entries each) are read in batches (`XREADGROUP`), their entries
+//!   written in one transaction per venue (`MySqlStore::write_history` is idempotent and
+//!   order-tolerant), and the items acknowledged only after the commit. While entries keep coming, rounds are [`GATHER`] apart. Every
 //!   instance runs one consumer; entries a dead instance had taken are claimed by the others
 //!   after [`CLAIM_IDLE`].
 //! - MySQL unreachable (connection errors, pool timeouts) is an outage, not the entry's
 //!   fault: back off (up to [`MAX_BACKOFF`]) and retry forever; joins and calls never wait for
 //!   this. History catches up when MySQL is back.
 //! - An entry MySQL refuses (or that cannot be decoded) is retried on its own, and after
-//!   [`MAX_FAILURES`] failed deliveries moved to the venue's dead-letter stream and
+//!   [`MAX_FAILURES`] failed deliveries moved to the venue's dead-letter stream and its item
 //!   acknowledged, so it never blocks the entries behind it. Owners and managers can list and
 //!   replay dead letters; `/metrics` counts them.
 
-use super::{Dist, Entry, HISTORY_GROUP, parse_entries, seq_of_id};
+use super::{Dist, Entry, HISTORY_GROUP, parse_entries, read_item, seq_of_id};
 use crate::store::HistoryEntry;
 use anyhow::Context;
 use fred::prelude::*;
@@ -23,7 +23,9 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 pub const MAX_FAILURES: u32 = 3;
-const READ_COUNT: u32 = 1024;
+/// Log items per read. An item holds one append: one entry when the venue is quiet, up to
+/// `writer::MAX_BATCH` in a burst.
+const READ_COUNT: u32 = 128;
 /// After a round that found entries but not a full read, the next waits this long, so that a
 /// burst still arriving is written in a few large transactions rather than one per append:
 /// each round costs a read, a transaction and an acknowledgement however few entries it
@@ -89,20 +91,13 @@ struct Projector {
     dist: Arc<Dist>,
     client: Client,
     permits: Arc<tokio::sync::Semaphore>,
-    /// Failed deliveries per stream entry (venue, id), until it succeeds or is dead-lettered.
+    /// Failed deliveries per stream item (venue, id), until it succeeds or is dead-lettered.
     failures: HashMap<(i64, String), u32>,
     /// The pause before the next round: a backoff after errors, [`GATHER`] during a burst.
     backoff: Duration,
     /// Some entries of ours are pending (failed): read those again before new ones.
     retry_pending: bool,
     last_claim: Instant,
-}
-
-/// What happened to one venue's batch.
-enum Written {
-    Ok,
-    /// MySQL is not reachable: nothing counted against the entries; back off.
-    Outage,
 }
 
 impl Projector {
@@ -133,45 +128,30 @@ impl Projector {
                 .map(|(venue, items)| self.write_venue(venue, items)),
         )
         .await;
-        let mut acks: Vec<(i64, Vec<String>)> = Vec::new();
-        let mut failed: Vec<(i64, String, String, String)> = Vec::new();
         for r in results {
-            match r {
-                (venue, Written::Ok, ok, bad) => {
-                    acks.push((venue, ok));
-                    failed.extend(
-                        bad.into_iter()
-                            .map(|(id, json, err)| (venue, id, json, err)),
-                    );
-                }
-                (_, Written::Outage, _, _) => outage = true,
-            }
-        }
-        for (venue, ids) in acks {
-            if !ids.is_empty() {
+            let Some(Projected {
+                venue,
+                done,
+                entries,
+                refused,
+            }) = r
+            else {
+                outage = true;
+                continue;
+            };
+            if entries > 0 {
                 let m = &self.dist.metrics;
-                m.projected.fetch_add(ids.len() as u64, Ordering::Relaxed);
+                m.projected.fetch_add(entries as u64, Ordering::Relaxed);
                 m.history_writes.fetch_add(1, Ordering::Relaxed);
-                for id in &ids {
-                    self.failures.remove(&(venue, id.clone()));
-                }
-                self.ack(venue, ids).await?;
             }
-        }
-        for (venue, id, json, err) in failed {
-            let n = self.failures.entry((venue, id.clone())).or_insert(0);
-            *n += 1;
-            let n = *n;
-            tracing::warn!(venue, entry = %id, failures = n, error = %err, "history write failed");
-            if n >= MAX_FAILURES {
-                self.dead_letter(venue, &id, &json, &err, n).await?;
-                self.failures.remove(&(venue, id));
-            } else {
-                self.retry_pending = true;
-                self.dist
-                    .metrics
-                    .projector_retries
-                    .fetch_add(1, Ordering::Relaxed);
+            for id in &done {
+                self.failures.remove(&(venue, id.clone()));
+            }
+            if !done.is_empty() {
+                self.ack(venue, done).await?;
+            }
+            for (id, refused) in refused {
+                self.refused(venue, id, refused).await?;
             }
         }
         if outage {
@@ -188,58 +168,93 @@ impl Projector {
         Ok(())
     }
 
-    /// Write one venue's entries: the batch at once, or one by one if MySQL refused it.
-    /// Returns the ids written and the ones that failed (with their error).
-    #[allow(clippy::type_complexity)]
-    async fn write_venue(
-        &self,
-        venue: i64,
-        items: Vec<(String, String)>,
-    ) -> (i64, Written, Vec<String>, Vec<(String, String, String)>) {
+    /// Write one venue's items: all their entries at once, or one by one if MySQL refused
+    /// them. `None`: MySQL is not reachable (nothing counts against the entries).
+    async fn write_venue(&self, venue: i64, items: Vec<(String, String)>) -> Option<Projected> {
         let _permit = self.permits.acquire().await;
-        let mut good: Vec<(String, String, HistoryEntry)> = Vec::new();
-        let mut bad = Vec::new();
-        for (id, json) in items {
-            let seq = seq_of_id(&id).unwrap_or(0);
-            if self.injected(venue, seq) {
-                bad.push((id, json, "injected failure (test)".to_owned()));
-                continue;
-            }
-            match serde_json::from_str::<Entry>(&json) {
-                Ok(e) => {
-                    let h = e.history(venue);
-                    good.push((id, json, h));
+        // (index of the item, entry), and what history could not take, by item.
+        let mut good: Vec<(usize, Entry)> = Vec::new();
+        let mut refused: Vec<Vec<Refused>> = items.iter().map(|_| Vec::new()).collect();
+        for (i, (id, text)) in items.iter().enumerate() {
+            match read_item::<Entry>(text, 0) {
+                Ok(entries) => {
+                    for e in entries {
+                        if self.injected(venue, e.seq) {
+                            refused[i].push(Refused::of(&e, "injected failure (test)".into()));
+                        } else {
+                            good.push((i, e));
+                        }
+                    }
                 }
-                Err(e) => bad.push((id, json, format!("unreadable entry: {e}"))),
+                Err(e) => refused[i].push(Refused {
+                    seq: seq_of_id(id).unwrap_or(0),
+                    json: text.clone(),
+                    error: format!("{e:#}"),
+                }),
             }
         }
-        if good.is_empty() {
-            return (venue, Written::Ok, Vec::new(), bad);
-        }
-        let all: Vec<HistoryEntry> = good.iter().map(|(_, _, h)| h.clone()).collect();
-        match self.dist.mysql.write_history(&all).await {
-            Ok(()) => {
-                let ids = good.into_iter().map(|(id, _, _)| id).collect();
-                return (venue, Written::Ok, ids, bad);
-            }
-            Err(e) if is_outage(&e) => return (venue, Written::Outage, Vec::new(), Vec::new()),
-            Err(_) => {}
-        }
-        // MySQL refused the batch: find the entries it refuses, write the rest.
-        let mut ok = Vec::new();
-        for (id, json, h) in good {
-            match self
-                .dist
-                .mysql
-                .write_history(std::slice::from_ref(&h))
-                .await
-            {
-                Ok(()) => ok.push(id),
-                Err(e) if is_outage(&e) => return (venue, Written::Outage, ok, Vec::new()),
-                Err(e) => bad.push((id, json, format!("{e:#}"))),
+        let mut entries = 0;
+        if !good.is_empty() {
+            let all: Vec<HistoryEntry> = good.iter().map(|(_, e)| e.history(venue)).collect();
+            match self.dist.mysql.write_history(&all).await {
+                Ok(()) => entries = all.len(),
+                Err(e) if is_outage(&e) => return None,
+                Err(_) => {
+                    // MySQL refused the batch: find the entries it refuses, write the rest.
+                    for ((i, e), h) in good.iter().zip(&all) {
+                        match self.dist.mysql.write_history(std::slice::from_ref(h)).await {
+                            Ok(()) => entries += 1,
+                            Err(err) if is_outage(&err) => return None,
+                            Err(err) => refused[*i].push(Refused::of(e, format!("{err:#}"))),
+                        }
+                    }
+                }
             }
         }
-        (venue, Written::Ok, ok, bad)
+        let (mut done, mut failed) = (Vec::new(), Vec::new());
+        for ((id, _), refused) in items.into_iter().zip(refused) {
+            if refused.is_empty() {
+                done.push(id);
+            } else {
+                failed.push((id, refused));
+            }
+        }
+        Some(Projected {
+            venue,
+            done,
+            entries,
+            refused: failed,
+        })
+    }
+
+    /// An item some of whose entries history refused: try again later, or after
+    /// [`MAX_FAILURES`] deliveries move those entries to the dead-letter stream and acknowledge
+    /// the item (its other entries are written).
+    async fn refused(
+        &mut self,
+        venue: i64,
+        id: String,
+        refused: Vec<Refused>,
+    ) -> anyhow::Result<()> {
+        let n = self.failures.entry((venue, id.clone())).or_insert(0);
+        *n += 1;
+        let n = *n;
+        for r in &refused {
+            tracing::warn!(venue, seq = r.seq, failures = n, error = %r.error, "history write failed");
+        }
+        if n < MAX_FAILURES {
+            self.retry_pending = true;
+            self.dist
+                .metrics
+                .projector_retries
+                .fetch_add(1, Ordering::Relaxed);
+            return Ok(());
+        }
+        for r in &refused {
+            self.dead_letter(venue, r, n).await?;
+        }
+        self.failures.remove(&(venue, id.clone()));
+        self.ack(venue, vec![id]).await
     }
 
     fn injected(&self, venue: i64, seq: u64) -> bool {
@@ -363,16 +378,8 @@ impl Projector {
         Ok(())
     }
 
-    async fn dead_letter(
-        &self,
-        venue: i64,
-        id: &str,
-        json: &str,
-        error: &str,
-        failures: u32,
-    ) -> anyhow::Result<()> {
-        tracing::error!(venue, entry = %id, error, "history entry moved to the dead-letter stream");
-        let seq = seq_of_id(id).unwrap_or(0);
+    async fn dead_letter(&self, venue: i64, r: &Refused, failures: u32) -> anyhow::Result<()> {
+        tracing::error!(venue, seq = r.seq, error = %r.error, "history entry moved to the dead-letter stream");
         let _: Value = self
             .client
             .custom(
@@ -381,13 +388,13 @@ impl Projector {
                     self.dist.key(venue, "dead"),
                     "*".into(),
                     "seq".into(),
-                    seq.to_string(),
+                    r.seq.to_string(),
                     "error".into(),
-                    error.to_owned(),
+                    r.error.clone(),
                     "failures".into(),
                     failures.to_string(),
                     "e".into(),
-                    json.to_owned(),
+                    r.json.clone(),
                 ],
             )
             .await?;
@@ -395,7 +402,35 @@ impl Projector {
             .metrics
             .dead_lettered
             .fetch_add(1, Ordering::Relaxed);
-        self.ack(venue, vec![id.to_owned()]).await
+        Ok(())
+    }
+}
+
+/// What one venue's round wrote.
+struct Projected {
+    venue: i64,
+    /// Items whose every entry is in history: to acknowledge.
+    done: Vec<String>,
+    /// Entries written.
+    entries: usize,
+    /// Items with entries history refused, and those entries.
+    refused: Vec<(String, Vec<Refused>)>,
+}
+
+/// An entry history refused, with why; what a dead letter holds.
+struct Refused {
+    seq: u64,
+    json: String,
+    error: String,
+}
+
+impl Refused {
+    fn of(e: &Entry, error: String) -> Self {
+        Self {
+            seq: e.seq,
+            json: serde_json::to_string(e).unwrap_or_default(),
+            error,
+        }
     }
 }
 
@@ -411,7 +446,8 @@ fn is_outage(e: &anyhow::Error) -> bool {
     }
 }
 
-/// The lowest seq the projector has not acknowledged yet: the log may be trimmed below it.
+/// The lowest item id (`0-<seq>`, its last entry's) the projector has not acknowledged yet:
+/// the log may be trimmed below it.
 pub(crate) async fn acked_below(redis: &Client, log: &str) -> anyhow::Result<u64> {
     // [count, smallest id, largest id, consumers]
     let pending: Value = match redis

@@ -4,7 +4,7 @@
 //! A caller is answered only after its entry is in the log (durable in Redis, ordered), and
 //! with exactly the outcome every instance will compute when it applies that entry.
 
-use super::{Appended, Dist, Entry, snapshot_due};
+use super::{Appended, Dist, Entry, snapshot_due, write_item};
 use crate::clock::now_ms;
 use crate::venues::{ExecError, VenueHandle, WRITE_QUEUE, WriteRequest};
 use app::domain::engine::Outcome;
@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use tokio::sync::{mpsc, watch};
 
-/// Most commands appended in one step (one script call, one pub/sub message).
+/// Most commands appended in one step (one script call, one log item, one pub/sub message).
 const MAX_BATCH: usize = 512;
 
 /// Attempts before a batch is refused: only reached when several instances keep winning
@@ -166,11 +166,11 @@ async fn write_batch(
             });
             return answer(requests, results);
         }
-        let json: Vec<String> = match entries.iter().map(serde_json::to_string).collect() {
-            Ok(j) => j,
+        let item = match write_item(&entries) {
+            Ok(item) => item,
             Err(e) => return refuse(requests, &anyhow::Error::new(e)),
         };
-        let done = match dist.append(venue.id, seq, &json).await {
+        let done = match dist.append(venue.id, seq, entries.len(), item).await {
             Ok(Appended::Done(new_seq)) => Some(new_seq),
             Ok(Appended::Conflict) => {
                 dist.metrics
@@ -244,8 +244,9 @@ async fn is_ours(dist: &Dist, venue_id: i64, seq: u64, nonce: &str) -> anyhow::R
         seq: u64,
         nonce: String,
     }
-    let found: Vec<Mark> = dist.read_after(venue_id, seq - 1, 1).await?;
+    let found = dist.read_after::<Mark>(venue_id, seq - 1, 1).await?;
     Ok(found
+        .entries
         .first()
         .is_some_and(|e| e.seq == seq && e.nonce == nonce))
 }

@@ -344,8 +344,36 @@ pub fn metric(text: &str, name: &str) -> Option<u64> {
         .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
 }
 
-/// Every log entry of the demo venue (id 1) straight from Redis: (seq, entry JSON).
+/// Every log entry of the demo venue (id 1) straight from Redis, in order.
 pub async fn log_entries(redis: &str, prefix: &str) -> Vec<Value> {
+    log_items(redis, prefix)
+        .await
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
+/// The demo venue's log stream items straight from Redis, in order: each one append's entries.
+pub async fn log_items(redis: &str, prefix: &str) -> Vec<Vec<Value>> {
+    let raw = redis_command(
+        redis,
+        "XRANGE",
+        vec![format!("{prefix}:v:1:log"), "-".into(), "+".into()],
+    )
+    .await;
+    server::dist::parse_entries(raw)
+        .expect("entries")
+        .into_iter()
+        .map(|(_, item)| server::dist::read_item::<Value>(&item, 0).expect("log item"))
+        .collect()
+}
+
+/// One Redis command on a connection of its own.
+pub async fn redis_command(
+    redis: &str,
+    cmd: &'static str,
+    args: Vec<String>,
+) -> fred::types::Value {
     use fred::prelude::*;
     let client = Builder::from_config(Config::from_url(redis).unwrap())
         .build()
@@ -353,17 +381,13 @@ pub async fn log_entries(redis: &str, prefix: &str) -> Vec<Value> {
     client.init().await.expect("Redis");
     let raw: fred::types::Value = client
         .custom(
-            fred::cmd!("XRANGE"),
-            vec![format!("{prefix}:v:1:log"), "-".into(), "+".into()],
+            fred::types::CustomCommand::new_static(cmd, None, false),
+            args,
         )
         .await
-        .expect("XRANGE");
+        .unwrap_or_else(|e| panic!("{cmd}: {e}"));
     let _ = client.quit().await;
-    server::dist::parse_entries(raw)
-        .expect("entries")
-        .into_iter()
-        .map(|(_, json)| serde_json::from_str(&json).expect("entry JSON"))
-        .collect()
+    raw
 }
 
 /// Wait until MySQL history holds `events` events for the demo venue.

@@ -2,6 +2,7 @@
 
 mod faults;
 mod helpers;
+mod items;
 mod timely;
 
 use futures_util::StreamExt;
