@@ -2,9 +2,9 @@
 //!
 //! - Log items (one append's entries each) are read in batches (`XREADGROUP`), their entries
 //!   written in one transaction per venue (`MySqlStore::write_history` is idempotent and
-//!   order-tolerant), and the items acknowledged only after the commit. While entries keep coming, rounds are [`GATHER`] apart. Every
-//!   instance runs one consumer; entries a dead instance had taken are claimed by the others
-//!   after [`CLAIM_IDLE`].
+//!   order-tolerant), and the items acknowledged only after the commit. While entries keep
+//!   coming, rounds are [`GATHER`] apart. Every instance runs one consumer; items a dead
+//!   instance had taken are claimed by the others after [`CLAIM_IDLE`].
 //! - MySQL unreachable (connection errors, pool timeouts) is an outage, not the entry's
 //!   fault: back off (up to [`MAX_BACKOFF`]) and retry forever; joins and calls never wait for
 //!   this. History catches up when MySQL is back.
@@ -131,27 +131,29 @@ impl Projector {
         for r in results {
             let Some(Projected {
                 venue,
+                wrote,
                 done,
-                entries,
+                done_entries,
                 refused,
             }) = r
             else {
                 outage = true;
                 continue;
             };
-            if entries > 0 {
-                let m = &self.dist.metrics;
-                m.projected.fetch_add(entries as u64, Ordering::Relaxed);
+            let m = &self.dist.metrics;
+            if wrote {
                 m.history_writes.fetch_add(1, Ordering::Relaxed);
             }
+            m.projected
+                .fetch_add(done_entries as u64, Ordering::Relaxed);
             for id in &done {
                 self.failures.remove(&(venue, id.clone()));
             }
             if !done.is_empty() {
                 self.ack(venue, done).await?;
             }
-            for (id, refused) in refused {
-                self.refused(venue, id, refused).await?;
+            for item in refused {
+                self.refused(venue, item).await?;
             }
         }
         if outage {
@@ -193,17 +195,18 @@ impl Projector {
                 }),
             }
         }
-        let mut entries = 0;
+        // Entries written, by item.
+        let mut written = vec![0; items.len()];
         if !good.is_empty() {
             let all: Vec<HistoryEntry> = good.iter().map(|(_, e)| e.history(venue)).collect();
             match self.dist.mysql.write_history(&all).await {
-                Ok(()) => entries = all.len(),
+                Ok(()) => good.iter().for_each(|(i, _)| written[*i] += 1),
                 Err(e) if is_outage(&e) => return None,
                 Err(_) => {
                     // MySQL refused the batch: find the entries it refuses, write the rest.
                     for ((i, e), h) in good.iter().zip(&all) {
                         match self.dist.mysql.write_history(std::slice::from_ref(h)).await {
-                            Ok(()) => entries += 1,
+                            Ok(()) => written[*i] += 1,
                             Err(err) if is_outage(&err) => return None,
                             Err(err) => refused[*i].push(Refused::of(e, format!("{err:#}"))),
                         }
@@ -211,31 +214,37 @@ impl Projector {
                 }
             }
         }
-        let (mut done, mut failed) = (Vec::new(), Vec::new());
-        for ((id, _), refused) in items.into_iter().zip(refused) {
+        let mut out = Projected {
+            venue,
+            wrote: written.iter().any(|&w| w > 0),
+            done: Vec::new(),
+            done_entries: 0,
+            refused: Vec::new(),
+        };
+        for (((id, _), refused), written) in items.into_iter().zip(refused).zip(written) {
             if refused.is_empty() {
-                done.push(id);
+                out.done.push(id);
+                out.done_entries += written;
             } else {
-                failed.push((id, refused));
+                out.refused.push(RefusedItem {
+                    id,
+                    written,
+                    refused,
+                });
             }
         }
-        Some(Projected {
-            venue,
-            done,
-            entries,
-            refused: failed,
-        })
+        Some(out)
     }
 
-    /// An item some of whose entries history refused: try again later, or after
-    /// [`MAX_FAILURES`] deliveries move those entries to the dead-letter stream and acknowledge
-    /// the item (its other entries are written).
-    async fn refused(
-        &mut self,
-        venue: i64,
-        id: String,
-        refused: Vec<Refused>,
-    ) -> anyhow::Result<()> {
+    /// An item some of whose entries history refused: try again later (its other entries are
+    /// written again, harmlessly), or after [`MAX_FAILURES`] deliveries move those entries to
+    /// the dead-letter stream and acknowledge the item.
+    async fn refused(&mut self, venue: i64, item: RefusedItem) -> anyhow::Result<()> {
+        let RefusedItem {
+            id,
+            written,
+            refused,
+        } = item;
         let n = self.failures.entry((venue, id.clone())).or_insert(0);
         *n += 1;
         let n = *n;
@@ -254,6 +263,10 @@ impl Projector {
             self.dead_letter(venue, r, n).await?;
         }
         self.failures.remove(&(venue, id.clone()));
+        self.dist
+            .metrics
+            .projected
+            .fetch_add(written as u64, Ordering::Relaxed);
         self.ack(venue, vec![id]).await
     }
 
@@ -409,12 +422,22 @@ impl Projector {
 /// What one venue's round wrote.
 struct Projected {
     venue: i64,
+    /// It committed a transaction.
+    wrote: bool,
     /// Items whose every entry is in history: to acknowledge.
     done: Vec<String>,
-    /// Entries written.
-    entries: usize,
-    /// Items with entries history refused, and those entries.
-    refused: Vec<(String, Vec<Refused>)>,
+    /// Their entries (`fila_history_projected_total` counts each entry once, when its item is
+    /// acknowledged).
+    done_entries: usize,
+    refused: Vec<RefusedItem>,
+}
+
+/// An item with entries history refused.
+struct RefusedItem {
+    id: String,
+    /// Its entries that were written.
+    written: usize,
+    refused: Vec<Refused>,
 }
 
 /// An entry history refused, with why; what a dead letter holds.
