@@ -125,6 +125,8 @@ pub struct Cluster {
     pub instances: Vec<Instance>,
     pub client: reqwest::Client,
     token: tokio::sync::OnceCell<String>,
+    /// `stop` ran (else `Drop` removes the database and keys).
+    stopped: bool,
 }
 
 impl Cluster {
@@ -149,6 +151,7 @@ impl Cluster {
             instances: Vec::new(),
             client: reqwest::Client::new(),
             token: tokio::sync::OnceCell::new(),
+            stopped: false,
         };
         // One after the other: the first one seeds the demo venue.
         for _ in 0..n {
@@ -323,6 +326,44 @@ impl Cluster {
         }
         drop_database(&self.database).await;
         delete_redis_prefix(&self.redis, &self.prefix).await;
+        self.stopped = true;
+    }
+}
+
+impl Drop for Cluster {
+    /// A test that fails panics before it reaches `stop`: its database and Redis keys are
+    /// removed all the same, so failed runs leave nothing behind. The test's runtime may be
+    /// going down, so this runs on a thread and runtime of its own.
+    fn drop(&mut self) {
+        if self.stopped {
+            return;
+        }
+        for inst in &mut self.instances {
+            if let Some(tx) = inst.shutdown.take() {
+                let _ = tx.send(());
+            }
+        }
+        let (database, redis, prefix) = (
+            self.database.clone(),
+            self.redis.clone(),
+            self.prefix.clone(),
+        );
+        let cleanup = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            rt.block_on(async {
+                let _ = tokio::time::timeout(Duration::from_secs(10), async {
+                    drop_database(&database).await;
+                    delete_redis_prefix(&redis, &prefix).await;
+                })
+                .await;
+            });
+        });
+        let _ = cleanup.join();
     }
 }
 
