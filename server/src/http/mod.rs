@@ -32,6 +32,7 @@ use leptos::prelude::LeptosOptions;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
+use tower::ServiceBuilder;
 use tower_http::set_header::SetResponseHeaderLayer;
 
 /// Largest request body we read. A join is ~100 bytes; 16 KiB leaves room and stops floods.
@@ -210,20 +211,26 @@ pub fn router(state: AppState) -> Router {
         )
         .fallback(api_not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        // No API request may hold a connection and a task forever (a stuck storage call, a
-        // client that never finishes its body). Sockets are unaffected once upgraded.
-        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            std::time::Duration::from_secs(state.config.request_timeout_secs.max(1)),
-        ))
-        // axum's own rejections (a plain GET on a socket route, a bad query string) are text:
-        // give every API client the same JSON error shape.
-        .layer(axum::middleware::map_response(json_errors))
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::CACHE_CONTROL,
-            HeaderValue::from_static("no-store"),
-        ));
+        // One stack, applied once: each `Router::layer` call boxes every route again, and a
+        // request then pays a clone, a boxed future and a move of itself per call.
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetResponseHeaderLayer::if_not_present(
+                    header::CACHE_CONTROL,
+                    HeaderValue::from_static("no-store"),
+                ))
+                .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+                // axum's own rejections (a plain GET on a socket route, a bad query string)
+                // are text: give every API client the same JSON error shape.
+                .layer(axum::middleware::map_response(json_errors))
+                // No API request may hold a connection and a task forever (a stuck storage
+                // call, a client that never finishes its body). Sockets are unaffected once
+                // upgraded.
+                .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+                    StatusCode::REQUEST_TIMEOUT,
+                    std::time::Duration::from_secs(state.config.request_timeout_secs.max(1)),
+                )),
+        );
 
     let routes = generate_route_list(app::App);
     let leptos_options = state.leptos.clone();
@@ -255,25 +262,29 @@ pub fn router(state: AppState) -> Router {
         >(page_context(&state), move |options| {
             app::shell(options, shell_assets.clone())
         }))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::REFERRER_POLICY,
-            HeaderValue::from_static("same-origin"),
-        ))
-        // No other site may frame the staff dashboard (clickjacking a "call next" button).
-        // Pages get a full policy with this response's script nonce (`page_csp`); everything
-        // else (JSON, files, error pages) at least may not be framed.
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static("frame-ancestors 'none'"),
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::X_FRAME_OPTIONS,
-            HeaderValue::from_static("DENY"),
-        ));
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetResponseHeaderLayer::if_not_present(
+                    header::X_FRAME_OPTIONS,
+                    HeaderValue::from_static("DENY"),
+                ))
+                // No other site may frame the staff dashboard (clickjacking a "call next"
+                // button). Pages get a full policy with this response's script nonce
+                // (`page_csp`); everything else (JSON, files, error pages) at least may not
+                // be framed.
+                .layer(SetResponseHeaderLayer::if_not_present(
+                    header::CONTENT_SECURITY_POLICY,
+                    HeaderValue::from_static("frame-ancestors 'none'"),
+                ))
+                .layer(SetResponseHeaderLayer::if_not_present(
+                    header::REFERRER_POLICY,
+                    HeaderValue::from_static("same-origin"),
+                ))
+                .layer(SetResponseHeaderLayer::if_not_present(
+                    header::X_CONTENT_TYPE_OPTIONS,
+                    HeaderValue::from_static("nosniff"),
+                )),
+        );
     // Only when customers reach us over HTTPS: HSTS on a plain-HTTP LAN box would lock
     // browsers out of it.
     let router = if state.config.public_url().starts_with("https://") {
