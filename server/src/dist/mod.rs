@@ -24,6 +24,7 @@
 //! filling gaps from the stream and resyncing from a snapshot when the stream no longer has
 //! them (trimmed) or the epoch changed (Redis lost its data).
 
+pub mod dead_letters;
 mod entry;
 mod follow;
 pub mod projector;
@@ -514,12 +515,12 @@ impl Dist {
 
     /// Dead letters of a venue's history, oldest first: (stream id, error, entry JSON).
     pub async fn dead_letters(&self, venue_id: i64) -> anyhow::Result<Vec<DeadLetter>> {
-        projector::dead_letters(self, venue_id).await
+        dead_letters::list(self, venue_id).await
     }
 
     /// Write a dead letter to history again; on success it leaves the dead-letter stream.
     pub async fn replay_dead_letter(&self, venue_id: i64, id: &str) -> anyhow::Result<bool> {
-        projector::replay(self, venue_id, id).await
+        dead_letters::replay(self, venue_id, id).await
     }
 
     /// Test hook: the follower drops every pub/sub message while `on` (the once-a-second

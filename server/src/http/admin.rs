@@ -137,9 +137,7 @@ pub async fn metrics(State(s): State<AppState>) -> Response {
             "# HELP fila_dead_letters history entries waiting in the dead-letter stream\n# TYPE fila_dead_letters gauge"
         );
         for v in &venues {
-            let n = crate::dist::projector::dead_letter_count(d, v.id)
-                .await
-                .unwrap_or(0);
+            let n = crate::dist::dead_letters::count(d, v.id).await.unwrap_or(0);
             let _ = writeln!(out, "fila_dead_letters{{venue=\"{}\"}} {n}", v.slug);
         }
         for v in &venues {
