@@ -66,7 +66,9 @@ pub(super) async fn replay(dist: &Dist, venue: i64, id: &str) -> anyhow::Result<
     };
     let entry: Entry = serde_json::from_str(&letter.entry)
         .context("the dead letter's entry cannot be decoded; it cannot be replayed")?;
-    dist.mysql.write_history(&[entry.history(venue)]).await?;
+    dist.mysql
+        .write_history(&[entry.into_history(venue)])
+        .await?;
     let _: Value = dist
         .redis
         .custom(

@@ -35,12 +35,13 @@ impl Entry {
         }
     }
 
-    pub fn history(&self, venue_id: i64) -> HistoryEntry {
+    /// What history records of this entry (its events and tickets move there).
+    pub fn into_history(self, venue_id: i64) -> HistoryEntry {
         HistoryEntry {
             venue_id,
             actor: self.actor,
-            events: self.events.clone(),
-            tickets: self.tickets.clone(),
+            events: self.events,
+            tickets: self.tickets,
         }
     }
 }

@@ -173,8 +173,10 @@ impl Projector {
     /// them. `None`: MySQL is not reachable (nothing counts against the entries).
     async fn write_venue(&self, venue: i64, items: Vec<(String, String)>) -> Option<Projected> {
         let _permit = self.permits.acquire().await;
-        // (index of the item, entry), and what history could not take, by item.
-        let mut good: Vec<(usize, Entry)> = Vec::new();
+        // What history is given, with (index of its item, seq), and what it could not take,
+        // by item.
+        let mut all: Vec<HistoryEntry> = Vec::new();
+        let mut good: Vec<(usize, u64)> = Vec::new();
         let mut refused: Vec<Vec<Refused>> = items.iter().map(|_| Vec::new()).collect();
         for (i, (id, text)) in items.iter().enumerate() {
             match read_item::<Entry>(text, 0) {
@@ -183,7 +185,8 @@ impl Projector {
                         if self.injected(venue, e.seq) {
                             refused[i].push(Refused::of(&e, "injected failure (test)".into()));
                         } else {
-                            good.push((i, e));
+                            good.push((i, e.seq));
+                            all.push(e.into_history(venue));
                         }
                     }
                 }
@@ -197,17 +200,20 @@ impl Projector {
         // Entries written, by item.
         let mut written = vec![0; items.len()];
         if !good.is_empty() {
-            let all: Vec<HistoryEntry> = good.iter().map(|(_, e)| e.history(venue)).collect();
             match self.dist.mysql.write_history(&all).await {
                 Ok(()) => good.iter().for_each(|(i, _)| written[*i] += 1),
                 Err(e) if is_outage(&e) => return None,
                 Err(_) => {
                     // MySQL refused the batch: find the entries it refuses, write the rest.
-                    for ((i, e), h) in good.iter().zip(&all) {
+                    for (&(i, seq), h) in good.iter().zip(&all) {
                         match self.dist.mysql.write_history(std::slice::from_ref(h)).await {
-                            Ok(()) => written[*i] += 1,
+                            Ok(()) => written[i] += 1,
                             Err(err) if is_outage(&err) => return None,
-                            Err(err) => refused[*i].push(Refused::of(e, format!("{err:#}"))),
+                            Err(err) => refused[i].push(Refused {
+                                seq,
+                                json: entry_json(&items[i].1, seq),
+                                error: format!("{err:#}"),
+                            }),
                         }
                     }
                 }
@@ -456,6 +462,16 @@ impl Refused {
     }
 }
 
+/// Entry `seq`'s JSON, read again from its item's text (only when history refused it: the
+/// entries given to history were moved there).
+fn entry_json(item: &str, seq: u64) -> String {
+    read_item::<serde_json::Value>(item, seq - 1)
+        .ok()
+        .and_then(|entries| entries.into_iter().next())
+        .map(|e| e.to_string())
+        .unwrap_or_default()
+}
+
 /// Connection trouble (retry forever) as opposed to MySQL refusing this data.
 fn is_outage(e: &anyhow::Error) -> bool {
     match e.downcast_ref::<sqlx::Error>() {
@@ -526,4 +542,20 @@ pub(super) fn flat_map(v: Value) -> HashMap<String, String> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::entry_json;
+    use serde_json::{Value, json};
+
+    #[test]
+    fn a_refused_entry_is_read_again_from_its_item() {
+        let item = r#"5 6 [{"seq":5,"x":1},{"seq":6,"x":2}]"#;
+        let read = |seq| serde_json::from_str::<Value>(&entry_json(item, seq)).unwrap();
+        assert_eq!(read(5), json!({"seq": 5, "x": 1}));
+        assert_eq!(read(6), json!({"seq": 6, "x": 2}));
+        // An earlier version's item holds the entry alone.
+        assert_eq!(entry_json(r#"{"seq":7}"#, 7), r#"{"seq":7}"#);
+    }
 }
