@@ -369,15 +369,22 @@ impl Drop for Cluster {
 
 /// `fila_log_seq{venue="demo"}` from an instance's `/metrics`.
 pub async fn log_seq(client: &reqwest::Client, inst: &Instance) -> Option<u64> {
-    let text = client
+    metric(
+        &metrics_text(client, inst).await?,
+        "fila_log_seq{venue=\"demo\"}",
+    )
+}
+
+/// An instance's `/metrics` text (`None`: it did not answer).
+pub async fn metrics_text(client: &reqwest::Client, inst: &Instance) -> Option<String> {
+    client
         .get(inst.url("/metrics"))
         .send()
         .await
         .ok()?
         .text()
         .await
-        .ok()?;
-    metric(&text, "fila_log_seq{venue=\"demo\"}")
+        .ok()
 }
 
 pub fn metric(text: &str, name: &str) -> Option<u64> {

@@ -94,15 +94,9 @@ async fn history_refusing_part_of_an_append_dead_letters_that_part_only() {
         assert!(tokio::time::Instant::now() < deadline, "items left pending");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let metrics = cluster
-        .client
-        .get(cluster.at(0).url("/metrics"))
-        .send()
+    let metrics = metrics_text(&cluster.client, cluster.at(0))
         .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        .expect("/metrics");
     assert_eq!(
         metric(&metrics, "fila_history_projected_total"),
         Some(entries.len() as u64 - JOINS / 2),

@@ -272,15 +272,9 @@ async fn a_failing_history_entry_is_dead_lettered_and_replays_once() {
     assert_eq!(letters.len(), 1, "{letters:?}");
     assert_eq!(letters[0]["seq"], seq + 1);
     assert_eq!(letters[0]["failures"], 3);
-    let metrics = cluster
-        .client
-        .get(cluster.at(1).url("/metrics"))
-        .send()
+    let metrics = metrics_text(&cluster.client, cluster.at(1))
         .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        .expect("/metrics");
     assert_eq!(
         metric(&metrics, "fila_dead_letters{venue=\"demo\"}"),
         Some(1),
