@@ -138,6 +138,7 @@ pub(crate) fn metric(text: &str, series: &str) -> Option<u64> {
 
 const LOG_SEQ: &str = r#"fila_log_seq{venue="demo"}"#;
 pub(crate) const APPEND_CONFLICTS: &str = "fila_log_append_conflicts_total";
+pub(crate) const APPENDS_SKIPPED: &str = "fila_log_appends_skipped_total";
 pub(crate) const STATE_COPIES: &str = "fila_writer_state_copies_total";
 pub(crate) const PROJECTED: &str = "fila_history_projected_total";
 pub(crate) const HISTORY_WRITES: &str = "fila_history_writes_total";
@@ -444,6 +445,11 @@ impl Deployment {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// CPU seconds all instances together have used so far.
+    pub(crate) fn cpu_secs(&self) -> Option<f64> {
+        self.instances().iter().map(|i| i.cpu_secs()).sum()
     }
 
     /// Each instance's count of `series` ([`APPEND_CONFLICTS`], [`STATE_COPIES`]; distributed

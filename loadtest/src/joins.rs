@@ -5,7 +5,7 @@
 
 use crate::deploy::{self, Deployment};
 use crate::mode::Mode;
-use crate::procfs::cpu_secs;
+use crate::procfs::{cpu_secs, since};
 use crate::{MAX_SCENARIO_TIME, ms, pct, show_counts};
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
@@ -113,6 +113,8 @@ struct JoinOutcome {
     /// burst, and each instance's append conflicts and copies of the whole venue state.
     converged: Option<(u64, Duration)>,
     conflicts: Vec<Option<u64>>,
+    /// Of those, appends the writer did not send: it had already seen a newer entry.
+    skipped: Vec<Option<u64>>,
     state_copies: Vec<Option<u64>>,
     redis_persistence: Option<String>,
     /// CPU seconds the Fila processes (all instances) used during the burst: a figure that
@@ -192,9 +194,10 @@ pub(crate) async fn join_burst(
     if let Some((seq, took)) = outcome.converged {
         println!(
             "distributed: every instance at log seq {seq} {} ms after the burst; append \
-             conflicts per instance: {}; state copies: {}",
+             conflicts per instance: {} (not sent: {}); state copies: {}",
             took.as_millis(),
             show_counts(&outcome.conflicts),
+            show_counts(&outcome.skipped),
             show_counts(&outcome.state_copies)
         );
     }
@@ -263,7 +266,7 @@ async fn join_burst_fila(
         .map(|i| format!("{}/api/v1/venues/demo/queues/bar/tickets", fila.base(i)))
         .collect();
     // CPU seconds used so far: the Fila instances together, each local service, this process.
-    let fila_cpu = || -> Option<f64> { fila.instances().iter().map(|i| i.cpu_secs()).sum() };
+    let fila_cpu = || fila.cpu_secs();
     let services = fila.service_pids();
     let services_now = || -> Vec<Option<f64>> {
         services
@@ -311,9 +314,10 @@ async fn join_burst_fila(
         }
         None => None,
     };
-    let (conflicts, state_copies) = if fila.is_distributed() {
+    let (conflicts, skipped, state_copies) = if fila.is_distributed() {
         (
             fila.counts(deploy::APPEND_CONFLICTS).await,
+            fila.counts(deploy::APPENDS_SKIPPED).await,
             fila.counts(deploy::STATE_COPIES).await,
         )
     } else {
@@ -347,6 +351,7 @@ async fn join_burst_fila(
         positions,
         converged,
         conflicts,
+        skipped,
         state_copies,
         redis_persistence: fila.redis_persistence().map(str::to_owned),
         server_cpu,
@@ -354,9 +359,4 @@ async fn join_burst_fila(
         clients_cpu,
         history,
     })
-}
-
-/// CPU seconds spent between two readings, when both were taken.
-fn since(now: Option<f64>, before: Option<f64>) -> Option<f64> {
-    Some(now? - before?)
 }

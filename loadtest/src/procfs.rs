@@ -16,6 +16,11 @@ pub(crate) fn cpu_secs(pid: &str) -> Option<f64> {
     stat_cpu_secs(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
 }
 
+/// CPU seconds spent between two readings, when both were taken.
+pub(crate) fn since(now: Option<f64>, before: Option<f64>) -> Option<f64> {
+    Some(now? - before?)
+}
+
 fn stat_cpu_secs(stat: &str) -> Option<f64> {
     // The command name (field 2) may hold spaces and parentheses; what follows its last ')'
     // is fixed: field 3 (state) first, so utime (14) and stime (15) are the 12th and 13th.

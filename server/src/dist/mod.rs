@@ -67,6 +67,8 @@ struct Snapshot {
 pub struct Metrics {
     pub appended: AtomicU64,
     pub append_conflicts: AtomicU64,
+    /// Conflicts seen before sending the append (also counted in `append_conflicts`).
+    pub appends_skipped: AtomicU64,
     /// Times a venue's writer copied the whole venue state (see `writer::Scratch`).
     pub state_copies: AtomicU64,
     pub resyncs: AtomicU64,

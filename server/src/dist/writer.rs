@@ -166,6 +166,25 @@ async fn write_batch(
             });
             return answer(requests, results);
         }
+        if venue.log_seq.load(Ordering::Acquire) != seq {
+            // The follower applied another instance's entry while this batch was applied, so
+            // the append would fail its compare-and-set: don't send it (Redis would take the
+            // whole text before refusing it). Try again from the newer state.
+            dist.metrics
+                .append_conflicts
+                .fetch_add(1, Ordering::Relaxed);
+            dist.metrics.appends_skipped.fetch_add(1, Ordering::Relaxed);
+            if let Some(undo) = undo
+                && undo.undo(&mut scratch)
+            {
+                *kept = Some(Scratch {
+                    state: scratch,
+                    seq,
+                    reloads,
+                });
+            }
+            continue;
+        }
         let item = match write_item(&entries) {
             Ok(item) => item,
             Err(e) => return refuse(requests, &anyhow::Error::new(e)),

@@ -96,6 +96,11 @@ pub async fn metrics(State(s): State<AppState>) -> Response {
                 &m.append_conflicts,
             ),
             (
+                "fila_log_appends_skipped_total",
+                "of those, appends not sent: this instance had already applied a newer entry",
+                &m.appends_skipped,
+            ),
+            (
                 "fila_writer_state_copies_total",
                 "times a venue writer copied the whole venue state",
                 &m.state_copies,
