@@ -6,7 +6,7 @@
 //! clients do not share threads with it. Each line the harness writes to its stdin broadcasts
 //! one frame (what a call next is for Fila).
 
-use crate::procfs::rss_kib;
+use crate::procfs::{cpu_secs, rss_kib};
 use anyhow::{Context, bail};
 use axum::extract::ws::{Message, Utf8Bytes, WebSocketUpgrade};
 use std::net::SocketAddr;
@@ -113,6 +113,11 @@ impl BaselineProcess {
     /// Resident memory of the baseline server, in KiB.
     pub(crate) fn rss_kib(&self) -> Option<u64> {
         rss_kib(&self.child.id()?.to_string())
+    }
+
+    /// CPU seconds the baseline server has used so far.
+    pub(crate) fn cpu_secs(&self) -> Option<f64> {
+        cpu_secs(&self.child.id()?.to_string())
     }
 
     pub(crate) async fn stop(mut self) {

@@ -9,6 +9,7 @@
 use crate::baseline::BaselineProcess;
 use crate::deploy::Deployment;
 use crate::mode::Mode;
+use crate::procfs::since;
 use crate::record;
 use crate::shard::{self, ShardWatcher, Shards, Side, WallClock, latencies_from_unix_ns};
 use crate::show_counts;
@@ -116,7 +117,7 @@ pub async fn run(
         }
         anyhow::Ok((outcome, base))
     };
-    let (outcome, (base_lat, base_rss)) = if shards == 0 {
+    let (outcome, (base_lat, base_rss, base_cpu)) = if shards == 0 {
         work.await?
     } else {
         // On timeout the run is dropped, and with it the deployment, shards and baselines.
@@ -160,6 +161,18 @@ pub async fn run(
         "ratio fila/baseline p99: {:.2}",
         ratio(fila_lat.p99(), base_lat.p99())
     );
+    if let (Some(f), Some(b)) = (outcome.calls_cpu, base_cpu) {
+        // A figure that holds when latencies are noise: the work each call costs the servers.
+        let per_call = |s: f64| s * 1e6 / calls.max(1) as f64;
+        println!(
+            "servers' CPU per call: fila {:.0} µs ({:.2} µs per watcher, all instances), \
+             baseline-ws {:.0} µs ({:.2} µs per watcher)",
+            per_call(f),
+            per_call(f) / watchers.max(1) as f64,
+            per_call(b),
+            per_call(b) / watchers.max(1) as f64,
+        );
+    }
     let several = outcome.memory.len() > 1;
     for (i, m) in outcome.memory.iter().enumerate() {
         if let (Some(a), Some(b)) = (m.rss_before, m.rss_after) {
@@ -228,6 +241,9 @@ struct Outcome {
     converged: Option<(u64, Duration)>,
     conflicts: Vec<Option<u64>>,
     redis_persistence: Option<String>,
+    /// CPU seconds the Fila instances used from the first call until every watcher heard
+    /// the last one.
+    calls_cpu: Option<f64>,
 }
 
 async fn run_fila(fila: &Deployment, watchers: usize, calls: usize) -> anyhow::Result<Outcome> {
@@ -248,11 +264,13 @@ async fn run_fila(fila: &Deployment, watchers: usize, calls: usize) -> anyhow::R
     let rss_before = rss_per_instance(fila);
     let seen = Watchers::connect(list).await?;
     let memory = memory(rss_before, rss_per_instance(fila), watchers);
+    let cpu_before = fila.cpu_secs();
     let starts = call_and_wait(&bar, &seen, calls, watchers).await?;
+    let calls_cpu = since(fila.cpu_secs(), cpu_before);
     let latencies = seen.latencies(&starts, |_| true).await;
     let n = fila.instances().len();
     check_positions(&seen.positions().await, |i| bar.position(i, calls), n)?;
-    finish(fila, latencies, memory, converged).await
+    finish(fila, latencies, memory, converged, calls_cpu).await
 }
 
 /// [`run_fila`] with the client sockets in the client shards: the same steps, except that
@@ -299,12 +317,14 @@ async fn run_fila_sharded(
     );
     let memory = memory(rss_before, rss_per_instance(fila), watchers);
     let clock = WallClock::new();
+    let cpu_before = fila.cpu_secs();
     let mut starts = Vec::with_capacity(calls);
     for k in 1..=calls {
         starts.push(Instant::now());
         bar.call_next().await?;
         shards.wait_updates(k).await?;
     }
+    let calls_cpu = since(fila.cpu_secs(), cpu_before);
     eprintln!(
         "fan-out: {calls} calls heard by every fila watcher, {:.0} s",
         clock_elapsed(&starts)
@@ -321,7 +341,7 @@ async fn run_fila_sharded(
     }
     let n = fila.instances().len();
     check_positions(&positions, |i| bar.position(i, calls), n)?;
-    finish(fila, latencies, memory, converged).await
+    finish(fila, latencies, memory, converged, calls_cpu).await
 }
 
 /// Seconds since the first call.
@@ -374,6 +394,7 @@ async fn finish(
     latencies: Latencies,
     memory: Vec<Memory>,
     converged: Option<(u64, Duration)>,
+    calls_cpu: Option<f64>,
 ) -> anyhow::Result<Outcome> {
     let conflicts = if fila.is_distributed() {
         fila.counts(crate::deploy::APPEND_CONFLICTS).await
@@ -386,12 +407,13 @@ async fn finish(
         converged,
         conflicts,
         redis_persistence: fila.redis_persistence().map(str::to_owned),
+        calls_cpu,
     })
 }
 
-/// The baseline's latencies, and its server's RSS (summed over its processes) before and
-/// after connecting.
-type BaselineRun = (Latencies, Option<(u64, u64)>);
+/// The baseline's latencies, its server's RSS (summed over its processes) before and after
+/// connecting, and the CPU seconds its servers used during the broadcasts.
+type BaselineRun = (Latencies, Option<(u64, u64)>, Option<f64>);
 
 /// The baseline: N sockets held by a minimal axum server in a process of its own; each
 /// "call" broadcasts one pre-serialized frame of a ticket update's size (the harness tells it
@@ -419,13 +441,19 @@ async fn baseline(
         .collect();
     let seen = Watchers::connect(list).await?;
     let after = base.rss_kib();
+    let cpu_before = base.cpu_secs();
     let mut starts = Vec::with_capacity(calls);
     for k in 1..=calls {
         starts.push(Instant::now());
         base.broadcast().await?;
         seen.wait_updates(k * watchers).await?;
     }
-    Ok((seen.latencies(&starts, |_| true).await, before.zip(after)))
+    let cpu = since(base.cpu_secs(), cpu_before);
+    Ok((
+        seen.latencies(&starts, |_| true).await,
+        before.zip(after),
+        cpu,
+    ))
 }
 
 /// The baseline spread like Fila: `processes` baseline servers (one per Fila instance),
@@ -474,6 +502,8 @@ async fn baseline_sharded_run(
         t0.elapsed().as_secs_f64()
     );
     let after = rss(bases);
+    let cpu = |bases: &[BaselineProcess]| bases.iter().map(|b| b.cpu_secs()).sum::<Option<f64>>();
+    let cpu_before = cpu(bases);
     let clock = WallClock::new();
     let mut starts = Vec::with_capacity(calls);
     for k in 1..=calls {
@@ -483,6 +513,7 @@ async fn baseline_sharded_run(
         }
         shards.wait_updates(k).await?;
     }
+    let cpu = since(cpu(bases), cpu_before);
     eprintln!(
         "fan-out: {calls} broadcasts heard by every baseline watcher, {:.0} s",
         clock_elapsed(&starts)
@@ -495,6 +526,7 @@ async fn baseline_sharded_run(
     Ok((
         latencies_from_unix_ns(&starts, &arrivals),
         before.zip(after),
+        cpu,
     ))
 }
 
