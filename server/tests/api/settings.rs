@@ -207,7 +207,8 @@ async fn the_time_zone_is_checked_made_canonical_and_kept() {
     let local_min = (now / 60 + 330).rem_euclid(7 * 1440);
     let (day_index, minute) = (((local_min / 1440 + 3) % 7) as usize, local_min % 1440);
     let at = |m: i64| format!("{:02}:{:02}", (m / 60) % 24, m % 60);
-    let (open, close) = (minute.saturating_sub(2), (minute + 30).min(1439));
+    // `minute` is an i64: `saturating_sub` would not stop at 0, and "00:-2" is refused.
+    let (open, close) = ((minute - 2).max(0), (minute + 30).min(1439));
     let resp = save_queue(
         &app,
         "bar",
