@@ -252,13 +252,14 @@ async fn run_fila(fila: &Deployment, watchers: usize, calls: usize) -> anyhow::R
     let bar = Bar::join(fila, calls, watchers).await?;
     // Every instance must know every ticket before its watchers connect.
     let converged = fila.converge().await?;
-    // Watcher i connects to instance i % N.
+    // Watcher i connects to instance i % N, from a loopback address of its side's own: from
+    // 127.0.0.1, the TIME_WAIT sockets of a few runs before used up its ephemeral ports.
     let list = (0..watchers)
         .map(|i| Watcher {
             url: bar.live_url(fila.base(i), i),
             expect: Some(bar.position(i, 0)),
             stalled: false,
-            source: None,
+            source: Some(shard::source_addr(Side::Fila, i)),
         })
         .collect();
     let rss_before = rss_per_instance(fila);
@@ -432,11 +433,11 @@ async fn baseline(
 ) -> anyhow::Result<BaselineRun> {
     let before = base.rss_kib();
     let list = (0..watchers)
-        .map(|_| Watcher {
+        .map(|i| Watcher {
             url: format!("ws://{}/ws", base.addr),
             expect: None,
             stalled: false,
-            source: None,
+            source: Some(shard::source_addr(Side::Baseline, i)),
         })
         .collect();
     let seen = Watchers::connect(list).await?;
