@@ -499,15 +499,34 @@ impl Dist {
                 self.init_log(seed).await?
             }
         };
-        tracing::info!(venue = %venue.slug, from = venue.log_seq(), to = snap.seq, "resync from snapshot");
-        venue.replace(snap.state, snap.seq, snap.at);
-        let read = self
-            .read_after::<Logged>(venue.id, snap.seq, READ_CHUNK)
-            .await?;
-        match venue.apply_logged(read.entries) {
-            Applied::Upto(_) => Ok(()),
-            other => anyhow::bail!("the log does not continue its snapshot: {other:?}"),
+        // The snapshot is caught up from the log before it replaces the venue's state: sockets
+        // take their ticket from the new state as soon as it is in, and a ticket joined after
+        // the snapshot must be there then (it was not, and its phone's socket was closed).
+        let (mut state, mut seq, mut at) = (snap.state, snap.seq, snap.at);
+        loop {
+            let Read { entries, full } =
+                self.read_after::<Logged>(venue.id, seq, READ_CHUNK).await?;
+            for e in &entries {
+                if e.seq != seq + 1 || e.replay(&mut state).is_none() {
+                    anyhow::bail!("the log does not continue its snapshot at seq {}", e.seq);
+                }
+                (seq, at) = (e.seq, e.at);
+            }
+            if !full || entries.is_empty() {
+                break;
+            }
         }
+        tracing::info!(venue = %venue.slug, from = venue.log_seq(), to = seq, snapshot = snap.seq, "resync from snapshot");
+        venue.replace(state, seq, at);
+        Ok(())
+    }
+
+    /// Test hook: resync every loaded venue from its snapshot and log, as after a divergence.
+    pub async fn resync_all(&self) -> anyhow::Result<()> {
+        for venue in self.handles() {
+            self.resync(&venue).await?;
+        }
+        Ok(())
     }
 
     /// The venue's last log seq in Redis (`None`: Redis has lost the venue's log).

@@ -100,3 +100,41 @@ async fn a_ticket_joined_on_one_instance_is_found_at_once_on_another() {
     cluster.at(1).dist.drop_messages(false);
     cluster.stop().await;
 }
+
+/// A resync (after a divergence, or a log the instance could not follow) replaces the venue's
+/// state with its latest snapshot caught up from the log. A phone watching a ticket joined
+/// after that snapshot keeps its socket through it: a fresh snapshot with its position, then
+/// the next call. Before, the state was replaced by the bare snapshot first, the socket found
+/// no such ticket and closed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_resync_keeps_the_socket_of_a_ticket_newer_than_the_snapshot() {
+    let cluster = Cluster::start(1).await;
+    let (status, watched) = cluster.join(0, "bar", "Watcher").await;
+    assert_eq!(status, 201, "{watched}");
+    let token = watched["token"].as_str().unwrap();
+    let mut ws = watch(
+        &cluster
+            .at(0)
+            .ws_url(&format!("/api/v1/tickets/{token}/live")),
+    )
+    .await;
+    until(&mut ws, "the first snapshot", |v| v["type"] == "snapshot").await;
+    for round in 0..3 {
+        cluster.at(0).dist.resync_all().await.expect("resync");
+        let v = until(&mut ws, "the snapshot after the resync", |v| {
+            v["type"] == "snapshot"
+        })
+        .await;
+        assert_eq!(v["position"], 1, "round {round}: {v}");
+    }
+    let (status, body) = cluster
+        .staff_post(
+            0,
+            "/api/v1/venues/demo/queues/bar/call-next",
+            serde_json::json!({"counter": "Bar 2"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    until(&mut ws, "the call", |v| v["status"] == "called").await;
+    cluster.stop().await;
+}
