@@ -19,18 +19,8 @@ async fn read_dead(
     start: &str,
     end: &str,
 ) -> anyhow::Result<Vec<DeadLetter>> {
-    let raw: Value = dist
-        .redis
-        .custom(
-            fred::cmd!("XRANGE"),
-            vec![
-                dist.key(venue, "dead"),
-                start.to_owned(),
-                end.to_owned(),
-                "COUNT".into(),
-                "500".into(),
-            ],
-        )
+    let raw = dist
+        .xrange(dist.key(venue, "dead"), start, end, 500)
         .await?;
     let mut out = Vec::new();
     for item in raw.into_array() {
