@@ -9,6 +9,7 @@ pub mod auth;
 pub mod error;
 pub mod extract;
 pub mod forms;
+mod headers;
 pub mod invites;
 pub mod join_code;
 pub mod limits;
@@ -33,7 +34,6 @@ use leptos_axum::{LeptosRoutes, generate_route_list};
 use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
 use tower::ServiceBuilder;
-use tower_http::set_header::SetResponseHeaderLayer;
 
 /// Largest request body we read. A join is ~100 bytes; 16 KiB leaves room and stops floods.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
@@ -215,14 +215,8 @@ pub fn router(state: AppState) -> Router {
         // request then pays a clone, a boxed future and a move of itself per call.
         .layer(
             ServiceBuilder::new()
-                .layer(SetResponseHeaderLayer::if_not_present(
-                    header::CACHE_CONTROL,
-                    HeaderValue::from_static("no-store"),
-                ))
+                .map_response(headers::api)
                 .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-                // axum's own rejections (a plain GET on a socket route, a bad query string)
-                // are text: give every API client the same JSON error shape.
-                .layer(axum::middleware::map_response(json_errors))
                 // No API request may hold a connection and a task forever (a stuck storage
                 // call, a client that never finishes its body). Sockets are unaffected once
                 // upgraded.
@@ -233,10 +227,11 @@ pub fn router(state: AppState) -> Router {
         );
 
     let routes = generate_route_list(app::App);
+    let hsts = state.config.public_url().starts_with("https://");
     let leptos_options = state.leptos.clone();
     let assets = state.assets.clone();
     let shell_assets = assets.clone();
-    let router = Router::new()
+    Router::new()
         .nest("/api/v1", api)
         .route("/api", get(openapi::api_page))
         .route("/api/{*rest}", get(api_not_found).post(api_not_found))
@@ -262,40 +257,10 @@ pub fn router(state: AppState) -> Router {
         >(page_context(&state), move |options| {
             app::shell(options, shell_assets.clone())
         }))
-        .layer(
-            ServiceBuilder::new()
-                .layer(SetResponseHeaderLayer::if_not_present(
-                    header::X_FRAME_OPTIONS,
-                    HeaderValue::from_static("DENY"),
-                ))
-                // No other site may frame the staff dashboard (clickjacking a "call next"
-                // button). Pages get a full policy with this response's script nonce
-                // (`page_csp`); everything else (JSON, files, error pages) at least may not
-                // be framed.
-                .layer(SetResponseHeaderLayer::if_not_present(
-                    header::CONTENT_SECURITY_POLICY,
-                    HeaderValue::from_static("frame-ancestors 'none'"),
-                ))
-                .layer(SetResponseHeaderLayer::if_not_present(
-                    header::REFERRER_POLICY,
-                    HeaderValue::from_static("same-origin"),
-                ))
-                .layer(SetResponseHeaderLayer::if_not_present(
-                    header::X_CONTENT_TYPE_OPTIONS,
-                    HeaderValue::from_static("nosniff"),
-                )),
-        );
-    // Only when customers reach us over HTTPS: HSTS on a plain-HTTP LAN box would lock
-    // browsers out of it.
-    let router = if state.config.public_url().starts_with("https://") {
-        router.layer(SetResponseHeaderLayer::if_not_present(
-            header::STRICT_TRANSPORT_SECURITY,
-            HeaderValue::from_static("max-age=31536000"),
-        ))
-    } else {
-        router
-    };
-    router.with_state(state)
+        .layer(tower::util::MapResponseLayer::new(move |resp| {
+            headers::security(resp, hsts)
+        }))
+        .with_state(state)
 }
 
 async fn method_not_allowed() -> ApiError {
@@ -304,41 +269,6 @@ async fn method_not_allowed() -> ApiError {
         "method_not_allowed",
         "this route does not take that method; see /api/v1/openapi.json",
     )
-}
-
-/// Rewrite any non-JSON error response into `{"error": {"code", "message"}}`.
-async fn json_errors(resp: axum::response::Response) -> axum::response::Response {
-    let status = resp.status();
-    let is_json = resp
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
-    if !(status.is_client_error() || status.is_server_error()) || is_json {
-        return resp;
-    }
-    let body = axum::body::to_bytes(resp.into_body(), 4096)
-        .await
-        .unwrap_or_default();
-    let text = String::from_utf8_lossy(&body);
-    let message = if text.trim().is_empty() {
-        status
-            .canonical_reason()
-            .unwrap_or("request refused")
-            .to_owned()
-    } else {
-        text.trim().to_owned()
-    };
-    let code = match status {
-        StatusCode::BAD_REQUEST => "bad_request",
-        StatusCode::NOT_FOUND => "not_found",
-        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
-        StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
-        StatusCode::UPGRADE_REQUIRED => "upgrade_required",
-        StatusCode::REQUEST_TIMEOUT => "timeout",
-        s if s.is_server_error() => "internal",
-        _ => "bad_request",
-    };
-    ApiError::new(status, code, message).into_response()
 }
 
 async fn api_not_found() -> ApiError {
