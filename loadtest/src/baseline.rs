@@ -1,10 +1,17 @@
-//! The WebSocket baseline: a minimal axum server that holds sockets configured like Fila's
-//! ticket sockets (4 KiB read buffer, no write buffer), greets each with a small snapshot-like
-//! frame and then forwards every frame broadcast to it. It runs as a child process of its own
-//! (`fila-load serve-baseline-ws`), like Fila: its RSS counts server sockets only, its sockets
-//! count against its own open-files limit, and it has a runtime of its own, so the harness's
-//! clients do not share threads with it. Each line the harness writes to its stdin broadcasts
-//! one frame (what a call next is for Fila).
+//! The baseline server: a minimal axum server with two routes.
+//! - baseline-ws, `/ws`: holds sockets configured like Fila's ticket sockets (4 KiB read
+//!   buffer, no write buffer), greets each with a small snapshot-like frame and then forwards
+//!   every frame broadcast to it. Each line the harness writes to the server's stdin
+//!   broadcasts one frame (what a call next is for Fila).
+//! - baseline-http, `POST /join`: a trivial JSON route. It parses the body and answers with a
+//!   pre-serialized JSON object the size of Fila's answer to a join, so its clients read what
+//!   Fila's read.
+//!
+//! It runs as a child process of its own (`fila-load serve-baseline`), like Fila: its RSS
+//! counts server sockets only, its sockets count against its own open-files limit, and it has
+//! a runtime of its own, so the harness's clients do not share threads with it (a server on
+//! the clients' runtime is woken on the thread that wrote the request, which no server in
+//! another process can be).
 
 use crate::procfs::{cpu_secs, rss_kib};
 use anyhow::{Context, bail};
@@ -17,39 +24,76 @@ use tokio::sync::broadcast;
 /// Same size as Fila's ticket update frame.
 pub(crate) const UPDATE_FRAME: &str = r#"{"type":"update","offset":12345,"status":"waiting","position":1234,"eta_seconds":148080,"counter":null,"calls":0,"queue":"bar","queue_name":"Bar"}"#;
 
-/// The baseline app on `/ws`, and the sender whose frames reach every socket.
-pub(crate) fn ws_app() -> (axum::Router, broadcast::Sender<Utf8Bytes>) {
+/// Same size as Fila's answer to a join (a ticket), with the same headers: what the
+/// baseline-http route answers, so that the clients of both runs read the same bytes.
+const JOIN_ANSWER: &str = r#"{"id":1,"number":"A001","token":"01a23d7f03e5327a3b199f27da01e2947f0a430e20c157d435a764fb8cf7","status":"waiting","position":1,"eta_seconds":120,"queue":"bar","queue_name":"Bar","venue":"demo","venue_name":"Demo Bar & Grill","name":"Guest 1","party_size":2,"notes":null,"walk_in":false,"counter":null,"calls":0,"joined_at":1796328063973,"called_at":null,"finished_at":null,"offset":1}"#;
+
+/// The headers Fila sends with an API answer besides content type and length.
+const API_HEADERS: [(&str, &str); 5] = [
+    ("cache-control", "no-store"),
+    ("x-content-type-options", "nosniff"),
+    ("referrer-policy", "same-origin"),
+    ("content-security-policy", "frame-ancestors 'none'"),
+    ("x-frame-options", "DENY"),
+];
+
+/// baseline-http: parse the join, answer with [`JOIN_ANSWER`].
+async fn join(axum::Json(body): axum::Json<serde_json::Value>) -> axum::response::Response {
+    use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+    use axum::response::IntoResponse;
+    if !body["name"].is_string() {
+        return StatusCode::UNPROCESSABLE_ENTITY.into_response();
+    }
+    let mut answer = (StatusCode::CREATED, JOIN_ANSWER).into_response();
+    let headers = answer.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    for (name, value) in API_HEADERS {
+        headers.insert(
+            HeaderName::from_static(name),
+            HeaderValue::from_static(value),
+        );
+    }
+    answer
+}
+
+/// The baseline app (`/ws` and `/join`), and the sender whose frames reach every socket.
+pub(crate) fn app() -> (axum::Router, broadcast::Sender<Utf8Bytes>) {
     let (tx, _) = broadcast::channel::<Utf8Bytes>(1024);
     let sender = tx.clone();
-    let app = axum::Router::new().route(
-        "/ws",
-        axum::routing::get(move |ws: WebSocketUpgrade| {
-            let mut rx = sender.subscribe();
-            async move {
-                ws.read_buffer_size(4096).write_buffer_size(0).on_upgrade(
-                    move |mut socket| async move {
-                        let hello = Utf8Bytes::from_static(r#"{"type":"snapshot"}"#);
-                        if socket.send(Message::Text(hello)).await.is_err() {
-                            return;
-                        }
-                        while let Ok(frame) = rx.recv().await {
-                            if socket.send(Message::Text(frame)).await.is_err() {
-                                break;
+    let app = axum::Router::new()
+        .route(
+            "/ws",
+            axum::routing::get(move |ws: WebSocketUpgrade| {
+                let mut rx = sender.subscribe();
+                async move {
+                    ws.read_buffer_size(4096).write_buffer_size(0).on_upgrade(
+                        move |mut socket| async move {
+                            let hello = Utf8Bytes::from_static(r#"{"type":"snapshot"}"#);
+                            if socket.send(Message::Text(hello)).await.is_err() {
+                                return;
                             }
-                        }
-                    },
-                )
-            }
-        }),
-    );
+                            while let Ok(frame) = rx.recv().await {
+                                if socket.send(Message::Text(frame)).await.is_err() {
+                                    break;
+                                }
+                            }
+                        },
+                    )
+                }
+            }),
+        )
+        .route("/join", axum::routing::post(join));
     (app, tx)
 }
 
-/// The child side (`fila-load serve-baseline-ws`): serve on a free loopback port, print the
+/// The child side (`fila-load serve-baseline`): serve on a free loopback port, print the
 /// address, broadcast one [`UPDATE_FRAME`] per line read from stdin, and exit once stdin
 /// closes, i.e. when the harness that started it is gone.
 pub(crate) async fn serve_child() -> anyhow::Result<()> {
-    let (app, tx) = ws_app();
+    let (app, tx) = app();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     println!("{}", listener.local_addr()?);
     tokio::spawn(async move { axum::serve(listener, app).await });
@@ -80,7 +124,7 @@ impl BaselineProcess {
     pub(crate) async fn start() -> anyhow::Result<Self> {
         let exe = std::env::current_exe().context("cannot find fila-load's own binary")?;
         let mut child = tokio::process::Command::new(exe)
-            .arg("serve-baseline-ws")
+            .arg("serve-baseline")
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .kill_on_drop(true)
@@ -118,6 +162,11 @@ impl BaselineProcess {
     /// CPU seconds the baseline server has used so far.
     pub(crate) fn cpu_secs(&self) -> Option<f64> {
         cpu_secs(&self.child.id()?.to_string())
+    }
+
+    /// baseline-http's route.
+    pub(crate) fn join_url(&self) -> String {
+        format!("http://{}/join", self.addr)
     }
 
     pub(crate) async fn stop(mut self) {

@@ -142,6 +142,9 @@ pub(crate) const APPENDS_SKIPPED: &str = "fila_log_appends_skipped_total";
 pub(crate) const STATE_COPIES: &str = "fila_writer_state_copies_total";
 pub(crate) const PROJECTED: &str = "fila_history_projected_total";
 pub(crate) const HISTORY_WRITES: &str = "fila_history_writes_total";
+/// Embedded mode: SQLite transactions, and the commands they made durable.
+pub(crate) const WRITER_COMMITS: &str = "fila_writer_commits_total";
+pub(crate) const WRITER_COMMANDS: &str = "fila_writer_commands_total";
 
 /// The database and the Redis keys of one distributed run.
 struct DistResources {

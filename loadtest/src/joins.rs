@@ -3,31 +3,17 @@
 //! every process spent (Fila, the clients, a local MariaDB and Redis), and checks that every
 //! acknowledged join is in the line at its exact position.
 
+use crate::baseline::BaselineProcess;
 use crate::deploy::{self, Deployment};
 use crate::mode::Mode;
 use crate::procfs::{cpu_secs, since};
 use crate::{MAX_SCENARIO_TIME, ms, pct, show_counts};
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
-use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
-
-/// The baseline: a trivial axum JSON route in this process.
-async fn baseline_http() -> anyhow::Result<String> {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr: SocketAddr = listener.local_addr()?;
-    let app = axum::Router::new().route(
-        "/join",
-        axum::routing::post(|axum::Json(body): axum::Json<Value>| async move {
-            axum::Json(json!({"ok": true, "name": body["name"], "position": 1}))
-        }),
-    );
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    Ok(format!("http://{addr}/join"))
-}
 
 struct BurstResult {
     elapsed: Duration,
@@ -126,6 +112,8 @@ struct JoinOutcome {
     clients_cpu: Option<f64>,
     /// Distributed mode: the history projection, which runs behind the burst.
     history: Option<HistoryCatchUp>,
+    /// Embedded mode: the SQLite transactions the burst took, and the commands they held.
+    commits: Option<(u64, u64)>,
 }
 
 /// When MySQL history held the whole burst, and what the burst cost until then.
@@ -152,11 +140,12 @@ pub(crate) async fn join_burst(
     let outcome = outcome?;
     cleanup?;
 
-    let base_url = baseline_http().await?;
-    let own_before = cpu_secs("self");
-    let base_run = burst(vec![base_url], joins, concurrency).await;
-    // The baseline's server runs in this process: its CPU is the clients' and the server's.
-    let base_cpu = since(cpu_secs("self"), own_before);
+    let base = BaselineProcess::start().await?;
+    let (own_before, base_before) = (cpu_secs("self"), base.cpu_secs());
+    let base_run = burst(vec![base.join_url()], joins, concurrency).await;
+    let base_clients_cpu = since(cpu_secs("self"), own_before);
+    let base_cpu = since(base.cpu_secs(), base_before);
+    base.stop().await;
 
     let fila_run = &outcome.run;
     let positions = &outcome.positions;
@@ -208,12 +197,21 @@ pub(crate) async fn join_burst(
             per_join(cpu)
         );
     }
-    if let (Some(clients), Some(base)) = (outcome.clients_cpu, base_cpu) {
+    if let (Some(clients), Some(base_clients), Some(base)) =
+        (outcome.clients_cpu, base_clients_cpu, base_cpu)
+    {
         println!(
-            "clients' CPU during the burst: {:.0} µs per join; baseline-http, clients and \
-             server together: {:.0} µs per request",
+            "clients' CPU during the burst: {:.0} µs per join; baseline-http: server {:.0} \
+             and clients {:.0} µs per request",
             per_join(clients),
-            per_join(base)
+            per_join(base),
+            per_join(base_clients)
+        );
+    }
+    if let Some((commits, commands)) = outcome.commits {
+        println!(
+            "SQLite transactions during the burst: {commits}, {:.1} commands per transaction",
+            commands as f64 / commits.max(1) as f64
         );
     }
     if !outcome.services_cpu.is_empty() {
@@ -274,6 +272,17 @@ async fn join_burst_fila(
             .map(|(_, pid)| cpu_secs(&pid.to_string()))
             .collect()
     };
+    // Embedded mode: the writer's counters (the demo's setup committed some already).
+    let writer_counts = || async {
+        let commits = fila.counts(deploy::WRITER_COMMITS).await;
+        let commands = fila.counts(deploy::WRITER_COMMANDS).await;
+        commits
+            .first()
+            .copied()
+            .flatten()
+            .zip(commands.first().copied().flatten())
+    };
+    let writer_before = writer_counts().await;
     let (fila_before, services_before, own_before) = (fila_cpu(), services_now(), cpu_secs("self"));
     let run = burst(urls, joins, concurrency).await;
     let burst_end = Instant::now();
@@ -288,6 +297,10 @@ async fn join_burst_fila(
             .collect()
     };
     let services_cpu = services_spent();
+    let commits = match (writer_before, writer_counts().await) {
+        (Some((c0, n0)), Some((c1, n1))) => Some((c1 - c0, n1 - n0)),
+        _ => None,
+    };
     let converged = fila.converge().await?;
     let history = match converged {
         Some((seq, _)) => {
@@ -358,5 +371,6 @@ async fn join_burst_fila(
         services_cpu,
         clients_cpu,
         history,
+        commits,
     })
 }

@@ -160,9 +160,9 @@ enum Scenario {
         #[arg(long, default_value_t = 1_000)]
         watchers: usize,
     },
-    /// Internal: the memory scenario's baseline server, in a process of its own.
+    /// Internal: the baseline server (baseline-ws and baseline-http), in a process of its own.
     #[command(hide = true)]
-    ServeBaselineWs,
+    ServeBaseline,
     /// Internal: a fan-out client shard, driven by the harness through stdin and stdout.
     #[command(hide = true)]
     ClientShard,
@@ -172,7 +172,7 @@ enum Scenario {
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match &cli.scenario {
-        Scenario::ServeBaselineWs => return baseline::serve_child().await,
+        Scenario::ServeBaseline => return baseline::serve_child().await,
         Scenario::ClientShard => return shard::serve_child().await,
         Scenario::Chart {
             input,
@@ -247,7 +247,7 @@ async fn run(cli: &Cli, mode: &Mode) -> anyhow::Result<()> {
             check_watchers(watchers, 1)?;
             storm::run(&cli.fila, mode, watchers).await
         }
-        Scenario::ServeBaselineWs | Scenario::ClientShard | Scenario::Chart { .. } => {
+        Scenario::ServeBaseline | Scenario::ClientShard | Scenario::Chart { .. } => {
             unreachable!("handled in main")
         }
     }

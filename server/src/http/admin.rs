@@ -11,7 +11,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use std::fmt::Write;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 #[utoipa::path(get, path = "/api/v1/venues/{venue}/dead-letters", tag = "staff",
     summary = "History entries MySQL refused 3 times (distributed mode; managers and owners). Always empty in embedded mode.",
@@ -67,6 +67,15 @@ pub async fn replay_dead_letter(
     }
 }
 
+/// One counter in Prometheus text format.
+fn counter(out: &mut String, name: &str, help: &str, value: &AtomicU64) {
+    let _ = writeln!(
+        out,
+        "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
+        value.load(Ordering::Relaxed)
+    );
+}
+
 /// Prometheus text format. Counters are this instance's; `fila_dead_letters` is the number
 /// waiting per venue (the same on every instance).
 pub async fn metrics(State(s): State<AppState>) -> Response {
@@ -82,6 +91,22 @@ pub async fn metrics(State(s): State<AppState>) -> Response {
         "# TYPE fila_sockets gauge\nfila_sockets {}",
         s.sockets.load(Ordering::Relaxed)
     );
+    if let Some(m) = s.venues.writer_metrics() {
+        for (name, help, v) in [
+            (
+                "fila_writer_commits_total",
+                "SQLite transactions the writer committed",
+                &m.commits,
+            ),
+            (
+                "fila_writer_commands_total",
+                "commands those transactions made durable",
+                &m.commands,
+            ),
+        ] {
+            counter(&mut out, name, help, v);
+        }
+    }
     if let Some(d) = s.venues.dist() {
         let m = &d.metrics;
         for (name, help, v) in [
@@ -131,11 +156,7 @@ pub async fn metrics(State(s): State<AppState>) -> Response {
                 &m.dead_lettered,
             ),
         ] {
-            let _ = writeln!(
-                out,
-                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
-                v.load(Ordering::Relaxed)
-            );
+            counter(&mut out, name, help, v);
         }
         let _ = writeln!(
             out,

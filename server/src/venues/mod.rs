@@ -11,7 +11,7 @@
 mod recent;
 pub mod time_zone;
 pub mod views;
-mod writer;
+pub mod writer;
 
 use crate::dist::{Dist, Logged};
 use crate::store::{SqliteStore, Store};
@@ -264,7 +264,7 @@ pub(crate) struct WriteRequest {
 }
 
 enum Backend {
-    Embedded(mpsc::Sender<WriteRequest>),
+    Embedded(mpsc::Sender<WriteRequest>, Arc<writer::Metrics>),
     Distributed(Arc<Dist>),
 }
 
@@ -291,13 +291,14 @@ impl Venues {
                 map.insert(slug, VenueHandle::new(state));
             }
         }
-        let writer = tokio::spawn(writer::run(store.clone(), rx, stopping));
+        let metrics = Arc::new(writer::Metrics::default());
+        let writer = tokio::spawn(writer::run(store.clone(), rx, stopping, metrics.clone()));
         Ok((
             Arc::new(Self {
                 map: RwLock::new(map),
                 loading: tokio::sync::Mutex::new(()),
                 store: Store::Sqlite(store),
-                backend: Backend::Embedded(tx),
+                backend: Backend::Embedded(tx, metrics),
             }),
             writer,
         ))
@@ -340,7 +341,7 @@ impl Venues {
             return Ok(Some(v.clone()));
         }
         let handle = match &self.backend {
-            Backend::Embedded(_) => match self.store.load_venue(slug).await? {
+            Backend::Embedded(..) => match self.store.load_venue(slug).await? {
                 Some(state) => VenueHandle::new(state),
                 None => return Ok(None),
             },
@@ -377,7 +378,7 @@ impl Venues {
             reply,
         };
         let writer = match &self.backend {
-            Backend::Embedded(w) => w,
+            Backend::Embedded(w, _) => w,
             Backend::Distributed(_) => venue.log_writer.get().ok_or(ExecError::ShuttingDown)?,
         };
         writer
@@ -395,7 +396,15 @@ impl Venues {
     pub fn dist(&self) -> Option<&Arc<Dist>> {
         match &self.backend {
             Backend::Distributed(d) => Some(d),
-            Backend::Embedded(_) => None,
+            Backend::Embedded(..) => None,
+        }
+    }
+
+    /// Embedded mode: what the writer has committed so far.
+    pub fn writer_metrics(&self) -> Option<&writer::Metrics> {
+        match &self.backend {
+            Backend::Embedded(_, m) => Some(m),
+            Backend::Distributed(_) => None,
         }
     }
 }

@@ -11,6 +11,7 @@ use app::domain::apply;
 use app::domain::engine::Outcome;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::{mpsc, oneshot, watch};
 
 /// Most commands committed in one transaction: large enough to absorb a door-opening burst,
@@ -19,10 +20,20 @@ pub const MAX_BATCH: usize = 1024;
 
 type Reply = oneshot::Sender<Result<Outcome, ExecError>>;
 
+/// Counters for `/metrics`: commands per commit is what one fsync buys.
+#[derive(Default)]
+pub struct Metrics {
+    /// SQLite transactions committed.
+    pub commits: AtomicU64,
+    /// Commands those transactions made durable.
+    pub commands: AtomicU64,
+}
+
 pub(super) async fn run(
     store: SqliteStore,
     mut rx: mpsc::Receiver<WriteRequest>,
     mut stopping: watch::Receiver<bool>,
+    metrics: Arc<Metrics>,
 ) {
     let mut last_now = 0;
     let mut requests = Vec::with_capacity(MAX_BATCH);
@@ -46,12 +57,17 @@ pub(super) async fn run(
         // Time never runs backwards within the log, even if the wall clock does.
         let now = now_ms().max(last_now);
         last_now = now;
-        commit_batch(&store, std::mem::take(&mut requests), now).await;
+        commit_batch(&store, std::mem::take(&mut requests), now, &metrics).await;
     }
     tracing::info!(task = "venue-writer", "stopped: no more commands");
 }
 
-async fn commit_batch(store: &SqliteStore, requests: Vec<WriteRequest>, now: i64) {
+async fn commit_batch(
+    store: &SqliteStore,
+    requests: Vec<WriteRequest>,
+    now: i64,
+    metrics: &Metrics,
+) {
     let mut batch = Batch::default();
     let mut touched: HashMap<i64, Arc<VenueHandle>> = HashMap::new();
     let mut accepted: Vec<(Reply, Outcome, Arc<VenueHandle>)> = Vec::new();
@@ -137,6 +153,10 @@ async fn commit_batch(store: &SqliteStore, requests: Vec<WriteRequest>, now: i64
         }
         return;
     }
+    metrics.commits.fetch_add(1, Ordering::Relaxed);
+    metrics
+        .commands
+        .fetch_add(accepted.len() as u64, Ordering::Relaxed);
     for (reply, outcome, venue) in accepted {
         for e in &outcome.events {
             // No receivers is fine: nobody is watching this venue right now.

@@ -141,3 +141,33 @@ async fn pages_only_run_scripts_from_us_or_with_this_responses_nonce() {
     nonces.dedup();
     assert_eq!(nonces.len(), 3, "a new nonce per response");
 }
+
+/// `name value` of one series in `/metrics`.
+async fn metric(app: &TestApp, name: &str) -> u64 {
+    let text = app.get("/metrics").await.text().await.unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in /metrics:\n{text}"))
+}
+
+#[tokio::test]
+async fn metrics_count_the_writers_transactions_and_what_they_made_durable() {
+    let app = spawn_app().await;
+    let (commits, commands) = (
+        metric(&app, "fila_writer_commits_total").await,
+        metric(&app, "fila_writer_commands_total").await,
+    );
+    let names: Vec<String> = (0..5).map(|i| format!("Guest {i}")).collect();
+    let joins = names.iter().map(|name| app.try_join("bar", name, 2));
+    for resp in futures_util::future::join_all(joins).await {
+        assert_eq!(resp.status(), 201);
+    }
+    let token = app.join("bar", "Ana", 2).await.token.unwrap();
+    assert_eq!(app.cancel(&token).await.status(), 200);
+    // The engine refuses a second cancel: nothing to make durable, nothing counted.
+    assert_eq!(app.cancel(&token).await.status(), 409);
+    let commits = metric(&app, "fila_writer_commits_total").await - commits;
+    let commands = metric(&app, "fila_writer_commands_total").await - commands;
+    assert_eq!(commands, 7);
+    assert!((3..=7).contains(&commits), "{commits} transactions");
+}
