@@ -99,6 +99,21 @@ impl Scratch {
         });
         (scratch, last_at)
     }
+
+    /// The copy after a batch that was not appended: back at `seq` if the batch can be taken
+    /// back (joins only), else none, and the next attempt clones the venue afresh.
+    fn taken_back(
+        mut state: app::domain::VenueState,
+        undo: Option<JoinUndo>,
+        seq: u64,
+        reloads: u64,
+    ) -> Option<Scratch> {
+        undo?.undo(&mut state).then_some(Scratch {
+            state,
+            seq,
+            reloads,
+        })
+    }
 }
 
 async fn write_batch(
@@ -174,15 +189,7 @@ async fn write_batch(
                 .append_conflicts
                 .fetch_add(1, Ordering::Relaxed);
             dist.metrics.appends_skipped.fetch_add(1, Ordering::Relaxed);
-            if let Some(undo) = undo
-                && undo.undo(&mut scratch)
-            {
-                *kept = Some(Scratch {
-                    state: scratch,
-                    seq,
-                    reloads,
-                });
-            }
+            *kept = Scratch::taken_back(scratch, undo, seq, reloads);
             continue;
         }
         let item = match write_item(&entries) {
@@ -233,17 +240,8 @@ async fn write_batch(
                 return answer(requests, results);
             }
             None => {
-                // Lost the race: the copy goes back to `seq` if the batch can be taken back,
-                // and the next attempt replays what the others appended.
-                if let Some(undo) = undo
-                    && undo.undo(&mut scratch)
-                {
-                    *kept = Some(Scratch {
-                        state: scratch,
-                        seq,
-                        reloads,
-                    });
-                }
+                // Lost the race: the next attempt replays what the others appended.
+                *kept = Scratch::taken_back(scratch, undo, seq, reloads);
                 if let Err(e) = dist.catch_up(venue).await {
                     tracing::warn!(venue = %venue.slug, error = %format!("{e:#}"), "catch-up failed");
                     last_error = Some(e);
