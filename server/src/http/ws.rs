@@ -282,7 +282,7 @@ fn update_message(venue: &VenueHandle, names: &mut Names, w: &Watch) -> Utf8Byte
         .queue
         .as_ref()
         .map_or(("", ""), |(_, slug, name)| (slug.as_str(), name.as_str()));
-    let update = UpdateFrame {
+    json(&UpdateFrame {
         offset: w.offset,
         status: w.status.as_str(),
         position: w.position,
@@ -291,10 +291,7 @@ fn update_message(venue: &VenueHandle, names: &mut Names, w: &Watch) -> Utf8Byte
         calls: w.calls,
         queue,
         queue_name,
-    };
-    let mut out = Vec::with_capacity(256);
-    serde_json::to_writer(&mut out, &update).expect("protocol types serialize");
-    Utf8Bytes::from(String::from_utf8(out).expect("serde_json writes UTF-8"))
+    })
 }
 
 /// [`TicketMessage::Update`] with borrowed strings: serializes exactly as it does (a test
