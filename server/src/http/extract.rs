@@ -3,9 +3,35 @@
 use super::error::ApiError;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, JsonRejection};
-use axum::extract::{FromRequest, Request};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
+use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
+use std::net::{IpAddr, SocketAddr};
+
+/// The client's address for rate limits ([`super::limits::client_ip`]): read from the
+/// request in place, where a `HeaderMap` argument would copy every header of every join.
+pub struct ClientIp(pub IpAddr);
+
+impl FromRequestParts<super::AppState> for ClientIp {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &super::AppState,
+    ) -> Result<Self, ApiError> {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(peer)| *peer)
+            .ok_or_else(|| ApiError::from(anyhow::anyhow!("the server gave no peer address")))?;
+        Ok(Self(super::limits::client_ip(
+            peer,
+            &parts.headers,
+            state.config.trust_proxy,
+        )))
+    }
+}
 
 /// A JSON body (`Content-Type: application/json` required).
 pub struct ApiJson<T>(pub T);

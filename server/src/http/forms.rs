@@ -44,7 +44,16 @@ pub async fn join(
         .and_then(|Query(q)| q.into_iter().find(|(k, _)| k == "code").map(|(_, v)| v));
     let field = |name: &str| posted(&fields, name).map(str::to_owned);
     let result = match read_join_form(field, code) {
-        Ok((queue, body)) => public::join_queue(&s, peer, &headers, &venue, &queue, body).await,
+        Ok((queue, body)) => {
+            public::join_queue(
+                &s,
+                super::limits::client_ip(peer, &headers, s.config.trust_proxy),
+                &venue,
+                &queue,
+                body,
+            )
+            .await
+        }
         Err(message) => Err(ApiError::unprocessable("invalid_form", message)),
     };
     match result {

@@ -27,7 +27,7 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, FromRef, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use error::ApiError;
 use leptos::prelude::LeptosOptions;
 use leptos_axum::{LeptosRoutes, generate_route_list};
@@ -112,129 +112,14 @@ impl AppState {
 }
 
 pub fn router(state: AppState) -> Router {
-    let api = Router::new()
-        .route("/openapi.json", get(openapi::openapi_json))
-        .route("/venues/{venue}", get(public::venue_info))
-        .route("/venues/{venue}/queues/{queue}/tickets", post(public::join))
-        .route(
-            "/tickets/{token}",
-            get(public::get_ticket).delete(public::cancel_ticket),
-        )
-        .route("/tickets/{token}/live", get(ws::ticket_live))
-        .route("/venues/{venue}/display", get(public::display))
-        .route("/venues/{venue}/display/ws", get(ws::display_live))
-        .route("/screens/pair", post(screens::pair))
-        .route("/venues/{venue}/join-link", get(join_code::join_link))
-        .route(
-            "/venues/{venue}/join-code",
-            get(join_code::get_settings).post(join_code::set_settings),
-        )
-        .route("/venues/{venue}/screens", get(screens::list))
-        .route(
-            "/venues/{venue}/screens/pairing-code",
-            post(screens::pairing_code),
-        )
-        .route(
-            "/venues/{venue}/screens/settings",
-            get(screens::settings).post(screens::set_settings),
-        )
-        .route(
-            "/venues/{venue}/screens/{id}",
-            axum::routing::delete(screens::revoke),
-        )
-        .route("/venues/{venue}/qr.svg", get(public::qr_svg))
-        .route("/auth/login", post(auth::login))
-        .route("/auth/logout", post(auth::logout))
-        .route("/auth/me", get(auth::me))
-        .route("/auth/password", post(auth::change_password))
-        .route(
-            "/venues/{venue}/staff/{email}/reset-password",
-            post(auth::reset_staff_password),
-        )
-        .route("/venues/{venue}/staff", get(auth::list_staff))
-        .route(
-            "/venues/{venue}/staff/{email}",
-            axum::routing::delete(auth::remove_staff),
-        )
-        .route(
-            "/venues/{venue}/staff/{email}/role",
-            post(auth::change_role),
-        )
-        .route("/invites/{token}", get(invites::show))
-        .route("/invites/{token}/accept", post(invites::accept))
-        .route("/venues/{venue}/invites", post(invites::invite))
-        .route(
-            "/venues/{venue}/queues",
-            get(staff::queues).post(settings::add_queue),
-        )
-        .route(
-            "/venues/{venue}/queues/{queue}",
-            axum::routing::delete(settings::remove_queue),
-        )
-        .route(
-            "/venues/{venue}/queues/{queue}/settings",
-            post(settings::queue_settings),
-        )
-        .route("/venues/{venue}/counters", post(settings::add_counter))
-        .route(
-            "/venues/{venue}/counters/{counter}",
-            post(settings::rename_counter).delete(settings::remove_counter),
-        )
-        .route("/venues/{venue}/name", post(settings::rename_venue))
-        .route("/venues/{venue}/time-zone", post(settings::set_time_zone))
-        .route("/venues/{venue}/audit", get(staff::audit))
-        .route("/venues/{venue}/dead-letters", get(admin::dead_letters))
-        .route(
-            "/venues/{venue}/dead-letters/{id}/replay",
-            post(admin::replay_dead_letter),
-        )
-        .route("/venues/{venue}/ws", get(ws::staff_live))
-        .route(
-            "/venues/{venue}/queues/{queue}/call-next",
-            post(staff::call_next),
-        )
-        .route(
-            "/venues/{venue}/queues/{queue}/walk-ins",
-            post(staff::walk_in),
-        )
-        .route(
-            "/venues/{venue}/queues/{queue}/limit",
-            post(settings::queue_limit),
-        )
-        .route(
-            "/venues/{venue}/queues/{queue}/{action}",
-            post(staff::queue_action),
-        )
-        .route(
-            "/venues/{venue}/tickets/{id}/{action}",
-            post(staff::ticket_action),
-        )
-        .fallback(api_not_found)
-        .method_not_allowed_fallback(method_not_allowed)
-        // One stack, applied once: each `Router::layer` call boxes every route again, and a
-        // request then pays a clone, a boxed future and a move of itself per call.
-        .layer(
-            ServiceBuilder::new()
-                .map_response(headers::api)
-                .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-                // No API request may hold a connection and a task forever (a stuck storage
-                // call, a client that never finishes its body). Sockets are unaffected once
-                // upgraded.
-                .layer(tower_http::timeout::TimeoutLayer::with_status_code(
-                    StatusCode::REQUEST_TIMEOUT,
-                    std::time::Duration::from_secs(state.config.request_timeout_secs.max(1)),
-                )),
-        );
-
-    let routes = generate_route_list(app::App);
     let hsts = state.config.public_url().starts_with("https://");
+    let api = api_routes(&state, hsts);
+    let routes = generate_route_list(app::App);
     let leptos_options = state.leptos.clone();
     let assets = state.assets.clone();
     let shell_assets = assets.clone();
     Router::new()
-        .nest("/api/v1", api)
         .route("/api", get(openapi::api_page))
-        .route("/api/{*rest}", get(api_not_found).post(api_not_found))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(admin::metrics))
@@ -260,7 +145,146 @@ pub fn router(state: AppState) -> Router {
         .layer(tower::util::MapResponseLayer::new(move |resp| {
             headers::security(resp, hsts)
         }))
+        // Merged after the site's layer, not nested under it: the API's own stack sets the
+        // same security headers, and a join passes two wrappers fewer (the site's layer and
+        // the prefix-stripping a nested router adds, which rebuilds every request's URI).
+        .merge(api)
         .with_state(state)
+}
+
+/// The REST API under `/api/v1` (and every other `/api/...` path, answered as an API 404),
+/// with the stack every API response passes: security and API headers, the body limit,
+/// the timeout.
+fn api_routes(state: &AppState, hsts: bool) -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/openapi.json", get(openapi::openapi_json))
+        .route("/api/v1/venues/{venue}", get(public::venue_info))
+        .route(
+            "/api/v1/venues/{venue}/queues/{queue}/tickets",
+            post(public::join),
+        )
+        .route(
+            "/api/v1/tickets/{token}",
+            get(public::get_ticket).delete(public::cancel_ticket),
+        )
+        .route("/api/v1/tickets/{token}/live", get(ws::ticket_live))
+        .route("/api/v1/venues/{venue}/display", get(public::display))
+        .route("/api/v1/venues/{venue}/display/ws", get(ws::display_live))
+        .route("/api/v1/screens/pair", post(screens::pair))
+        .route(
+            "/api/v1/venues/{venue}/join-link",
+            get(join_code::join_link),
+        )
+        .route(
+            "/api/v1/venues/{venue}/join-code",
+            get(join_code::get_settings).post(join_code::set_settings),
+        )
+        .route("/api/v1/venues/{venue}/screens", get(screens::list))
+        .route(
+            "/api/v1/venues/{venue}/screens/pairing-code",
+            post(screens::pairing_code),
+        )
+        .route(
+            "/api/v1/venues/{venue}/screens/settings",
+            get(screens::settings).post(screens::set_settings),
+        )
+        .route(
+            "/api/v1/venues/{venue}/screens/{id}",
+            axum::routing::delete(screens::revoke),
+        )
+        .route("/api/v1/venues/{venue}/qr.svg", get(public::qr_svg))
+        .route("/api/v1/auth/login", post(auth::login))
+        .route("/api/v1/auth/logout", post(auth::logout))
+        .route("/api/v1/auth/me", get(auth::me))
+        .route("/api/v1/auth/password", post(auth::change_password))
+        .route(
+            "/api/v1/venues/{venue}/staff/{email}/reset-password",
+            post(auth::reset_staff_password),
+        )
+        .route("/api/v1/venues/{venue}/staff", get(auth::list_staff))
+        .route(
+            "/api/v1/venues/{venue}/staff/{email}",
+            axum::routing::delete(auth::remove_staff),
+        )
+        .route(
+            "/api/v1/venues/{venue}/staff/{email}/role",
+            post(auth::change_role),
+        )
+        .route("/api/v1/invites/{token}", get(invites::show))
+        .route("/api/v1/invites/{token}/accept", post(invites::accept))
+        .route("/api/v1/venues/{venue}/invites", post(invites::invite))
+        .route(
+            "/api/v1/venues/{venue}/queues",
+            get(staff::queues).post(settings::add_queue),
+        )
+        .route(
+            "/api/v1/venues/{venue}/queues/{queue}",
+            axum::routing::delete(settings::remove_queue),
+        )
+        .route(
+            "/api/v1/venues/{venue}/queues/{queue}/settings",
+            post(settings::queue_settings),
+        )
+        .route(
+            "/api/v1/venues/{venue}/counters",
+            post(settings::add_counter),
+        )
+        .route(
+            "/api/v1/venues/{venue}/counters/{counter}",
+            post(settings::rename_counter).delete(settings::remove_counter),
+        )
+        .route("/api/v1/venues/{venue}/name", post(settings::rename_venue))
+        .route(
+            "/api/v1/venues/{venue}/time-zone",
+            post(settings::set_time_zone),
+        )
+        .route("/api/v1/venues/{venue}/audit", get(staff::audit))
+        .route(
+            "/api/v1/venues/{venue}/dead-letters",
+            get(admin::dead_letters),
+        )
+        .route(
+            "/api/v1/venues/{venue}/dead-letters/{id}/replay",
+            post(admin::replay_dead_letter),
+        )
+        .route("/api/v1/venues/{venue}/ws", get(ws::staff_live))
+        .route(
+            "/api/v1/venues/{venue}/queues/{queue}/call-next",
+            post(staff::call_next),
+        )
+        .route(
+            "/api/v1/venues/{venue}/queues/{queue}/walk-ins",
+            post(staff::walk_in),
+        )
+        .route(
+            "/api/v1/venues/{venue}/queues/{queue}/limit",
+            post(settings::queue_limit),
+        )
+        .route(
+            "/api/v1/venues/{venue}/queues/{queue}/{action}",
+            post(staff::queue_action),
+        )
+        .route(
+            "/api/v1/venues/{venue}/tickets/{id}/{action}",
+            post(staff::ticket_action),
+        )
+        // Any other path under /api, whatever its method: an API 404, not the site's page.
+        .route("/api/{*rest}", any(api_not_found))
+        .method_not_allowed_fallback(method_not_allowed)
+        // One stack, applied once: each `Router::layer` call boxes every route again, and a
+        // request then pays a clone, a boxed future and a move of itself per call.
+        .layer(
+            ServiceBuilder::new()
+                .map_response(move |resp| headers::security(headers::api(resp), hsts))
+                .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+                // No API request may hold a connection and a task forever (a stuck storage
+                // call, a client that never finishes its body). Sockets are unaffected once
+                // upgraded.
+                .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+                    StatusCode::REQUEST_TIMEOUT,
+                    std::time::Duration::from_secs(state.config.request_timeout_secs.max(1)),
+                )),
+        )
 }
 
 async fn method_not_allowed() -> ApiError {

@@ -2,18 +2,17 @@
 
 use super::AppState;
 use super::error::ApiError;
-use super::extract::ApiJson;
-use super::limits::client_ip;
+use super::extract::{ApiJson, ClientIp};
 use crate::secrets::ticket_token;
 use crate::venues::VenueHandle;
 use crate::venues::views;
 use app::domain::{Command, CustomerName, PartySize, TicketId, parse_notes};
 use app::protocol::*;
 use axum::Json;
-use axum::extract::{ConnectInfo, Path, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use std::net::SocketAddr;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -92,12 +91,11 @@ pub(super) fn ticket_response(
         (status = 422, body = ErrorBody, description = "Invalid name, party size or notes")))]
 pub async fn join(
     State(s): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    ClientIp(ip): ClientIp,
     Path((venue, queue)): Path<(String, String)>,
     ApiJson(body): ApiJson<JoinRequest>,
 ) -> Result<(StatusCode, Json<TicketView>), ApiError> {
-    let ticket = join_queue(&s, peer, &headers, &venue, &queue, body).await?;
+    let ticket = join_queue(&s, ip, &venue, &queue, body).await?;
     Ok((StatusCode::CREATED, Json(ticket)))
 }
 
@@ -105,8 +103,7 @@ pub async fn join(
 /// without the app (`forms::join`). Same checks and limits either way.
 pub(super) async fn join_queue(
     s: &AppState,
-    peer: SocketAddr,
-    headers: &HeaderMap,
+    ip: IpAddr,
     venue: &str,
     queue: &str,
     body: JoinRequest,
@@ -119,7 +116,6 @@ pub(super) async fn join_queue(
     super::join_code::check(s, &v, code.as_deref()).await?;
     // Checked after validation, so a typo does not use up someone's allowance.
     let now = Instant::now();
-    let ip = client_ip(peer, headers, s.config.trust_proxy);
     s.limits.join_per_ip.check(&format!("{venue}|{ip}"), now).map_err(|wait| {
         ApiError::too_many(
             "rate_limited",

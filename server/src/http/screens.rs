@@ -80,11 +80,9 @@ pub async fn pairing_code(State(s): State<AppState>, at: StaffAt) -> Result<Resp
         (status = 429, body = ErrorBody)))]
 pub async fn pair(
     State(s): State<AppState>,
-    headers: HeaderMap,
-    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
+    super::extract::ClientIp(ip): super::extract::ClientIp,
     ApiJson(body): ApiJson<PairRequest>,
 ) -> Result<Response, ApiError> {
-    let ip = super::limits::client_ip(peer, &headers, s.config.trust_proxy);
     s.limits
         .pairing_per_ip
         .check(&ip.to_string(), std::time::Instant::now())

@@ -452,6 +452,11 @@ async fn unknown_api_routes_are_404_json() {
         assert_error(app.get(path).await, 404, "not_found").await;
         let resp = app.post_json(path, &json!({})).await;
         assert_error(resp, 404, "not_found").await;
+        // Any method, with the API's headers: never the site's HTML page.
+        let resp = app.client.delete(app.url(path)).send().await.unwrap();
+        assert_eq!(resp.headers()["cache-control"], "no-store", "{path}");
+        assert_eq!(resp.headers()["x-frame-options"], "DENY", "{path}");
+        assert_error(resp, 404, "not_found").await;
     }
     assert_eq!(state(&app).await, before);
 }
