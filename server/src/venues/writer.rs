@@ -157,10 +157,13 @@ async fn commit_batch(
     metrics
         .commands
         .fetch_add(accepted.len() as u64, Ordering::Relaxed);
+    // The batch's rows are the accepted commands' events in order: watchers get those
+    // copies, moved, rather than a second clone of each.
+    let mut committed = batch.events.into_iter();
     for (reply, outcome, venue) in accepted {
-        for e in &outcome.events {
+        for row in committed.by_ref().take(outcome.events.len()) {
             // No receivers is fine: nobody is watching this venue right now.
-            let _ = venue.events.send(super::Live::Event(Arc::new(e.clone())));
+            let _ = venue.events.send(super::Live::Event(Arc::new(row.event)));
         }
         if let Some(last) = outcome.events.last() {
             venue.changed.send_replace(last.offset);
