@@ -12,16 +12,16 @@
 
 use super::AppState;
 use super::error::ApiError;
+use super::extract::ClientIp;
 use super::public;
 use app::FormRefusal;
 use app::pages::join::read_join_form;
 use axum::Form;
 use axum::body::Body;
 use axum::extract::rejection::{FormRejection, QueryRejection};
-use axum::extract::{ConnectInfo, OriginalUri, Path, Query, State};
+use axum::extract::{OriginalUri, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, Request, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use std::net::SocketAddr;
 
 type Fields = Vec<(String, String)>;
 
@@ -29,7 +29,7 @@ type Fields = Vec<(String, String)>;
 /// the page's query string (the form posts to the page's own address).
 pub async fn join(
     State(s): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientIp(ip): ClientIp,
     OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
     Path(venue): Path<String>,
@@ -44,16 +44,7 @@ pub async fn join(
         .and_then(|Query(q)| q.into_iter().find(|(k, _)| k == "code").map(|(_, v)| v));
     let field = |name: &str| posted(&fields, name).map(str::to_owned);
     let result = match read_join_form(field, code) {
-        Ok((queue, body)) => {
-            public::join_queue(
-                &s,
-                super::limits::client_ip(peer, &headers, s.config.trust_proxy),
-                &venue,
-                &queue,
-                body,
-            )
-            .await
-        }
+        Ok((queue, body)) => public::join_queue(&s, ip, &venue, &queue, body).await,
         Err(message) => Err(ApiError::unprocessable("invalid_form", message)),
     };
     match result {
