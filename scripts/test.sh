@@ -43,7 +43,8 @@ say "Load harness smoke run (checks correctness at small N; speed is for docs/BE
 cargo build -p loadtest
 # Each watcher is two sockets on this machine (client and server); raise the soft limit.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || ulimit -n 4096 2>/dev/null || true
-"$CARGO_TARGET_DIR/debug/fila-load" --fila "$CARGO_TARGET_DIR/debug/fila" join-burst --joins 300 --concurrency 16
+# Two rounds, each with its own deployment; the grep checks the rounds' summary was printed.
+OUT="$(mktemp)"; "$CARGO_TARGET_DIR/debug/fila-load" --fila "$CARGO_TARGET_DIR/debug/fila" join-burst --joins 300 --concurrency 16 --rounds 2 | tee "$OUT"; grep -q '^ratio fila/baseline joins/s over 2 rounds: median' "$OUT"; rm -f "$OUT"
 "$CARGO_TARGET_DIR/debug/fila-load" --fila "$CARGO_TARGET_DIR/debug/fila" fan-out --watchers 50 --calls 5
 R="$(mktemp -d)"; "$CARGO_TARGET_DIR/debug/fila-load" --fila "$CARGO_TARGET_DIR/debug/fila" fan-out --watchers 20 --calls 3 --record "$R/runs.jsonl"; "$CARGO_TARGET_DIR/debug/fila-load" chart --input "$R/runs.jsonl" --output "$R/fanout.svg"; grep -q '<polyline' "$R/fanout.svg"; rm -rf "$R"
 # Distributed mode, three instances on this machine's MariaDB and Redis (own database and prefix).

@@ -127,12 +127,68 @@ struct HistoryCatchUp {
     services_cpu: Vec<(&'static str, f64)>,
 }
 
+/// `rounds` bursts, each against a fresh deployment and then the baseline; with more than
+/// one, the ratios' median and range, so one noisy moment on a small machine decides nothing.
 pub(crate) async fn join_burst(
     bin: &Path,
     mode: &Mode,
     joins: usize,
     concurrency: usize,
+    rounds: usize,
 ) -> anyhow::Result<()> {
+    let mut ratios = Vec::with_capacity(rounds);
+    let mut cpu_per_join = Vec::with_capacity(rounds);
+    for round in 1..=rounds {
+        if rounds > 1 {
+            println!("round {round} of {rounds}");
+        }
+        let (ratio, cpu) = one_round(bin, mode, joins, concurrency).await?;
+        ratios.push(ratio);
+        cpu_per_join.extend(cpu);
+        if rounds > 1 {
+            println!();
+        }
+    }
+    if rounds > 1 {
+        println!(
+            "ratio fila/baseline joins/s over {rounds} rounds: median {:.2}, lowest {:.2}, \
+             highest {:.2}; at least 0.5 in {} of {rounds}",
+            median(&mut ratios),
+            ratios.first().copied().unwrap_or_default(),
+            ratios.last().copied().unwrap_or_default(),
+            ratios.iter().filter(|r| **r >= 0.5).count()
+        );
+        if !cpu_per_join.is_empty() {
+            println!(
+                "fila server CPU per join over {} rounds: median {:.0} µs, lowest {:.0}, highest {:.0}",
+                cpu_per_join.len(),
+                median(&mut cpu_per_join),
+                cpu_per_join.first().copied().unwrap_or_default(),
+                cpu_per_join.last().copied().unwrap_or_default()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The middle value (the mean of the two middle ones for an even count); sorts `v`.
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
+}
+
+/// One burst against a fresh deployment, then one against the baseline, with the full
+/// report. Returns the ratio of joins/s and Fila's CPU per join in µs (where measured).
+async fn one_round(
+    bin: &Path,
+    mode: &Mode,
+    joins: usize,
+    concurrency: usize,
+) -> anyhow::Result<(f64, Option<f64>)> {
     let fila = Deployment::start(bin, mode).await?;
     // Explicit finally: the deployment is removed whether the run succeeded or not.
     let outcome = join_burst_fila(&fila, joins, concurrency).await;
@@ -176,10 +232,8 @@ pub(crate) async fn join_burst(
             r.errors
         );
     }
-    println!(
-        "ratio fila/baseline joins/s: {:.2}",
-        rate(fila_run) / rate(&base_run)
-    );
+    let ratio = rate(fila_run) / rate(&base_run);
+    println!("ratio fila/baseline joins/s: {ratio:.2}");
     if let Some((seq, took)) = outcome.converged {
         println!(
             "distributed: every instance at log seq {seq} {} ms after the burst; append \
@@ -251,7 +305,7 @@ pub(crate) async fn join_burst(
     if !exact || fila_run.errors > 0 {
         bail!("join burst lost or misplaced joins");
     }
-    Ok(())
+    Ok((ratio, outcome.server_cpu.map(per_join)))
 }
 
 /// The burst against Fila, and the queue as instance 1 sees it once all instances agree.
@@ -373,4 +427,22 @@ async fn join_burst_fila(
         history,
         commits,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::median;
+
+    #[test]
+    fn median_of_odd_and_even_counts() {
+        let mut odd = [0.61, 0.44, 0.52];
+        assert_eq!(median(&mut odd), 0.52);
+        assert_eq!(
+            odd,
+            [0.44, 0.52, 0.61],
+            "sorted, so the range is at the ends"
+        );
+        assert_eq!(median(&mut [0.4, 0.6, 0.5, 0.3]), 0.45);
+        assert!(median(&mut []).is_nan());
+    }
 }

@@ -95,6 +95,10 @@ enum Scenario {
         joins: usize,
         #[arg(long, default_value_t = 256)]
         concurrency: usize,
+        /// Repeat the burst and its baseline R times (a fresh deployment each time) and print
+        /// the median ratio with its range: one run on a noisy machine decides nothing.
+        #[arg(long, default_value_t = 1)]
+        rounds: usize,
     },
     /// Live positions pushed to N watchers, K calls.
     FanOut {
@@ -193,11 +197,18 @@ async fn main() -> anyhow::Result<()> {
 
 async fn run(cli: &Cli, mode: &Mode) -> anyhow::Result<()> {
     match cli.scenario {
-        Scenario::JoinBurst { joins, concurrency } => {
+        Scenario::JoinBurst {
+            joins,
+            concurrency,
+            rounds,
+        } => {
             if joins == 0 || joins > 1_000_000 || concurrency == 0 || concurrency > 4096 {
                 bail!("joins must be 1..=1000000 and concurrency 1..=4096");
             }
-            joins::join_burst(&cli.fila, mode, joins, concurrency).await
+            if rounds == 0 || rounds > 20 {
+                bail!("rounds must be 1..=20");
+            }
+            joins::join_burst(&cli.fila, mode, joins, concurrency, rounds).await
         }
         Scenario::FanOut {
             watchers,
