@@ -267,16 +267,21 @@ impl MySqlStore {
         prefix: &str,
     ) -> anyhow::Result<i64> {
         // INSERT ... SELECT: MySQL does not allow a subquery on the target table in VALUES.
-        let r = sqlx::query(
-            "INSERT INTO queues (venue_id, slug, name, prefix, sort_order) \
-             SELECT ?, ?, ?, ?, COUNT(*) FROM queues WHERE venue_id = ?",
-        )
-        .bind(venue_id)
-        .bind(slug.to_owned())
-        .bind(name.to_owned())
-        .bind(prefix.to_owned())
-        .bind(venue_id)
-        .execute(&self.pool)
+        // It share-locks the venue's queue rows, then waits for the venue's row, which a
+        // history write holds while it goes on to update a queue's status: InnoDB breaks
+        // that deadlock by rolling this statement back, and then it is run again.
+        let r = retry_deadlocks(|| {
+            sqlx::query(
+                "INSERT INTO queues (venue_id, slug, name, prefix, sort_order) \
+                 SELECT ?, ?, ?, ?, COUNT(*) FROM queues WHERE venue_id = ?",
+            )
+            .bind(venue_id)
+            .bind(slug.to_owned())
+            .bind(name.to_owned())
+            .bind(prefix.to_owned())
+            .bind(venue_id)
+            .execute(&self.pool)
+        })
         .await
         .map_err(|e| unique_violation(e, &format!("this venue already has a queue {slug:?}")))?;
         Ok(r.last_insert_id() as i64)
@@ -398,6 +403,50 @@ impl MySqlStore {
 }
 
 /// Where the URL points, for error messages: never the password.
+/// Attempts at a single statement that keeps losing deadlocks.
+const DEADLOCK_ATTEMPTS: u32 = 3;
+
+/// Run a single-statement write again when it lost a deadlock: InnoDB rolled the whole
+/// statement back, so running it again is safe. (Not after a lock wait timeout: the caller
+/// has already waited `innodb_lock_wait_timeout` for it.)
+async fn retry_deadlocks<T, F, Fut>(mut run: F) -> Result<T, sqlx::Error>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, sqlx::Error>>,
+{
+    let mut attempt = 1;
+    loop {
+        match run().await {
+            Err(e) if attempt < DEADLOCK_ATTEMPTS && error_number(&e) == Some(ER_LOCK_DEADLOCK) => {
+                tracing::debug!(error = %e, attempt, "statement lost a deadlock; running it again");
+                attempt += 1;
+            }
+            result => return result,
+        }
+    }
+}
+
+const ER_LOCK_WAIT_TIMEOUT: u16 = 1205;
+const ER_LOCK_DEADLOCK: u16 = 1213;
+
+/// The server's error number, for an error the server answered with.
+fn error_number(e: &sqlx::Error) -> Option<u16> {
+    match e {
+        sqlx::Error::Database(db) => db
+            .try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
+            .map(|e| e.number()),
+        _ => None,
+    }
+}
+
+/// A deadlock or lock wait timeout: the transaction was rolled back and may be run again.
+fn is_lock_conflict(e: &sqlx::Error) -> bool {
+    matches!(
+        error_number(e),
+        Some(ER_LOCK_WAIT_TIMEOUT | ER_LOCK_DEADLOCK)
+    )
+}
+
 fn server_name(options: &MySqlConnectOptions) -> String {
     match options.get_socket() {
         Some(socket) => format!("socket {}", socket.display()),

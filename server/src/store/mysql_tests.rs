@@ -622,3 +622,85 @@ async fn open_reports_an_unreachable_server_quickly() {
     let err = MySqlStore::open("not a url", 2).await.unwrap_err();
     assert!(err.to_string().contains("invalid MySQL URL"), "{err}");
 }
+
+/// A manager adds a queue while the projector writes a large batch of the venue's history,
+/// which locks the venue's row, then its queues' (a status change). The two deadlock; InnoDB
+/// rolls back the smaller side, the queue's insert, and the store runs it again.
+#[tokio::test]
+async fn adding_a_queue_during_a_history_write_survives_the_deadlock() {
+    with_database(|url| async move {
+        let store = MySqlStore::open(&url, 4).await.unwrap();
+        let (venue, queue, _) = venue(&store).await;
+        // The history write's order (see `write_rows`): the venue's row first, then many
+        // rows, so this side is the larger transaction.
+        let mut tx = store.pool.begin().await.unwrap();
+        sqlx::query("UPDATE venues SET event_offset = event_offset + 1 WHERE id = ?")
+            .bind(venue)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        for chunk in (1..=2000i64).collect::<Vec<_>>().chunks(500) {
+            let mut q = sqlx::QueryBuilder::<sqlx::MySql>::new(
+                "INSERT INTO events (venue_id, event_offset, at, kind, body) ",
+            );
+            q.push_values(chunk, |mut row, offset| {
+                row.push_bind(venue)
+                    .push_bind(*offset)
+                    .push_bind(0i64)
+                    .push_bind("joined")
+                    .push_bind("{}");
+            });
+            q.build().execute(&mut *tx).await.unwrap();
+        }
+        let adding = tokio::spawn({
+            let store = store.clone();
+            async move { store.create_queue(venue, "terrace", "Terrace", "T").await }
+        });
+        // Until the insert waits for the venue's row: it is running in this test's database
+        // and the server has a row lock wait. (MariaDB's `information_schema.innodb_trx` does
+        // not list the waiting statement.)
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let running: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM information_schema.processlist \
+                 WHERE db = DATABASE() AND info LIKE 'INSERT INTO queues%'",
+            )
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+            let waits: (String, String) =
+                sqlx::query_as("SHOW GLOBAL STATUS LIKE 'Innodb_row_lock_current_waits'")
+                    .fetch_one(&store.pool)
+                    .await
+                    .unwrap();
+            if running > 0 && waits.1 != "0" {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the insert never waited for the venue (finished: {})",
+                adding.is_finished()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        // The cycle: the insert holds the queue rows it counted.
+        sqlx::query("UPDATE queues SET status = 'paused' WHERE id = ? AND venue_id = ?")
+            .bind(queue.0)
+            .bind(venue)
+            .execute(&mut *tx)
+            .await
+            .expect("InnoDB rolls back the smaller transaction, the insert");
+        tx.commit().await.unwrap();
+        let added = adding
+            .await
+            .unwrap()
+            .expect("the insert ran again and succeeded");
+        let slug: String = sqlx::query_scalar("SELECT slug FROM queues WHERE id = ?")
+            .bind(added)
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+        assert_eq!(slug, "terrace");
+    })
+    .await;
+}

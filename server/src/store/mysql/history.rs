@@ -2,12 +2,12 @@
 //! sorted, so concurrent writers take their locks in the same order), written in one
 //! idempotent transaction that never lets an older version overwrite a newer one.
 
-use super::MySqlStore;
+use super::{MySqlStore, is_lock_conflict};
 use crate::store::HistoryEntry;
 use anyhow::Context;
 use app::domain::*;
 use sqlx::QueryBuilder;
-use sqlx::mysql::{MySql, MySqlDatabaseError};
+use sqlx::mysql::MySql;
 use std::collections::{BTreeMap, btree_map::Entry};
 
 /// Rows per multi-row INSERT: 19 columns x 400 rows stays far below MySQL's 65535 bound
@@ -250,17 +250,5 @@ impl<'a> HistoryRows<'a> {
             queue_limits,
             venues,
         })
-    }
-}
-
-/// A deadlock or lock wait timeout: the transaction was rolled back and may be run again.
-fn is_lock_conflict(e: &sqlx::Error) -> bool {
-    const ER_LOCK_WAIT_TIMEOUT: u16 = 1205;
-    const ER_LOCK_DEADLOCK: u16 = 1213;
-    match e {
-        sqlx::Error::Database(db) => db
-            .try_downcast_ref::<MySqlDatabaseError>()
-            .is_some_and(|e| matches!(e.number(), ER_LOCK_WAIT_TIMEOUT | ER_LOCK_DEADLOCK)),
-        _ => false,
     }
 }
