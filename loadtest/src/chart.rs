@@ -6,6 +6,7 @@
 //! percentile in ms. Where N was run more than once, the line goes through the median and a
 //! dot marks every run, so the spread shows.
 
+use crate::median;
 use anyhow::{Context, bail};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -216,17 +217,6 @@ const PALETTE: [&str; 6] = [
     "#2563eb", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#be123c",
 ];
 const BASELINE_COLOUR: &str = "#6b7280";
-
-fn median(v: &[f64]) -> f64 {
-    let mut s = v.to_vec();
-    s.sort_by(f64::total_cmp);
-    let m = s.len() / 2;
-    if s.len() % 2 == 1 {
-        s[m]
-    } else {
-        (s[m - 1] + s[m]) / 2.0
-    }
-}
 
 /// `12345` as `12,345`.
 fn thousands(n: u64) -> String {
@@ -649,8 +639,6 @@ mod tests {
         assert_eq!(thousands(19_000), "19,000");
         assert_eq!(thousands(999), "999");
         assert_eq!(thousands(1_000_000), "1,000,000");
-        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
-        assert_eq!(median(&[1.0, 4.0]), 2.5);
         assert_eq!(nice_step(100.0), 20.0);
         assert_eq!(nice_step(12.0), 2.5);
     }

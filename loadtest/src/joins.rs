@@ -7,7 +7,7 @@ use crate::baseline::BaselineProcess;
 use crate::deploy::{self, Deployment};
 use crate::mode::Mode;
 use crate::procfs::{cpu_secs, since};
-use crate::{MAX_SCENARIO_TIME, ms, pct, show_counts};
+use crate::{MAX_SCENARIO_TIME, median, ms, pct, show_counts};
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
 use std::path::Path;
@@ -150,35 +150,27 @@ pub(crate) async fn join_burst(
         }
     }
     if rounds > 1 {
+        // Sorted: the lowest and highest are at the ends.
+        ratios.sort_by(f64::total_cmp);
+        cpu_per_join.sort_by(f64::total_cmp);
         println!(
             "ratio fila/baseline joins/s over {rounds} rounds: median {:.2}, lowest {:.2}, \
              highest {:.2}; at least 0.5 in {} of {rounds}",
-            median(&mut ratios),
-            ratios.first().copied().unwrap_or_default(),
-            ratios.last().copied().unwrap_or_default(),
+            median(&ratios),
+            ratios[0],
+            ratios[ratios.len() - 1],
             ratios.iter().filter(|r| **r >= 0.5).count()
         );
-        if !cpu_per_join.is_empty() {
+        if let (Some(lowest), Some(highest)) = (cpu_per_join.first(), cpu_per_join.last()) {
             println!(
-                "fila server CPU per join over {} rounds: median {:.0} µs, lowest {:.0}, highest {:.0}",
+                "fila server CPU per join over {} rounds: median {:.0} µs, lowest {lowest:.0}, \
+                 highest {highest:.0}",
                 cpu_per_join.len(),
-                median(&mut cpu_per_join),
-                cpu_per_join.first().copied().unwrap_or_default(),
-                cpu_per_join.last().copied().unwrap_or_default()
+                median(&cpu_per_join),
             );
         }
     }
     Ok(())
-}
-
-/// The middle value (the mean of the two middle ones for an even count); sorts `v`.
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(f64::total_cmp);
-    match v.len() {
-        0 => f64::NAN,
-        n if n % 2 == 1 => v[n / 2],
-        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
-    }
 }
 
 /// One burst against a fresh deployment, then one against the baseline, with the full
@@ -427,22 +419,4 @@ async fn join_burst_fila(
         history,
         commits,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::median;
-
-    #[test]
-    fn median_of_odd_and_even_counts() {
-        let mut odd = [0.61, 0.44, 0.52];
-        assert_eq!(median(&mut odd), 0.52);
-        assert_eq!(
-            odd,
-            [0.44, 0.52, 0.61],
-            "sorted, so the range is at the ends"
-        );
-        assert_eq!(median(&mut [0.4, 0.6, 0.5, 0.3]), 0.45);
-        assert!(median(&mut []).is_nan());
-    }
 }

@@ -282,6 +282,18 @@ pub(crate) fn pct(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1]
 }
 
+/// The middle of `v` (the mean of the two middle values for an even count); `v` not empty.
+pub(crate) fn median(v: &[f64]) -> f64 {
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    let m = s.len() / 2;
+    if s.len() % 2 == 1 {
+        s[m]
+    } else {
+        (s[m - 1] + s[m]) / 2.0
+    }
+}
+
 pub(crate) fn ms(d: Duration) -> String {
     format!("{:.1}", d.as_secs_f64() * 1000.0)
 }
@@ -292,4 +304,17 @@ pub(crate) fn show_counts(v: &[Option<u64>]) -> String {
         .map(|c| c.map_or("?".to_owned(), |c| c.to_string()))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::median;
+
+    #[test]
+    fn median_of_odd_and_even_counts_in_any_order() {
+        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&[1.0, 4.0]), 2.5);
+        assert_eq!(median(&[0.61, 0.44, 0.52]), 0.52);
+        assert_eq!(median(&[0.4, 0.6, 0.5, 0.3]), 0.45);
+    }
 }

@@ -656,24 +656,24 @@ async fn adding_a_queue_during_a_history_write_survives_the_deadlock() {
             let store = store.clone();
             async move { store.create_queue(venue, "terrace", "Terrace", "T").await }
         });
-        // Until the insert waits for the venue's row: it is running in this test's database
-        // and the server has a row lock wait. (MariaDB's `information_schema.innodb_trx` does
-        // not list the waiting statement.)
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let running: i64 = sqlx::query_scalar(
-                "SELECT COUNT(*) FROM information_schema.processlist \
-                 WHERE db = DATABASE() AND info LIKE 'INSERT INTO queues%'",
-            )
+        // Until the insert waits for this test's venue row, as InnoDB's status tells (its
+        // `information_schema.innodb_trx` does not list the waiting statement in MariaDB).
+        let database: String = sqlx::query_scalar("SELECT DATABASE()")
             .fetch_one(&store.pool)
             .await
             .unwrap();
-            let waits: (String, String) =
-                sqlx::query_as("SHOW GLOBAL STATUS LIKE 'Innodb_row_lock_current_waits'")
+        let waiting_on_venue = format!("`{database}`.`venues`");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let (_, _, status): (String, String, String) =
+                sqlx::query_as("SHOW ENGINE INNODB STATUS")
                     .fetch_one(&store.pool)
                     .await
                     .unwrap();
-            if running > 0 && waits.1 != "0" {
+            if status
+                .lines()
+                .any(|l| l.contains(&waiting_on_venue) && l.ends_with("waiting"))
+            {
                 break;
             }
             assert!(
