@@ -3,7 +3,8 @@
 //!
 //! - pub/sub delivers entries in the order they were appended; a message of entries already
 //!   applied is skipped unread, [`VenueHandle::apply_logged`] skips single ones, and a gap is
-//!   filled from the stream;
+//!   filled from the stream; a message of this instance's own append waits for its writer,
+//!   which applies those entries itself;
 //! - after the subscriber reconnects (or its buffer overflowed) every venue catches up;
 //! - once a second each venue's `seq` is compared with what was applied, which also catches a
 //!   lost last message and a Redis that came back without its data (then: resync).
@@ -11,7 +12,7 @@
 //! [`VenueHandle::apply_logged`]: crate::venues::VenueHandle::apply_logged
 
 use super::{Dist, Logged, Message, read_message};
-use crate::venues::Applied;
+use crate::venues::{Applied, VenueHandle};
 use fred::prelude::*;
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,6 +20,10 @@ use tokio::sync::broadcast::error::RecvError;
 
 /// How often each venue's log position is checked even without messages.
 const CHECK_EVERY: Duration = Duration::from_secs(1);
+
+/// Longest wait for this instance's writer to apply its own append once Redis published it
+/// (the writer's reply is on its way then; only a lost connection takes longer).
+const WRITER_WAIT: Duration = Duration::from_secs(1);
 
 pub(super) async fn run(dist: Arc<Dist>) {
     let mut messages = dist.subscriber.message_rx();
@@ -67,9 +72,15 @@ async fn on_message(dist: &Dist, msg: fred::types::Message) {
     {
         return;
     }
-    let have = venue.log_seq();
     let text = msg.value.as_str();
-    let result = match read_message(text.as_deref().unwrap_or_default(), have) {
+    let text = text.as_deref().unwrap_or_default();
+    let mut have = venue.log_seq();
+    let mut message = read_message(text, have);
+    if matches!(message, Message::Entries(_)) && applied_by_writer(&venue, text).await {
+        have = venue.log_seq();
+        message = read_message(text, have);
+    }
+    let result = match message {
         Message::Applied => return,
         Message::Gap => Applied::Gap { have },
         Message::Entries(json) => match serde_json::from_str::<Vec<Logged>>(json) {
@@ -92,6 +103,21 @@ async fn on_message(dist: &Dist, msg: fred::types::Message) {
     if let Err(e) = done {
         tracing::warn!(venue = %venue.slug, error = %format!("{e:#}"), "could not catch up; will retry");
     }
+}
+
+/// Whether this instance's writer of the venue is the one that appended `text` and has now
+/// applied it (or given up on it): Redis publishes an append before the writer has its reply,
+/// and the writer applies its own entries, which it holds already, so the follower waits for
+/// that rather than read them twice. Bounded by [`WRITER_WAIT`]; see `own.rs`.
+async fn applied_by_writer(venue: &VenueHandle, text: &str) -> bool {
+    let ours = |a: &Option<String>| a.as_deref().is_some_and(|p| text.starts_with(p));
+    let mut appending = venue.appending.subscribe();
+    if !ours(&appending.borrow_and_update()) {
+        return false;
+    }
+    tokio::time::timeout(WRITER_WAIT, appending.wait_for(|a| !ours(a)))
+        .await
+        .is_ok()
 }
 
 /// Catch up every venue that is behind its log (or all of them, when `all`).

@@ -28,6 +28,7 @@ mod catch_up;
 pub mod dead_letters;
 mod entry;
 mod follow;
+mod own;
 pub mod projector;
 mod snapshot;
 mod writer;
@@ -36,7 +37,7 @@ pub use entry::{Did, Entry, Logged, parse_entries, read_item};
 pub(crate) use entry::{Message, read_message, seq_of_id, write_item};
 use snapshot::snapshot_due;
 
-use crate::store::MySqlStore;
+use crate::store::{HistoryEntry, MySqlStore};
 use crate::venues::VenueHandle;
 use anyhow::Context;
 use app::domain::VenueState;
@@ -74,6 +75,8 @@ pub struct Metrics {
     pub state_copies: AtomicU64,
     pub resyncs: AtomicU64,
     pub projected: AtomicU64,
+    /// Of those, entries the projector took from this instance's writers, not from the log.
+    pub handed_over: AtomicU64,
     /// Transactions the history projector committed (each holds one venue's batch).
     pub history_writes: AtomicU64,
     pub dead_lettered: AtomicU64,
@@ -132,6 +135,8 @@ pub struct Dist {
     append: Script,
     init: Script,
     snapshot: Script,
+    /// This instance's appends, until its projector takes them.
+    own: Mutex<own::OwnAppends>,
     /// Test hook: history writes of (venue id, seq) fail this many more times.
     pub(crate) inject_failures: Mutex<HashMap<(i64, u64), u32>>,
     /// Test hook: the follower drops pub/sub messages (as if they were late).
@@ -210,6 +215,7 @@ impl Dist {
             append: Script::from_lua(APPEND),
             init: Script::from_lua(INIT),
             snapshot: Script::from_lua(SNAPSHOT),
+            own: Mutex::default(),
             inject_failures: Mutex::new(HashMap::new()),
             drop_messages: Default::default(),
         }))
@@ -249,6 +255,23 @@ impl Dist {
     pub(crate) fn handles(&self) -> Vec<Arc<VenueHandle>> {
         let map = self.by_id.read().unwrap_or_else(|e| e.into_inner());
         map.values().cloned().collect()
+    }
+
+    /// Keep an append of this instance's for its projector (see `own.rs`).
+    fn keep_own(&self, venue_id: i64, last: u64, prefix: String, entries: Vec<HistoryEntry>) {
+        self.own
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .keep(venue_id, last, prefix, entries);
+    }
+
+    /// The entries of the venue's log item `last`, text `text`, if this instance appended it
+    /// and still keeps it.
+    fn take_own(&self, venue_id: i64, last: u64, text: &str) -> Option<Vec<HistoryEntry>> {
+        self.own
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take(venue_id, last, text)
     }
 
     pub(crate) fn next_nonce(&self) -> String {

@@ -179,14 +179,18 @@ impl Projector {
         let mut good: Vec<(usize, u64)> = Vec::new();
         let mut refused: Vec<Vec<Refused>> = items.iter().map(|_| Vec::new()).collect();
         for (i, (id, text)) in items.iter().enumerate() {
-            match read_item::<Entry>(text, 0) {
+            match self.entries_of(venue, id, text) {
                 Ok(entries) => {
-                    for e in entries {
-                        if self.injected(venue, e.seq) {
-                            refused[i].push(Refused::of(&e, "injected failure (test)".into()));
+                    for (seq, e) in entries {
+                        if self.injected(venue, seq) {
+                            refused[i].push(Refused {
+                                seq,
+                                json: entry_json(text, seq),
+                                error: "injected failure (test)".into(),
+                            });
                         } else {
-                            good.push((i, e.seq));
-                            all.push(e.into_history(venue));
+                            good.push((i, seq));
+                            all.push(e);
                         }
                     }
                 }
@@ -273,6 +277,30 @@ impl Projector {
             .projected
             .fetch_add(written as u64, Ordering::Relaxed);
         self.ack(venue, vec![id]).await
+    }
+
+    /// The entries of a log item, with their seqs: as this instance's writer made them if it
+    /// did and they are still kept (see `own.rs`), else read from the item's text.
+    fn entries_of(
+        &self,
+        venue: i64,
+        id: &str,
+        text: &str,
+    ) -> anyhow::Result<Vec<(u64, HistoryEntry)>> {
+        if let Some(last) = seq_of_id(id)
+            && let Some(entries) = self.dist.take_own(venue, last, text)
+        {
+            self.dist
+                .metrics
+                .handed_over
+                .fetch_add(entries.len() as u64, Ordering::Relaxed);
+            let first = last + 1 - entries.len() as u64;
+            return Ok((first..).zip(entries).collect());
+        }
+        Ok(read_item::<Entry>(text, 0)?
+            .into_iter()
+            .map(|e| (e.seq, e.into_history(venue)))
+            .collect())
     }
 
     fn injected(&self, venue: i64, seq: u64) -> bool {
@@ -450,16 +478,6 @@ struct Refused {
     seq: u64,
     json: String,
     error: String,
-}
-
-impl Refused {
-    fn of(e: &Entry, error: String) -> Self {
-        Self {
-            seq: e.seq,
-            json: serde_json::to_string(e).unwrap_or_default(),
-            error,
-        }
-    }
 }
 
 /// Entry `seq`'s JSON, read again from its item's text (only when history refused it: the

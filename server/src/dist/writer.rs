@@ -4,7 +4,8 @@
 //! A caller is answered only after its entry is in the log (durable in Redis, ordered), and
 //! with exactly the outcome every instance will compute when it applies that entry.
 
-use super::{Appended, Dist, Entry, snapshot_due, write_item};
+use super::own::own_prefix;
+use super::{Appended, Dist, Entry, Logged, snapshot_due, write_item};
 use crate::clock::now_ms;
 use crate::venues::{ExecError, VenueHandle, WRITE_QUEUE, WriteRequest};
 use app::domain::engine::Outcome;
@@ -196,7 +197,16 @@ async fn write_batch(
             Ok(item) => item,
             Err(e) => return refuse(requests, &anyhow::Error::new(e)),
         };
-        let done = match dist.append(venue.id, seq, entries.len(), item).await {
+        let count = entries.len();
+        let last = seq + count as u64;
+        let prefix = own_prefix(seq + 1, last, &nonce);
+        let (logged, history): (Vec<Logged>, Vec<_>) =
+            entries.into_iter().map(|e| e.split(venue.id)).unzip();
+        // Before the append: the projector may be handed the item before this task has
+        // Redis's reply.
+        dist.keep_own(venue.id, last, prefix.clone(), history);
+        let appending = Appending::start(venue, prefix);
+        let done = match dist.append(venue.id, seq, count, item).await {
             Ok(Appended::Done(new_seq)) => Some(new_seq),
             Ok(Appended::Conflict) => {
                 dist.metrics
@@ -205,6 +215,7 @@ async fn write_batch(
                 None
             }
             Ok(Appended::NoLog) => {
+                drop(appending);
                 if let Err(e) = dist.resync(venue).await {
                     last_error = Some(e);
                 }
@@ -213,7 +224,7 @@ async fn write_batch(
             Err(e) => {
                 // The reply was lost, not necessarily the append: the log says which.
                 match is_ours(dist, venue.id, seq + 1, &nonce).await {
-                    Ok(true) => Some(seq + entries.len() as u64),
+                    Ok(true) => Some(last),
                     Ok(false) => None,
                     Err(_) => {
                         tracing::warn!(venue = %venue.slug, error = %e, "append failed");
@@ -227,8 +238,9 @@ async fn write_batch(
             Some(new_seq) => {
                 dist.metrics
                     .appended
-                    .fetch_add(entries.len() as u64, Ordering::Relaxed);
-                venue.apply_logged(entries.into_iter().map(Entry::logged).collect());
+                    .fetch_add(count as u64, Ordering::Relaxed);
+                venue.apply_logged(logged);
+                drop(appending);
                 if snapshot_due(seq, new_seq, scratch.tickets.len()) {
                     snapshot_later(dist, scratch.clone(), new_seq, at);
                 }
@@ -240,6 +252,7 @@ async fn write_batch(
                 return answer(requests, results);
             }
             None => {
+                drop(appending);
                 // Lost the race: the next attempt replays what the others appended.
                 *kept = Scratch::taken_back(scratch, undo, seq, reloads);
                 if let Err(e) = dist.catch_up(venue).await {
@@ -252,6 +265,23 @@ async fn write_batch(
     }
     let e = last_error.unwrap_or_else(|| anyhow::anyhow!("too much contention on this venue"));
     refuse(requests, &e);
+}
+
+/// While alive: this venue's writer is waiting on the append whose text starts with its
+/// prefix, and applies it itself once appended (see `own.rs`).
+struct Appending<'a>(&'a VenueHandle);
+
+impl<'a> Appending<'a> {
+    fn start(venue: &'a VenueHandle, prefix: String) -> Self {
+        venue.appending.send_replace(Some(prefix));
+        Self(venue)
+    }
+}
+
+impl Drop for Appending<'_> {
+    fn drop(&mut self) {
+        self.0.appending.send_replace(None);
+    }
 }
 
 /// Whether the log entry at `seq` was written by the attempt `nonce`.

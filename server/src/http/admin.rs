@@ -141,6 +141,11 @@ pub async fn metrics(State(s): State<AppState>) -> Response {
                 &m.projected,
             ),
             (
+                "fila_history_handed_over_total",
+                "of those, entries taken from this instance's writers instead of read from the log",
+                &m.handed_over,
+            ),
+            (
                 "fila_history_writes_total",
                 "history transactions committed by this instance",
                 &m.history_writes,

@@ -79,6 +79,9 @@ pub struct VenueHandle {
     recent: Mutex<RecentEntries>,
     /// Distributed mode: this venue's writer on this instance.
     pub(crate) log_writer: OnceLock<mpsc::Sender<WriteRequest>>,
+    /// Distributed mode: how the text of the append this venue's writer is waiting on
+    /// starts, if it is waiting on one (see `dist/own.rs`).
+    pub(crate) appending: watch::Sender<Option<String>>,
 }
 
 impl VenueHandle {
@@ -100,6 +103,7 @@ impl VenueHandle {
             log_at: AtomicI64::new(0),
             recent: Mutex::new(RecentEntries::default()),
             log_writer: OnceLock::new(),
+            appending: watch::Sender::new(None),
         })
     }
 

@@ -46,6 +46,12 @@ async fn history_gathers_a_stream_of_appends_into_few_transactions() {
     let (status, _) = cluster.join(0, "bar", "Alone").await;
     assert_eq!(status, 201);
     history_caught_up(&cluster, events_before as u64 + 101, GATHER * 40).await;
+    // A lone instance appended every entry itself: its projector took them all from its
+    // writer, none from the log's text (see `dist/own.rs`).
+    let m = &cluster.at(0).dist.metrics;
+    let projected = m.projected.load(Ordering::Relaxed);
+    assert!(projected >= 101, "{projected} entries projected");
+    assert_eq!(m.handed_over.load(Ordering::Relaxed), projected);
     cluster.stop().await;
 }
 

@@ -88,7 +88,7 @@ impl MySqlStore {
                     .push_bind(e.event.event.kind())
                     .push_bind(e.event.event.ticket().map(|t| t.0 as i64))
                     .push_bind(e.actor)
-                    .push_bind(e.body.clone());
+                    .push_bind(e.body.as_str());
             });
             // A no-op update rather than INSERT IGNORE, which would also hide real errors
             // (foreign keys, truncation) as warnings.
@@ -105,11 +105,11 @@ impl MySqlStore {
                 row.push_bind(*venue_id)
                     .push_bind(t.id.0 as i64)
                     .push_bind(t.queue.0)
-                    .push_bind(t.number.0.clone())
-                    .push_bind(t.token.clone())
-                    .push_bind(t.name.as_str().to_owned())
+                    .push_bind(t.number.0.as_str())
+                    .push_bind(t.token.as_str())
+                    .push_bind(t.name.as_str())
                     .push_bind(t.party_size.get() as i64)
-                    .push_bind(t.notes.clone())
+                    .push_bind(t.notes.as_deref())
                     .push_bind(t.walk_in)
                     .push_bind(t.status.as_str())
                     .push_bind(t.rank)
