@@ -22,6 +22,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/mysql/0004_join_code.sql"),
     include_str!("../../migrations/mysql/0005_settings.sql"),
     include_str!("../../migrations/mysql/0006_queue_settings_history.sql"),
+    include_str!("../../migrations/mysql/0007_tickets_without_queue_key.sql"),
 ];
 
 /// How long opening waits for the server, and a request waits for a pooled connection.
@@ -501,7 +502,7 @@ async fn apply_migrations(conn: &mut MySqlConnection) -> anyhow::Result<()> {
     }
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(applied as usize) {
         // DDL commits implicitly in MySQL, so there is no transaction to roll back; every
-        // statement is IF NOT EXISTS, so a migration cut short is simply run again.
+        // statement is IF [NOT] EXISTS, so a migration cut short is simply run again.
         sqlx::raw_sql(*sql)
             .execute(&mut *conn)
             .await

@@ -152,6 +152,25 @@ async fn migration_is_idempotent_and_refuses_a_newer_schema() {
             count(&store, "SELECT COUNT(*) FROM schema_version").await,
             1
         );
+        // Migration 7: history's tickets carry no key to `queues`, nor its index.
+        assert_eq!(
+            count(
+                &store,
+                "SELECT COUNT(*) FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() \
+                 AND TABLE_NAME = 'tickets' AND COLUMN_NAME = 'queue_id'"
+            )
+            .await,
+            0
+        );
+        assert_eq!(
+            count(
+                &store,
+                "SELECT COUNT(*) FROM information_schema.REFERENTIAL_CONSTRAINTS \
+                 WHERE CONSTRAINT_SCHEMA = DATABASE() AND TABLE_NAME = 'tickets'"
+            )
+            .await,
+            1
+        );
         sqlx::query("UPDATE schema_version SET version = version + 1")
             .execute(&store.pool)
             .await
