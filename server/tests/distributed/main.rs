@@ -164,16 +164,24 @@ async fn three_instances_agree_and_history_matches_the_log() {
     }
     // Projectors were given other instances' items too, and read those from the log's text
     // (a lone instance takes all of its own from memory: `timely.rs`).
-    let (mut handed_over, mut projected) = (0, 0);
-    for i in 0..3 {
-        let m = &cluster.at(i).dist.metrics;
-        handed_over += m.handed_over.load(std::sync::atomic::Ordering::Relaxed);
-        projected += m.projected.load(std::sync::atomic::Ordering::Relaxed);
+    // (Counted as handed over before the write, as projected after it.)
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let (mut handed_over, mut projected) = (0, 0);
+        for i in 0..3 {
+            let m = &cluster.at(i).dist.metrics;
+            handed_over += m.handed_over.load(std::sync::atomic::Ordering::Relaxed);
+            projected += m.projected.load(std::sync::atomic::Ordering::Relaxed);
+        }
+        if handed_over < projected {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{handed_over} of {projected} entries handed over"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert!(
-        handed_over < projected,
-        "{handed_over} of {projected} entries handed over"
-    );
     cluster.stop().await;
 }
 
