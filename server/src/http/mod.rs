@@ -135,6 +135,10 @@ pub fn router(state: AppState) -> Router {
         .leptos_routes_with_context(&state, routes, page_context(&state), move || {
             app::shell(leptos_options.clone(), assets.clone())
         })
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            ticket_page_catch_up,
+        ))
         .merge(assets::routes(&state.leptos.site_root, &state.assets))
         .fallback(leptos_axum::file_and_error_handler_with_context::<
             AppState,
@@ -297,6 +301,28 @@ async fn method_not_allowed() -> ApiError {
 
 async fn api_not_found() -> ApiError {
     ApiError::not_found("not_found", "no such API route; see /api/v1/openapi.json")
+}
+
+/// Distributed mode: the ticket page a phone is sent to right after joining may be asked of
+/// an instance that has not applied the join yet (its pub/sub message still on the way).
+/// Pages render from memory only, so catch up from the log first, as the API does
+/// (`public::find_ticket`): the page then comes with the ticket instead of loading it after.
+async fn ticket_page_catch_up(
+    State(s): State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    if req.method() == axum::http::Method::GET
+        && let Some(dist) = s.venues.dist()
+        && let Some(token) = req.uri().path().strip_prefix("/t/")
+        && !token.is_empty()
+        && !token.contains('/')
+        && s.venues.find_token(token).is_none()
+        && let Err(e) = dist.catch_up_behind().await
+    {
+        tracing::debug!(error = %format!("{e:#}"), "ticket page: could not catch up");
+    }
+    next.run(req).await
 }
 
 /// What every page render gets besides the request: its security policy, and the live state

@@ -91,6 +91,24 @@ async fn a_ticket_joined_on_one_instance_is_found_at_once_on_another() {
         assert_eq!(seen["position"], k + 1, "{seen}");
         assert_eq!(seen["number"], body["number"]);
     }
+    // So does the ticket page a phone is sent to right after joining: rendered with the
+    // ticket, not left to load it afterwards.
+    let (_, body) = cluster.join(0, "bar", "Page").await;
+    let token = body["token"].as_str().unwrap();
+    let number = body["number"].as_str().unwrap();
+    let html = cluster
+        .client
+        .get(cluster.at(1).url(&format!("/t/{token}")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains(number),
+        "the page shows ticket {number}: {html}"
+    );
     // The socket and the holder's cancel take the same path.
     let (_, body) = cluster.join(0, "bar", "Socket").await;
     let token = body["token"].as_str().unwrap().to_owned();
@@ -101,7 +119,7 @@ async fn a_ticket_joined_on_one_instance_is_found_at_once_on_another() {
     )
     .await;
     let snap = until(&mut ws, "snapshot", |v| v["type"] == "snapshot").await;
-    assert_eq!(snap["position"], 4, "{snap}");
+    assert_eq!(snap["position"], 5, "{snap}");
     let (_, body) = cluster.join(0, "bar", "Leaves").await;
     let token = body["token"].as_str().unwrap();
     let r = cluster
