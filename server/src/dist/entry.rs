@@ -288,15 +288,16 @@ mod tests {
 
     #[test]
     fn an_append_is_recognised_by_how_its_text_starts() {
+        use super::super::own::own_prefix;
         let mut entries: Vec<Entry> = (5..=7).map(|seq| joined(seq).0).collect();
         for e in &mut entries {
             e.nonce = "inst-\"1\":42".into();
         }
         let item = write_item(&entries).unwrap();
-        let prefix = super::super::own::own_prefix(5, 7, "inst-\"1\":42");
+        let prefix = own_prefix(5, 7, "inst-\"1\":42");
         assert!(item.starts_with(&prefix), "{item}");
-        assert!(!item.starts_with(&super::super::own::own_prefix(5, 7, "inst-\"1\":4")));
-        assert!(!item.starts_with(&super::super::own::own_prefix(5, 6, "inst-\"1\":42")));
+        assert!(!item.starts_with(&own_prefix(5, 7, "inst-\"1\":4")));
+        assert!(!item.starts_with(&own_prefix(5, 6, "inst-\"1\":42")));
     }
 
     #[test]

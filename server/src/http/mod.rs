@@ -303,24 +303,21 @@ async fn api_not_found() -> ApiError {
     ApiError::not_found("not_found", "no such API route; see /api/v1/openapi.json")
 }
 
-/// Distributed mode: the ticket page a phone is sent to right after joining may be asked of
-/// an instance that has not applied the join yet (its pub/sub message still on the way).
-/// Pages render from memory only, so catch up from the log first, as the API does
-/// (`public::find_ticket`): the page then comes with the ticket instead of loading it after.
+/// The ticket page a phone is sent to right after joining may be asked of an instance that
+/// has not applied the join yet (distributed mode). Pages render from memory only, so the
+/// ticket is looked for first as the API looks for it ([`public::live_token`]): the page then
+/// comes with the ticket instead of loading it afterwards.
 async fn ticket_page_catch_up(
     State(s): State<AppState>,
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
     if req.method() == axum::http::Method::GET
-        && let Some(dist) = s.venues.dist()
         && let Some(token) = req.uri().path().strip_prefix("/t/")
         && !token.is_empty()
         && !token.contains('/')
-        && s.venues.find_token(token).is_none()
-        && let Err(e) = dist.catch_up_behind().await
     {
-        tracing::debug!(error = %format!("{e:#}"), "ticket page: could not catch up");
+        public::live_token(&s, token).await;
     }
     next.run(req).await
 }

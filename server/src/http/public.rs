@@ -181,6 +181,24 @@ fn held_ticket(v: &VenueHandle, id: TicketId) -> Option<TicketView> {
 /// A ticket's venue, its view, and whether it is in memory (live).
 type Found = (Arc<VenueHandle>, TicketView, bool);
 
+/// The ticket with this token among those in memory. In distributed mode a ticket that
+/// joined on another instance a moment ago may not be here yet (its pub/sub message still on
+/// the way), and the customer's next request may well come here: the log has it, so it is
+/// read before the answer is "not here".
+pub(super) async fn live_token(s: &AppState, token: &str) -> Option<(Arc<VenueHandle>, TicketId)> {
+    if let Some(found) = s.venues.find_token(token) {
+        return Some(found);
+    }
+    match s.venues.dist()?.catch_up_behind().await {
+        Ok(true) => s.venues.find_token(token),
+        Ok(false) => None,
+        Err(e) => {
+            tracing::debug!(error = %format!("{e:#}"), "could not catch up to find a ticket");
+            None
+        }
+    }
+}
+
 /// Find a ticket by token: in memory, else (finished on an earlier day) in storage.
 pub(super) async fn find_ticket(s: &AppState, token: &str) -> Result<Found, ApiError> {
     check_param(token, "ticket")?;
@@ -189,16 +207,7 @@ pub(super) async fn find_ticket(s: &AppState, token: &str) -> Result<Found, ApiE
             .map(|view| (v, view, true))
             .ok_or_else(|| ApiError::not_found("ticket_not_found", "no such ticket"))
     };
-    if let Some(found) = s.venues.find_token(token) {
-        return live(found);
-    }
-    // Distributed mode: a ticket that joined on another instance a moment ago may not be
-    // here yet (its pub/sub message still on the way), and the customer's next request may
-    // well come here. The log has it: read it before saying there is no such ticket.
-    if let Some(dist) = s.venues.dist()
-        && dist.catch_up_behind().await.unwrap_or(false)
-        && let Some(found) = s.venues.find_token(token)
-    {
+    if let Some(found) = live_token(s, token).await {
         return live(found);
     }
     let Some((slug, ticket)) = s.store.ticket_by_token(token).await? else {

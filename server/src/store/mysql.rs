@@ -403,7 +403,6 @@ impl MySqlStore {
     }
 }
 
-/// Where the URL points, for error messages: never the password.
 /// Attempts at a single statement that keeps losing deadlocks.
 const DEADLOCK_ATTEMPTS: u32 = 3;
 
@@ -448,6 +447,7 @@ fn is_lock_conflict(e: &sqlx::Error) -> bool {
     )
 }
 
+/// Where the URL points, for error messages: never the password.
 fn server_name(options: &MySqlConnectOptions) -> String {
     match options.get_socket() {
         Some(socket) => format!("socket {}", socket.display()),
