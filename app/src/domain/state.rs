@@ -14,6 +14,8 @@ pub struct Counter {
     pub name: String,
 }
 
+/// Serialized into log entries and snapshots: fields that are `None` are left out (an absent
+/// one reads as `None`, also in earlier versions), a fifth of a waiting ticket's JSON.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Ticket {
     pub id: TicketId,
@@ -23,19 +25,24 @@ pub struct Ticket {
     pub token: String,
     pub name: CustomerName,
     pub party_size: PartySize,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notes: Option<String>,
     pub walk_in: bool,
     pub status: TicketStatus,
     /// Order among the waiting tickets of its queue: lower is served first.
     pub rank: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub counter: Option<CounterId>,
     /// How many times the ticket has been called (1 after the first call, +1 per recall).
     pub calls: u32,
     /// Venue-local day the ticket was issued on.
     pub day: i64,
     pub joined_at: Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub called_at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub serving_at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finished_at: Option<Timestamp>,
 }
 

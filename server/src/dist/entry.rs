@@ -17,6 +17,8 @@ pub struct Entry {
     pub nonce: String,
     /// The time the engine was given (never earlier than the entry before it).
     pub at: i64,
+    /// The staff member behind it; left out when none (a customer's join).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actor: Option<i64>,
     pub cmd: Command,
     pub events: Vec<EventEnvelope>,
@@ -252,6 +254,32 @@ mod tests {
             }
         );
         assert!(read.did.events > 0);
+    }
+
+    #[test]
+    fn fields_that_are_none_are_left_out_and_earlier_entries_with_nulls_still_read() {
+        let (mut entry, _) = joined(7);
+        entry.actor = None;
+        let json = serde_json::to_string(&entry).unwrap();
+        for absent in ["actor", "counter", "called_at", "serving_at", "finished_at"] {
+            assert!(
+                !json.contains(&format!("\"{absent}\"")),
+                "{absent} in {json}"
+            );
+        }
+        // Present ones are written.
+        assert!(json.contains("\"notes\":\"window seat\""), "{json}");
+        let read: Entry = serde_json::from_str(&json).unwrap();
+        assert_eq!(read.actor, None);
+        assert_eq!(read.tickets, entry.tickets);
+        // An earlier version wrote every field, nulls included.
+        let mut old = serde_json::to_value(&entry).unwrap();
+        old["actor"] = serde_json::Value::Null;
+        for field in ["counter", "called_at", "serving_at", "finished_at"] {
+            old["tickets"][0][field] = serde_json::Value::Null;
+        }
+        let read: Entry = serde_json::from_value(old).unwrap();
+        assert_eq!((read.actor, read.tickets), (None, entry.tickets));
     }
 
     #[test]

@@ -64,6 +64,14 @@ struct Snapshot {
     state: VenueState,
 }
 
+/// A [`Snapshot`]'s JSON around a state already serialized (`state`).
+fn snapshot_json(seq: u64, at: i64, epoch: &str, state: &str) -> serde_json::Result<String> {
+    let epoch = serde_json::to_string(epoch)?;
+    Ok(format!(
+        "{{\"seq\":{seq},\"at\":{at},\"epoch\":{epoch},\"state\":{state}}}"
+    ))
+}
+
 /// Counters for `/metrics`.
 #[derive(Default, Debug)]
 pub struct Metrics {
@@ -346,24 +354,20 @@ impl Dist {
             .transpose()
     }
 
-    /// Store a snapshot of the state at `seq` (if newer than the stored one), then trim the
-    /// log behind both it and the history projector.
+    /// Store a snapshot of venue `id`'s state at `seq` (if newer than the stored one), then
+    /// trim the log behind both it and the history projector. `state` is the state's JSON: the
+    /// writer serializes its own copy in place rather than cloning it for this task (a clone of
+    /// 16,000 tickets cost about half as much again as writing them out).
     pub(crate) async fn write_snapshot(
         &self,
-        state: VenueState,
+        id: i64,
+        state: String,
         seq: u64,
         at: i64,
     ) -> anyhow::Result<()> {
-        let id = state.id;
         let epoch: Option<String> = self.redis.get(self.key(id, "epoch")).await?;
         let Some(epoch) = epoch else { return Ok(()) };
-        let snap = Snapshot {
-            seq,
-            at,
-            epoch,
-            state,
-        };
-        let json = serde_json::to_string(&snap)?;
+        let json = snapshot_json(seq, at, &epoch, &state)?;
         let _: i64 = self
             .snapshot
             .evalsha_with_reload(
@@ -539,4 +543,23 @@ fn hostname() -> String {
         .map(|h| h.trim().to_owned())
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "fila".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_snapshot_written_around_serialized_state_reads_back_whole() {
+        let mut state = VenueState::new(4, "joes", "Joe's \"Bar\"");
+        state.next_ticket_id = 12;
+        let json = serde_json::to_string(&state).unwrap();
+        let text = snapshot_json(40, 1_700, "ep\"1", &json).unwrap();
+        let snap: Snapshot = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            (snap.seq, snap.at, snap.epoch.as_str()),
+            (40, 1_700, "ep\"1")
+        );
+        assert_eq!(snap.state, state);
+    }
 }

@@ -242,7 +242,7 @@ async fn write_batch(
                 venue.apply_logged(logged);
                 drop(appending);
                 if snapshot_due(seq, new_seq, scratch.tickets.len()) {
-                    snapshot_later(dist, scratch.clone(), new_seq, at);
+                    snapshot_later(dist, &scratch, new_seq, at);
                 }
                 *kept = Some(Scratch {
                     state: scratch,
@@ -298,10 +298,16 @@ async fn is_ours(dist: &Dist, venue_id: i64, seq: u64, nonce: &str) -> anyhow::R
         .is_some_and(|e| e.seq == seq && e.nonce == nonce))
 }
 
-fn snapshot_later(dist: &Arc<Dist>, state: app::domain::VenueState, seq: u64, at: i64) {
-    let dist = dist.clone();
+/// Write a snapshot of `state` (at `seq`) to Redis in the background. It is serialized here,
+/// holding up this venue's next batch for a few milliseconds at most, instead of cloned.
+fn snapshot_later(dist: &Arc<Dist>, state: &app::domain::VenueState, seq: u64, at: i64) {
+    let json = match serde_json::to_string(state) {
+        Ok(json) => json,
+        Err(e) => return tracing::warn!(error = %e, "snapshot not written"),
+    };
+    let (dist, id) = (dist.clone(), state.id);
     tokio::spawn(async move {
-        if let Err(e) = dist.write_snapshot(state, seq, at).await {
+        if let Err(e) = dist.write_snapshot(id, json, seq, at).await {
             tracing::warn!(error = %format!("{e:#}"), "snapshot not written");
         }
     });
