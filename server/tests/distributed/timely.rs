@@ -8,11 +8,13 @@ use std::time::Duration;
 
 /// While entries keep coming, the history projector writes them at most once per
 /// [`GATHER`](server::dist::projector::GATHER), not once per append: a steady stream of
-/// joins, each its own append, becomes a few large transactions. History still holds every
-/// one of them, and a join after a quiet spell reaches history without waiting for others.
+/// joins, each its own append, becomes a few large transactions (fewer still if they come as
+/// a rush, [`RUSH_GATHER`](server::dist::projector::RUSH_GATHER) apart). History still holds
+/// every one of them, and a join after a quiet spell reaches history without waiting for
+/// others.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn history_gathers_a_stream_of_appends_into_few_transactions() {
-    use server::dist::projector::GATHER;
+    use server::dist::projector::{GATHER, RUSH_GATHER};
     use std::sync::atomic::Ordering;
     let cluster = Cluster::start(1).await;
     let writes = |c: &Cluster| c.at(0).dist.metrics.history_writes.load(Ordering::Relaxed);
@@ -41,8 +43,9 @@ async fn history_gathers_a_stream_of_appends_into_few_transactions() {
         written <= allowed,
         "100 joins in {took:?} took {written} history transactions (at most {allowed})"
     );
-    // A quiet spell, then one join: written without waiting for more.
-    tokio::time::sleep(GATHER * 4).await;
+    // A quiet spell (longer than the pause a rush leaves behind), then one join: written
+    // without waiting for more.
+    tokio::time::sleep(RUSH_GATHER + GATHER * 4).await;
     let (status, _) = cluster.join(0, "bar", "Alone").await;
     assert_eq!(status, 201);
     history_caught_up(&cluster, events_before as u64 + 101, GATHER * 40).await;
