@@ -142,6 +142,8 @@ pub(crate) const APPENDS_SKIPPED: &str = "fila_log_appends_skipped_total";
 pub(crate) const STATE_COPIES: &str = "fila_writer_state_copies_total";
 pub(crate) const PROJECTED: &str = "fila_history_projected_total";
 pub(crate) const HISTORY_WRITES: &str = "fila_history_writes_total";
+/// History entries a projector took from its own writers' memory rather than parsing them.
+pub(crate) const HANDED_OVER: &str = "fila_history_handed_over_total";
 /// Embedded mode: SQLite transactions, and the commands they made durable.
 pub(crate) const WRITER_COMMITS: &str = "fila_writer_commits_total";
 pub(crate) const WRITER_COMMANDS: &str = "fila_writer_commands_total";

@@ -122,6 +122,8 @@ struct HistoryCatchUp {
     after: Duration,
     /// Transactions per instance.
     writes: Vec<Option<u64>>,
+    /// Entries per instance taken from its writers' memory, not parsed back from Redis.
+    handed_over: Vec<Option<u64>>,
     /// CPU seconds from the burst's start until then: Fila (all instances), then each service.
     cpu: Option<f64>,
     services_cpu: Vec<(&'static str, f64)>,
@@ -271,10 +273,12 @@ async fn one_round(
     if let Some(h) = &outcome.history {
         let all = h.cpu.unwrap_or(0.0) + h.services_cpu.iter().map(|(_, c)| c).sum::<f64>();
         println!(
-            "history: in MySQL {} ms after the burst, in {} transactions per instance; CPU \
-             from the burst's start until then: fila {}, {}; together {:.0} µs per join",
+            "history: in MySQL {} ms after the burst, in {} transactions per instance ({} \
+             entries taken from its writers' memory); CPU from the burst's start until then: \
+             fila {}, {}; together {:.0} µs per join",
             h.after.as_millis(),
             show_counts(&h.writes),
+            show_counts(&h.handed_over),
             h.cpu.map_or("?".to_owned(), |c| format!("{c:.2} s")),
             h.services_cpu
                 .iter()
@@ -367,6 +371,7 @@ async fn join_burst_fila(
             Some(HistoryCatchUp {
                 after: burst_end.elapsed(),
                 writes: fila.counts(deploy::HISTORY_WRITES).await,
+                handed_over: fila.counts(deploy::HANDED_OVER).await,
                 cpu: since(fila_cpu(), fila_before),
                 services_cpu: services_spent(),
             })

@@ -145,6 +145,9 @@ pub struct Dist {
     snapshot: Script,
     /// This instance's appends, until its projector takes them.
     own: Mutex<own::OwnAppends>,
+    /// Woken when three quarters of what `own` may keep wait: a projector waiting out a rush
+    /// writes then, before its own entries stop fitting and must be parsed back from Redis.
+    pub(crate) own_filling: tokio::sync::Notify,
     /// Test hook: history writes of (venue id, seq) fail this many more times.
     pub(crate) inject_failures: Mutex<HashMap<(i64, u64), u32>>,
     /// Test hook: the follower drops pub/sub messages (as if they were late).
@@ -224,6 +227,7 @@ impl Dist {
             init: Script::from_lua(INIT),
             snapshot: Script::from_lua(SNAPSHOT),
             own: Mutex::default(),
+            own_filling: tokio::sync::Notify::new(),
             inject_failures: Mutex::new(HashMap::new()),
             drop_messages: Default::default(),
         }))
@@ -267,10 +271,11 @@ impl Dist {
 
     /// Keep an append of this instance's for its projector (see `own.rs`).
     fn keep_own(&self, venue_id: i64, last: u64, prefix: String, entries: Vec<HistoryEntry>) {
-        self.own
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .keep(venue_id, last, prefix, entries);
+        let mut own = self.own.lock().unwrap_or_else(|e| e.into_inner());
+        own.keep(venue_id, last, prefix, entries);
+        if own.len() >= own::MAX_KEPT / 4 * 3 {
+            self.own_filling.notify_one();
+        }
     }
 
     /// The entries of the venue's log item `last`, text `text`, if this instance appended it

@@ -81,8 +81,8 @@ impl OwnAppends {
         found
     }
 
-    #[cfg(test)]
-    fn len(&self) -> usize {
+    /// Entries kept.
+    pub(crate) fn len(&self) -> usize {
         self.entries
     }
 }

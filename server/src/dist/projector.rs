@@ -37,7 +37,7 @@ pub const GATHER: Duration = Duration::from_millis(50);
 /// the back office's; the people at the door are waiting for their tickets, and on a small
 /// box MariaDB's inserts and this projector took a fifth of the CPU a join burst had. The
 /// rows are the same (in fewer, larger transactions), written when the rush is over or a
-/// second later at most.
+/// second later at most (sooner if the kept appends of `own.rs` are three quarters full).
 pub const RUSH_GATHER: Duration = Duration::from_secs(1);
 /// Entries a second this instance's writers append from which [`RUSH_GATHER`] applies.
 pub const RUSH_RATE: u64 = 500;
@@ -68,6 +68,7 @@ pub async fn run(dist: Arc<Dist>, redis_url: String, connections: usize) {
         retry_pending: false,
         last_claim: Instant::now(),
         rush_mark: (Instant::now(), 0),
+        in_rush: false,
     };
     let mut stopping = dist.stopping.clone();
     loop {
@@ -77,12 +78,14 @@ pub async fn run(dist: Arc<Dist>, redis_url: String, connections: usize) {
         if !p.backoff.is_zero() {
             tokio::select! {
                 _ = tokio::time::sleep(p.backoff) => {}
+                _ = dist.own_filling.notified(), if p.in_rush => {}
                 _ = stopping.wait_for(|s| *s) => break,
             }
         }
         if let Err(e) = p.round().await {
             tracing::warn!(error = %format!("{e:#}"), "history projector: Redis error; retrying");
             p.backoff = next_backoff(p.backoff);
+            p.in_rush = false;
             // A read whose reply was lost (Redis died mid-answer) still delivered its entries
             // to us: read our own pending ones first, instead of waiting for them to be
             // claimed as stale after CLAIM_IDLE. Writing history twice is harmless.
@@ -122,6 +125,8 @@ struct Projector {
     last_claim: Instant,
     /// When the last round ended, and how many entries this instance had appended by then.
     rush_mark: (Instant, u64),
+    /// The pause is [`RUSH_GATHER`]: it ends early when this instance's kept appends fill up.
+    in_rush: bool,
 }
 
 impl Projector {
@@ -146,6 +151,7 @@ impl Projector {
         batches.extend(self.read(&venues, from).await?);
         let most = batches.iter().map(|(_, items)| items.len()).max();
         let mut outage = false;
+        self.in_rush = false;
         let results = futures_util::future::join_all(
             batches
                 .into_iter()
@@ -189,6 +195,7 @@ impl Projector {
             let appended = self.dist.metrics.appended.load(Ordering::Relaxed);
             let (since, before) = self.rush_mark;
             self.backoff = gather_pause(appended.saturating_sub(before), since.elapsed());
+            self.in_rush = self.backoff == RUSH_GATHER;
         } else {
             // Nothing came (the read blocked its full time), or a backlog: read again now.
             self.backoff = Duration::ZERO;
