@@ -75,12 +75,10 @@ pub async fn run(dist: Arc<Dist>, redis_url: String, connections: usize) {
         if *stopping.borrow() {
             break;
         }
-        if !p.backoff.is_zero() {
-            tokio::select! {
-                _ = tokio::time::sleep(p.backoff) => {}
-                _ = dist.own_filling.notified(), if p.in_rush => {}
-                _ = stopping.wait_for(|s| *s) => break,
-            }
+        if !p.backoff.is_zero()
+            && pause(p.backoff, p.in_rush, &dist.own_filling, &mut stopping).await
+        {
+            break;
         }
         if let Err(e) = p.round().await {
             tracing::warn!(error = %format!("{e:#}"), "history projector: Redis error; retrying");
@@ -93,6 +91,21 @@ pub async fn run(dist: Arc<Dist>, redis_url: String, connections: usize) {
         }
     }
     let _ = p.client.quit().await;
+}
+
+/// Wait `backoff`, or less if it is a rush's pause (`rush`) and `own_filling` is notified.
+/// True if the instance is stopping.
+async fn pause(
+    backoff: Duration,
+    rush: bool,
+    own_filling: &tokio::sync::Notify,
+    stopping: &mut tokio::sync::watch::Receiver<bool>,
+) -> bool {
+    tokio::select! {
+        _ = tokio::time::sleep(backoff) => false,
+        _ = own_filling.notified(), if rush => false,
+        _ = stopping.wait_for(|s| *s) => true,
+    }
 }
 
 /// The pause after a round that wrote entries without filling its read, when this instance
@@ -602,9 +615,32 @@ pub(super) fn flat_map(v: Value) -> HashMap<String, String> {
 
 #[cfg(test)]
 mod tests {
-    use super::{GATHER, RUSH_GATHER, entry_json, gather_pause};
+    use super::{GATHER, RUSH_GATHER, entry_json, gather_pause, pause};
     use serde_json::{Value, json};
     use std::time::Duration;
+
+    /// A rush's pause ends when the kept appends fill up; an error's backoff does not (MySQL
+    /// down would otherwise be retried in a loop while entries pile up); stopping ends both.
+    #[tokio::test]
+    async fn a_rush_pause_ends_early_when_the_kept_appends_fill_up() {
+        use tokio::sync::{Notify, watch};
+        use tokio::time::Instant;
+        let filling = Notify::new();
+        let (stop, mut stopping) = watch::channel(false);
+        filling.notify_one();
+        let t = Instant::now();
+        assert!(!pause(RUSH_GATHER, true, &filling, &mut stopping).await);
+        assert!(t.elapsed() < RUSH_GATHER / 2, "{:?}", t.elapsed());
+        filling.notify_one();
+        let backoff = Duration::from_millis(300);
+        let t = Instant::now();
+        assert!(!pause(backoff, false, &filling, &mut stopping).await);
+        assert!(t.elapsed() >= backoff, "{:?}", t.elapsed());
+        stop.send_replace(true);
+        let t = Instant::now();
+        assert!(pause(RUSH_GATHER * 60, false, &filling, &mut stopping).await);
+        assert!(t.elapsed() < RUSH_GATHER);
+    }
 
     #[test]
     fn history_waits_out_a_rush_and_only_a_rush() {
