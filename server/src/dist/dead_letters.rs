@@ -2,7 +2,7 @@
 //! up on, each with its error. Managers and owners list and replay them; `/metrics` counts
 //! them. The projector writes them (`projector::MAX_FAILURES`).
 
-use super::projector::flat_map;
+use super::flat_map;
 use super::{DeadLetter, Dist, Entry};
 use anyhow::Context;
 use fred::prelude::*;

@@ -31,6 +31,7 @@ mod follow;
 mod own;
 pub mod projector;
 mod snapshot;
+mod trim;
 mod writer;
 
 pub use entry::{Did, Entry, Logged, parse_entries, read_item};
@@ -384,25 +385,6 @@ impl Dist {
         self.trim(id).await
     }
 
-    /// Drop log entries that both the newest snapshot and the projector are past.
-    async fn trim(&self, venue_id: i64) -> anyhow::Result<()> {
-        let log = self.key(venue_id, "log");
-        let snap: Option<u64> = self.redis.get(self.key(venue_id, "snapseq")).await?;
-        let Some(snap) = snap else { return Ok(()) };
-        let projected = projector::acked_below(&self.redis, &log).await?;
-        let keep_from = (snap + 1).min(projected);
-        if keep_from > 1 {
-            let _: Value = self
-                .redis
-                .custom(
-                    fred::cmd!("XTRIM"),
-                    vec![log, "MINID".into(), format!("0-{keep_from}")],
-                )
-                .await?;
-        }
-        Ok(())
-    }
-
     /// Append `count` entries, written as one text by [`write_item`], if the log is still at
     /// `expected`.
     pub(crate) async fn append(
@@ -548,6 +530,26 @@ fn hostname() -> String {
         .map(|h| h.trim().to_owned())
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "fila".into())
+}
+
+/// `[k, v, k, v…]` (or a RESP3 map) as strings.
+pub(super) fn flat_map(v: Value) -> HashMap<String, String> {
+    let mut out = HashMap::new();
+    if let Value::Map(m) = v {
+        for (k, v) in m.inner() {
+            if let (Some(k), Some(v)) = (k.as_str(), v.as_string()) {
+                out.insert(k.to_string(), v);
+            }
+        }
+        return out;
+    }
+    let mut it = v.into_array().into_iter();
+    while let (Some(k), Some(v)) = (it.next(), it.next()) {
+        if let (Some(k), Some(v)) = (k.as_string(), v.as_string()) {
+            out.insert(k, v);
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -553,66 +553,6 @@ fn is_outage(e: &anyhow::Error) -> bool {
     }
 }
 
-/// The lowest item id (`0-<seq>`, its last entry's) the projector has not acknowledged yet:
-/// the log may be trimmed below it.
-pub(crate) async fn acked_below(redis: &Client, log: &str) -> anyhow::Result<u64> {
-    // [count, smallest id, largest id, consumers]
-    let pending: Value = match redis
-        .custom(
-            fred::cmd!("XPENDING"),
-            vec![log.to_owned(), HISTORY_GROUP.to_owned()],
-        )
-        .await
-    {
-        Ok(v) => v,
-        Err(e) if e.details().contains("NOGROUP") => return Ok(1),
-        Err(e) => return Err(e.into()),
-    };
-    let mut p = pending.into_array().into_iter();
-    let count = p.next().and_then(|v| v.as_u64()).unwrap_or(0);
-    if count > 0 {
-        let min = p.next().and_then(|v| v.into_string()).unwrap_or_default();
-        return Ok(seq_of_id(&min).unwrap_or(1));
-    }
-    let groups: Value = redis
-        .custom(
-            fred::cmd!("XINFO"),
-            vec!["GROUPS".to_owned(), log.to_owned()],
-        )
-        .await?;
-    for g in groups.into_array() {
-        let fields = flat_map(g);
-        if fields.get("name").map(String::as_str) == Some(HISTORY_GROUP) {
-            let last = fields
-                .get("last-delivered-id")
-                .and_then(|id| seq_of_id(id))
-                .unwrap_or(0);
-            return Ok(last + 1);
-        }
-    }
-    Ok(1)
-}
-
-/// `[k, v, k, v…]` (or a RESP3 map) as strings.
-pub(super) fn flat_map(v: Value) -> HashMap<String, String> {
-    let mut out = HashMap::new();
-    if let Value::Map(m) = v {
-        for (k, v) in m.inner() {
-            if let (Some(k), Some(v)) = (k.as_str(), v.as_string()) {
-                out.insert(k.to_string(), v);
-            }
-        }
-        return out;
-    }
-    let mut it = v.into_array().into_iter();
-    while let (Some(k), Some(v)) = (it.next(), it.next()) {
-        if let (Some(k), Some(v)) = (k.as_string(), v.as_string()) {
-            out.insert(k, v);
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::{GATHER, RUSH_GATHER, entry_json, gather_pause, pause};

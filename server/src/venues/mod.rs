@@ -16,6 +16,7 @@ pub mod writer;
 use crate::dist::{Dist, Logged};
 use crate::store::{SqliteStore, Store};
 use app::domain::engine::Outcome;
+use app::domain::state::FastMap;
 use app::domain::{
     Command, DomainError, EventEnvelope, Ticket, TicketId, TicketStatus, VenueState,
 };
@@ -34,7 +35,7 @@ pub const EVENT_BUFFER: usize = 4096;
 pub const WRITE_QUEUE: usize = 8192;
 
 /// Every waiting ticket's position, and the state generation it was worked out for.
-type PositionTable = (u64, Arc<HashMap<TicketId, u32>>);
+type PositionTable = (u64, Arc<FastMap<TicketId, u32>>);
 
 /// What ticket sockets hear from their venue, in order.
 ///
@@ -222,7 +223,8 @@ impl VenueHandle {
         let table = match &*cache {
             Some((g, table)) if *g == generation => table.clone(),
             _ => {
-                let mut table = HashMap::new();
+                let waiting = state.queues.values().map(|q| q.waiting.len()).sum();
+                let mut table = FastMap::with_capacity_and_hasher(waiting, Default::default());
                 for q in state.queues.values() {
                     for (i, id) in q.waiting.values().enumerate() {
                         table.insert(*id, i as u32 + 1);
