@@ -274,9 +274,14 @@ impl Dist {
     fn keep_own(&self, venue_id: i64, last: u64, prefix: String, entries: Vec<HistoryEntry>) {
         let mut own = self.own.lock().unwrap_or_else(|e| e.into_inner());
         own.keep(venue_id, last, prefix, entries);
-        if own.len() >= own::MAX_KEPT / 4 * 3 {
+        if own.len() >= own::FILLING {
             self.own_filling.notify_one();
         }
+    }
+
+    /// Three quarters of what `own` may keep wait for the projector.
+    fn own_filling_up(&self) -> bool {
+        self.own.lock().unwrap_or_else(|e| e.into_inner()).len() >= own::FILLING
     }
 
     /// The entries of the venue's log item `last`, text `text`, if this instance appended it

@@ -19,7 +19,11 @@ use std::collections::{BTreeMap, HashMap};
 
 /// Most entries kept for the projector. A projector that falls behind (MySQL down) finds its
 /// items no longer here and parses them: memory stays bounded, nothing is lost.
-pub(crate) const MAX_KEPT: usize = 32_768;
+/// A door rush of 100,000 joins is kept whole (history waits the rush out, see
+/// `projector::RUSH_GATHER`); a kept join's entry is about 600 bytes.
+pub(crate) const MAX_KEPT: usize = 131_072;
+/// From this many kept entries the projector stops waiting out a rush.
+pub(crate) const FILLING: usize = MAX_KEPT / 4 * 3;
 
 /// How an append's text starts ([`super::write_item`]: header, then the first entry's `seq`
 /// and `nonce`, the first fields of an [`super::Entry`]).

@@ -36,9 +36,16 @@ pub const GATHER: Duration = Duration::from_millis(50);
 /// venue makes a few a second), rounds are this far apart instead of [`GATHER`]. History is
 /// the back office's; the people at the door are waiting for their tickets, and on a small
 /// box MariaDB's inserts and this projector took a fifth of the CPU a join burst had. The
-/// rows are the same (in fewer, larger transactions), written when the rush is over or a
-/// second later at most (sooner if the kept appends of `own.rs` are three quarters full).
+/// rows are the same (in fewer, larger transactions), written when the rush is over: the
+/// pause is taken again while the rush goes on, up to [`RUSH_MAX`], and ends sooner if the
+/// kept appends of `own.rs` are three quarters full (past that they would be parsed back).
 pub const RUSH_GATHER: Duration = Duration::from_secs(1);
+/// The longest history waits out a rush before a round writes what came so far: how far
+/// behind the audit list may be while the door is busy.
+pub const RUSH_MAX: Duration = Duration::from_secs(10);
+/// How often a pause waiting out a rush looks whether it goes on, once [`RUSH_GATHER`] is
+/// over: history lands this soon after a rush ends.
+const RUSH_LOOK: Duration = Duration::from_millis(250);
 /// Entries a second this instance's writers append from which [`RUSH_GATHER`] applies.
 pub const RUSH_RATE: u64 = 500;
 const BLOCK_MS: u64 = 1000;
@@ -75,10 +82,14 @@ pub async fn run(dist: Arc<Dist>, redis_url: String, connections: usize) {
         if *stopping.borrow() {
             break;
         }
-        if !p.backoff.is_zero()
-            && pause(p.backoff, p.in_rush, &dist.own_filling, &mut stopping).await
-        {
-            break;
+        if !p.backoff.is_zero() {
+            let (since, rush) = (Instant::now(), p.in_rush);
+            if pause(p.backoff, rush, &dist.own_filling, &mut stopping).await {
+                break;
+            }
+            if rush && p.wait_out_rush(since, &mut stopping).await {
+                break;
+            }
         }
         if let Err(e) = p.round().await {
             tracing::warn!(error = %format!("{e:#}"), "history projector: Redis error; retrying");
@@ -121,6 +132,13 @@ fn gather_pause(appended: u64, over: Duration) -> Duration {
     }
 }
 
+/// After a rush's pause, whether another ([`RUSH_LOOK`]) follows: this instance appended
+/// `appended` entries in the `over` since the last look (still the rush rate), history has
+/// waited `waited` (less than [`RUSH_MAX`]), and the kept appends are not `filling` up.
+fn rush_goes_on(appended: u64, over: Duration, waited: Duration, filling: bool) -> bool {
+    !filling && waited < RUSH_MAX && gather_pause(appended, over) == RUSH_GATHER
+}
+
 fn next_backoff(b: Duration) -> Duration {
     (b * 2).clamp(Duration::from_millis(100), MAX_BACKOFF)
 }
@@ -138,11 +156,34 @@ struct Projector {
     last_claim: Instant,
     /// When the last round ended, and how many entries this instance had appended by then.
     rush_mark: (Instant, u64),
-    /// The pause is [`RUSH_GATHER`]: it ends early when this instance's kept appends fill up.
+    /// The pause is [`RUSH_GATHER`] (and [`RUSH_LOOK`] more while the rush goes on): it ends
+    /// early when this instance's kept appends fill up.
     in_rush: bool,
 }
 
 impl Projector {
+    /// A rush's first pause is over (it began at `since`): pause again while the rush goes on
+    /// ([`rush_goes_on`]). True if the instance is stopping.
+    async fn wait_out_rush(
+        &mut self,
+        since: Instant,
+        stopping: &mut tokio::sync::watch::Receiver<bool>,
+    ) -> bool {
+        loop {
+            let appended = self.dist.metrics.appended.load(Ordering::Relaxed);
+            let (at, before) = self.rush_mark;
+            let (over, waited) = (at.elapsed(), since.elapsed());
+            let filling = self.dist.own_filling_up();
+            if !rush_goes_on(appended.saturating_sub(before), over, waited, filling) {
+                return false;
+            }
+            self.rush_mark = (Instant::now(), appended);
+            if pause(RUSH_LOOK, true, &self.dist.own_filling, stopping).await {
+                return true;
+            }
+        }
+    }
+
     async fn round(&mut self) -> anyhow::Result<()> {
         let venues: Vec<i64> = self.dist.handles().iter().map(|v| v.id).collect();
         if venues.is_empty() {
@@ -555,7 +596,7 @@ fn is_outage(e: &anyhow::Error) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::{GATHER, RUSH_GATHER, entry_json, gather_pause, pause};
+    use super::{GATHER, RUSH_GATHER, RUSH_MAX, entry_json, gather_pause, pause, rush_goes_on};
     use serde_json::{Value, json};
     use std::time::Duration;
 
@@ -597,6 +638,21 @@ mod tests {
         assert_eq!(gather_pause(1400, ms(50)), RUSH_GATHER);
         assert_eq!(gather_pause(600, ms(1000)), RUSH_GATHER);
         assert_eq!(gather_pause(499, ms(1000)), GATHER);
+    }
+
+    #[test]
+    fn history_waits_while_the_rush_goes_on_within_bounds() {
+        let s = Duration::from_secs;
+        // 20,000 a second for a second, or 200 in a quarter of one: still a rush.
+        assert!(rush_goes_on(20_000, s(1), s(1), false));
+        assert!(rush_goes_on(500, s(1), RUSH_MAX - s(1), false));
+        assert!(rush_goes_on(200, Duration::from_millis(250), s(2), false));
+        // It slowed down: history is written now.
+        assert!(!rush_goes_on(499, s(1), s(1), false));
+        assert!(!rush_goes_on(0, s(1), s(3), false));
+        // Never further behind than RUSH_MAX, nor past what fits in memory.
+        assert!(!rush_goes_on(20_000, s(1), RUSH_MAX, false));
+        assert!(!rush_goes_on(20_000, s(1), s(1), true));
     }
 
     #[test]
