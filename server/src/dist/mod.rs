@@ -36,7 +36,7 @@ mod writer;
 
 pub use entry::{Did, Entry, Logged, parse_entries, read_item};
 pub(crate) use entry::{Message, read_message, seq_of_id, write_item};
-use snapshot::snapshot_due;
+use snapshot::{SNAPSHOT_IDLE, snapshot_after_batch, snapshot_due};
 
 use crate::store::{HistoryEntry, MySqlStore};
 use crate::venues::VenueHandle;

@@ -5,7 +5,9 @@
 //! with exactly the outcome every instance will compute when it applies that entry.
 
 use super::own::own_prefix;
-use super::{Appended, Dist, Entry, Logged, snapshot_due, write_item};
+use super::{
+    Appended, Dist, Entry, Logged, SNAPSHOT_IDLE, snapshot_after_batch, snapshot_due, write_item,
+};
 use crate::clock::now_ms;
 use crate::venues::{ExecError, VenueHandle, WRITE_QUEUE, WriteRequest};
 use app::domain::engine::Outcome;
@@ -13,6 +15,7 @@ use app::domain::{Command, JoinUndo, apply};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::Instant;
 use tokio::sync::{mpsc, watch};
 
 /// Most commands appended in one step (one script call, one log item, one pub/sub message).
@@ -37,6 +40,8 @@ async fn run(
 ) {
     let mut requests = Vec::with_capacity(MAX_BATCH);
     let mut scratch = None;
+    // When the snapshot this writer owes came due, if it owes one (see `snapshot_after_batch`).
+    let mut owed: Option<Instant> = None;
     loop {
         let stop = tokio::select! {
             n = rx.recv_many(&mut requests, MAX_BATCH) => {
@@ -44,6 +49,11 @@ async fn run(
                 false
             }
             _ = stopping.wait_for(|s| *s) => true,
+            _ = quiet(owed) => {
+                snapshot_now(&dist, &venue, &mut scratch);
+                owed = None;
+                continue;
+            }
         };
         if stop {
             rx.close();
@@ -51,7 +61,23 @@ async fn run(
                 break;
             }
         }
-        write_batch(&dist, &venue, &mut scratch, std::mem::take(&mut requests)).await;
+        let due = write_batch(&dist, &venue, &mut scratch, std::mem::take(&mut requests)).await;
+        let now_too;
+        (now_too, owed) = snapshot_after_batch(owed, due, Instant::now());
+        if now_too {
+            snapshot_now(&dist, &venue, &mut scratch);
+        }
+    }
+    if owed.is_some() {
+        snapshot_now(&dist, &venue, &mut scratch);
+    }
+}
+
+/// Ready once the writer, owing a snapshot, has had no command for [`SNAPSHOT_IDLE`].
+async fn quiet(owed: Option<Instant>) {
+    match owed {
+        Some(_) => tokio::time::sleep(SNAPSHOT_IDLE).await,
+        None => std::future::pending().await,
     }
 }
 
@@ -73,12 +99,14 @@ pub(super) struct Scratch {
     state: app::domain::VenueState,
     seq: u64,
     reloads: u64,
+    /// The time of the log entry at `seq`.
+    at: i64,
 }
 
 impl Scratch {
-    /// A copy of the venue's state, its log position, and its last entry's time: `kept` if it
-    /// still describes the venue, else a fresh clone.
-    fn take(kept: Option<Scratch>, venue: &VenueHandle, dist: &Dist) -> (Scratch, i64) {
+    /// A copy of the venue's state at its log position: `kept` if it still describes the
+    /// venue, else a fresh clone.
+    fn take(kept: Option<Scratch>, venue: &VenueHandle, dist: &Dist) -> Scratch {
         // Seq, reload count and state change only under the state's write lock.
         let st = venue.read();
         let seq = venue.log_seq.load(Ordering::Acquire);
@@ -87,18 +115,19 @@ impl Scratch {
         let caught_up = kept.filter(|s| s.reloads == reloads).and_then(|mut s| {
             (s.seq == seq || venue.replay_recent(&mut s.state, s.seq, seq)).then(|| {
                 s.seq = seq;
+                s.at = last_at;
                 s
             })
         });
-        let scratch = caught_up.unwrap_or_else(|| {
+        caught_up.unwrap_or_else(|| {
             dist.metrics.state_copies.fetch_add(1, Ordering::Relaxed);
             Scratch {
                 state: st.clone(),
                 seq,
                 reloads,
+                at: last_at,
             }
-        });
-        (scratch, last_at)
+        })
     }
 
     /// The copy after a batch that was not appended: back at `seq` if the batch can be taken
@@ -108,33 +137,35 @@ impl Scratch {
         undo: Option<JoinUndo>,
         seq: u64,
         reloads: u64,
+        at: i64,
     ) -> Option<Scratch> {
         undo?.undo(&mut state).then_some(Scratch {
             state,
             seq,
             reloads,
+            at,
         })
     }
 }
 
+/// Apply and append one batch, answering every request in it. Returns whether the append
+/// passed a snapshot point ([`snapshot_due`]).
 async fn write_batch(
     dist: &Arc<Dist>,
     venue: &VenueHandle,
     kept: &mut Option<Scratch>,
     requests: Vec<WriteRequest>,
-) {
+) -> bool {
     let mut last_error = None;
     for _ in 0..MAX_ATTEMPTS {
         // Taken out: whatever this attempt does to it, it is put back only if it then
         // describes the venue exactly.
-        let (
-            Scratch {
-                state: mut scratch,
-                seq,
-                reloads,
-            },
-            last_at,
-        ) = Scratch::take(kept.take(), venue, dist);
+        let Scratch {
+            state: mut scratch,
+            seq,
+            reloads,
+            at: last_at,
+        } = Scratch::take(kept.take(), venue, dist);
         // Time never runs backwards within the log, even across instances' clocks.
         let at = now_ms().max(last_at);
         let nonce = dist.next_nonce();
@@ -179,8 +210,10 @@ async fn write_batch(
                 state: scratch,
                 seq,
                 reloads,
+                at: last_at,
             });
-            return answer(requests, results);
+            answer(requests, results);
+            return false;
         }
         if venue.log_seq.load(Ordering::Acquire) != seq {
             // The follower applied another instance's entry while this batch was applied, so
@@ -190,12 +223,15 @@ async fn write_batch(
                 .append_conflicts
                 .fetch_add(1, Ordering::Relaxed);
             dist.metrics.appends_skipped.fetch_add(1, Ordering::Relaxed);
-            *kept = Scratch::taken_back(scratch, undo, seq, reloads);
+            *kept = Scratch::taken_back(scratch, undo, seq, reloads, last_at);
             continue;
         }
         let item = match write_item(&entries) {
             Ok(item) => item,
-            Err(e) => return refuse(requests, &anyhow::Error::new(e)),
+            Err(e) => {
+                refuse(requests, &anyhow::Error::new(e));
+                return false;
+            }
         };
         let count = entries.len();
         let last = seq + count as u64;
@@ -241,20 +277,20 @@ async fn write_batch(
                     .fetch_add(count as u64, Ordering::Relaxed);
                 venue.apply_logged(logged);
                 drop(appending);
-                if snapshot_due(seq, new_seq, scratch.tickets.len()) {
-                    snapshot_later(dist, &scratch, new_seq, at);
-                }
+                let due = snapshot_due(seq, new_seq, scratch.tickets.len());
                 *kept = Some(Scratch {
                     state: scratch,
                     seq: new_seq,
                     reloads,
+                    at,
                 });
-                return answer(requests, results);
+                answer(requests, results);
+                return due;
             }
             None => {
                 drop(appending);
                 // Lost the race: the next attempt replays what the others appended.
-                *kept = Scratch::taken_back(scratch, undo, seq, reloads);
+                *kept = Scratch::taken_back(scratch, undo, seq, reloads, last_at);
                 if let Err(e) = dist.catch_up(venue).await {
                     tracing::warn!(venue = %venue.slug, error = %format!("{e:#}"), "catch-up failed");
                     last_error = Some(e);
@@ -265,6 +301,7 @@ async fn write_batch(
     }
     let e = last_error.unwrap_or_else(|| anyhow::anyhow!("too much contention on this venue"));
     refuse(requests, &e);
+    false
 }
 
 /// While alive: this venue's writer is waiting on the append whose text starts with its
@@ -298,14 +335,18 @@ async fn is_ours(dist: &Dist, venue_id: i64, seq: u64, nonce: &str) -> anyhow::R
         .is_some_and(|e| e.seq == seq && e.nonce == nonce))
 }
 
-/// Write a snapshot of `state` (at `seq`) to Redis in the background. It is serialized here,
-/// holding up this venue's next batch for a few milliseconds at most, instead of cloned.
-fn snapshot_later(dist: &Arc<Dist>, state: &app::domain::VenueState, seq: u64, at: i64) {
-    let json = match serde_json::to_string(state) {
+/// Write a snapshot of the venue's state to Redis in the background: of the writer's copy,
+/// brought up to the venue's log position first. It is serialized here rather than cloned
+/// (a clone cost half as much again), holding up this venue's next batch meanwhile, which is
+/// why the writer waits for a quiet moment (see `snapshot_after_batch`).
+fn snapshot_now(dist: &Arc<Dist>, venue: &VenueHandle, kept: &mut Option<Scratch>) {
+    let caught_up = Scratch::take(kept.take(), venue, dist);
+    let scratch = kept.insert(caught_up);
+    let json = match serde_json::to_string(&scratch.state) {
         Ok(json) => json,
         Err(e) => return tracing::warn!(error = %e, "snapshot not written"),
     };
-    let (dist, id) = (dist.clone(), state.id);
+    let (dist, id, seq, at) = (dist.clone(), venue.id, scratch.seq, scratch.at);
     tokio::spawn(async move {
         if let Err(e) = dist.write_snapshot(id, json, seq, at).await {
             tracing::warn!(error = %format!("{e:#}"), "snapshot not written");

@@ -173,3 +173,50 @@ async fn a_resync_keeps_the_socket_of_a_ticket_newer_than_the_snapshot() {
     until(&mut ws, "the call", |v| v["status"] == "called").await;
     cluster.stop().await;
 }
+
+/// A snapshot that comes due while joins keep arriving is not written by the batch that
+/// passed the snapshot point (every caller would wait on it) but once the venue goes quiet:
+/// soon after the last join, at the log's newest seq.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_snapshot_due_in_a_rush_is_written_once_the_venue_goes_quiet() {
+    let cluster = Cluster::start(1).await;
+    let client = reqwest::Client::new();
+    let snapseq = || async {
+        let v = redis_command(
+            &cluster.redis,
+            "GET",
+            vec![format!("{}:v:1:snapseq", cluster.prefix)],
+        )
+        .await;
+        v.as_string()
+            .and_then(|s| s.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    let first = snapseq().await;
+    // 1,200 joins from 48 clients at once: past the first snapshot point (1,024 entries).
+    let joins = futures_util::future::join_all((0..48).map(|c| {
+        let cluster = &cluster;
+        async move {
+            for k in 0..25 {
+                let (status, body) = cluster.join(0, "bar", &format!("Guest {c}-{k}")).await;
+                assert_eq!(status, 201, "join accepted: {body}");
+            }
+        }
+    }));
+    joins.await;
+    let seq = log_seq(&client, cluster.at(0)).await.expect("log seq");
+    assert!(seq >= first + 1_200, "seq {seq}");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let at = snapseq().await;
+        if at == seq {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "snapshot at seq {at} 10 s after the last join, the log at {seq}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    cluster.stop().await;
+}
