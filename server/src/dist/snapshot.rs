@@ -14,7 +14,8 @@ pub const SNAPSHOT_EVERY: u64 = 1024;
 /// entry however long the line, and the intervals nest as a venue grows or shrinks. Every
 /// 1,000 entries, a 20,000-person join burst serialized 200,000 tickets in snapshots, a
 /// seventh of an instance's CPU time. A reader replays at most about as many entries as the
-/// snapshot holds tickets, which costs about what loading the snapshot does.
+/// snapshot holds tickets (twice that while a snapshot waits for a quiet writer,
+/// [`snapshot_after_batch`]), which costs about what loading the snapshot does.
 pub fn snapshot_due(seq: u64, new_seq: u64, tickets: usize) -> bool {
     let tickets = tickets as u64;
     let every = match tickets {
