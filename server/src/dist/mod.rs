@@ -65,12 +65,19 @@ struct Snapshot {
     state: VenueState,
 }
 
-/// A [`Snapshot`]'s JSON around a state already serialized (`state`).
+/// A [`Snapshot`]'s JSON around a state already serialized (`state`), sized up front: the
+/// state of a long line is megabytes, and `format!` grew its buffer by doubling.
 fn snapshot_json(seq: u64, at: i64, epoch: &str, state: &str) -> serde_json::Result<String> {
+    use std::fmt::Write;
     let epoch = serde_json::to_string(epoch)?;
-    Ok(format!(
-        "{{\"seq\":{seq},\"at\":{at},\"epoch\":{epoch},\"state\":{state}}}"
-    ))
+    let mut json = String::with_capacity(state.len() + epoch.len() + 64);
+    let _ = write!(
+        json,
+        "{{\"seq\":{seq},\"at\":{at},\"epoch\":{epoch},\"state\":"
+    );
+    json.push_str(state);
+    json.push('}');
+    Ok(json)
 }
 
 /// Counters for `/metrics`.
