@@ -99,14 +99,12 @@ pub(super) struct Scratch {
     state: app::domain::VenueState,
     seq: u64,
     reloads: u64,
-    /// The time of the log entry at `seq`.
-    at: i64,
 }
 
 impl Scratch {
-    /// A copy of the venue's state at its log position: `kept` if it still describes the
-    /// venue, else a fresh clone.
-    fn take(kept: Option<Scratch>, venue: &VenueHandle, dist: &Dist) -> Scratch {
+    /// A copy of the venue's state, its log position, and its last entry's time: `kept` if it
+    /// still describes the venue, else a fresh clone.
+    fn take(kept: Option<Scratch>, venue: &VenueHandle, dist: &Dist) -> (Scratch, i64) {
         // Seq, reload count and state change only under the state's write lock.
         let st = venue.read();
         let seq = venue.log_seq.load(Ordering::Acquire);
@@ -115,19 +113,18 @@ impl Scratch {
         let caught_up = kept.filter(|s| s.reloads == reloads).and_then(|mut s| {
             (s.seq == seq || venue.replay_recent(&mut s.state, s.seq, seq)).then(|| {
                 s.seq = seq;
-                s.at = last_at;
                 s
             })
         });
-        caught_up.unwrap_or_else(|| {
+        let scratch = caught_up.unwrap_or_else(|| {
             dist.metrics.state_copies.fetch_add(1, Ordering::Relaxed);
             Scratch {
                 state: st.clone(),
                 seq,
                 reloads,
-                at: last_at,
             }
-        })
+        });
+        (scratch, last_at)
     }
 
     /// The copy after a batch that was not appended: back at `seq` if the batch can be taken
@@ -137,13 +134,11 @@ impl Scratch {
         undo: Option<JoinUndo>,
         seq: u64,
         reloads: u64,
-        at: i64,
     ) -> Option<Scratch> {
         undo?.undo(&mut state).then_some(Scratch {
             state,
             seq,
             reloads,
-            at,
         })
     }
 }
@@ -160,12 +155,14 @@ async fn write_batch(
     for _ in 0..MAX_ATTEMPTS {
         // Taken out: whatever this attempt does to it, it is put back only if it then
         // describes the venue exactly.
-        let Scratch {
-            state: mut scratch,
-            seq,
-            reloads,
-            at: last_at,
-        } = Scratch::take(kept.take(), venue, dist);
+        let (
+            Scratch {
+                state: mut scratch,
+                seq,
+                reloads,
+            },
+            last_at,
+        ) = Scratch::take(kept.take(), venue, dist);
         // Time never runs backwards within the log, even across instances' clocks.
         let at = now_ms().max(last_at);
         let nonce = dist.next_nonce();
@@ -210,7 +207,6 @@ async fn write_batch(
                 state: scratch,
                 seq,
                 reloads,
-                at: last_at,
             });
             answer(requests, results);
             return false;
@@ -223,7 +219,7 @@ async fn write_batch(
                 .append_conflicts
                 .fetch_add(1, Ordering::Relaxed);
             dist.metrics.appends_skipped.fetch_add(1, Ordering::Relaxed);
-            *kept = Scratch::taken_back(scratch, undo, seq, reloads, last_at);
+            *kept = Scratch::taken_back(scratch, undo, seq, reloads);
             continue;
         }
         let item = match write_item(&entries) {
@@ -282,7 +278,6 @@ async fn write_batch(
                     state: scratch,
                     seq: new_seq,
                     reloads,
-                    at,
                 });
                 answer(requests, results);
                 return due;
@@ -290,7 +285,7 @@ async fn write_batch(
             None => {
                 drop(appending);
                 // Lost the race: the next attempt replays what the others appended.
-                *kept = Scratch::taken_back(scratch, undo, seq, reloads, last_at);
+                *kept = Scratch::taken_back(scratch, undo, seq, reloads);
                 if let Err(e) = dist.catch_up(venue).await {
                     tracing::warn!(venue = %venue.slug, error = %format!("{e:#}"), "catch-up failed");
                     last_error = Some(e);
@@ -340,13 +335,13 @@ async fn is_ours(dist: &Dist, venue_id: i64, seq: u64, nonce: &str) -> anyhow::R
 /// (a clone cost half as much again), holding up this venue's next batch meanwhile, which is
 /// why the writer waits for a quiet moment (see `snapshot_after_batch`).
 fn snapshot_now(dist: &Arc<Dist>, venue: &VenueHandle, kept: &mut Option<Scratch>) {
-    let caught_up = Scratch::take(kept.take(), venue, dist);
+    let (caught_up, at) = Scratch::take(kept.take(), venue, dist);
     let scratch = kept.insert(caught_up);
     let json = match serde_json::to_string(&scratch.state) {
         Ok(json) => json,
         Err(e) => return tracing::warn!(error = %e, "snapshot not written"),
     };
-    let (dist, id, seq, at) = (dist.clone(), venue.id, scratch.seq, scratch.at);
+    let (dist, id, seq) = (dist.clone(), venue.id, scratch.seq);
     tokio::spawn(async move {
         if let Err(e) = dist.write_snapshot(id, json, seq, at).await {
             tracing::warn!(error = %format!("{e:#}"), "snapshot not written");
