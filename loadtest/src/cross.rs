@@ -117,8 +117,8 @@ async fn run_fila(
         })
         .collect();
     let seen = Watchers::connect(list).await?;
-    let starts = call_and_wait(&bar, &seen, calls, watchers).await?;
-    let latencies = seen.latencies(&starts, |_| true).await;
+    let calls_sent = call_and_wait(&bar, &seen, calls, watchers).await?;
+    let latencies = seen.latencies(&calls_sent.starts, |_| true).await;
     if let Some((i, p)) = seen
         .misplaced(|_| true, |i| bar.position(i, calls))
         .await

@@ -136,6 +136,57 @@ pub(crate) fn metric(text: &str, series: &str) -> Option<u64> {
         .and_then(|v| v.trim().parse().ok())
 }
 
+/// What Fila's own clock says a call waited for: embedded, the SQLite commit (fsync
+/// included); distributed, the append to the Redis log. Both are Prometheus histograms.
+pub(crate) const COMMIT_SECONDS: &str = "fila_writer_commit_seconds";
+pub(crate) const APPEND_SECONDS: &str = "fila_log_append_seconds";
+
+/// A latency histogram's totals at one moment; subtract two to get an interval's.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub(crate) struct Timed {
+    pub(crate) count: u64,
+    pub(crate) secs: f64,
+    /// Of those, the ones over 2.5 ms (a bucket bound of Fila's histograms).
+    pub(crate) slow: u64,
+}
+
+impl Timed {
+    pub(crate) fn parse(text: &str, name: &str) -> Option<Timed> {
+        let sum = text.lines().find_map(|l| {
+            l.strip_prefix(name)?
+                .strip_prefix("_sum ")?
+                .trim()
+                .parse()
+                .ok()
+        })?;
+        let count = metric(text, &format!("{name}_count"))?;
+        let fast = metric(text, &format!("{name}_bucket{{le=\"0.0025\"}}"))?;
+        Some(Timed {
+            count,
+            secs: sum,
+            slow: count.saturating_sub(fast),
+        })
+    }
+
+    pub(crate) fn since(self, before: Timed) -> Timed {
+        Timed {
+            count: self.count.saturating_sub(before.count),
+            secs: (self.secs - before.secs).max(0.0),
+            slow: self.slow.saturating_sub(before.slow),
+        }
+    }
+
+    /// `30 commits, mean 0.41 ms, 1 over 2.5 ms`.
+    pub(crate) fn describe(&self, what: &str) -> String {
+        format!(
+            "{} {what}, mean {:.2} ms, {} over 2.5 ms",
+            self.count,
+            self.secs * 1e3 / self.count.max(1) as f64,
+            self.slow
+        )
+    }
+}
+
 const LOG_SEQ: &str = r#"fila_log_seq{venue="demo"}"#;
 pub(crate) const APPEND_CONFLICTS: &str = "fila_log_append_conflicts_total";
 pub(crate) const APPENDS_SKIPPED: &str = "fila_log_appends_skipped_total";
@@ -457,6 +508,23 @@ impl Deployment {
         self.instances().iter().map(|i| i.cpu_secs()).sum()
     }
 
+    /// Instance 1's commit (embedded) or append (distributed) timings so far: the instance
+    /// the scenarios send their calls to.
+    pub(crate) async fn first_instance_timings(&self) -> Option<Timed> {
+        let name = if self.is_distributed() {
+            APPEND_SECONDS
+        } else {
+            COMMIT_SECONDS
+        };
+        let text = self
+            .instances
+            .first()?
+            .metrics(&reqwest::Client::new())
+            .await
+            .ok()?;
+        Timed::parse(&text, name)
+    }
+
     /// Each instance's count of `series` ([`APPEND_CONFLICTS`], [`STATE_COPIES`]; distributed
     /// mode only).
     pub(crate) async fn counts(&self, series: &str) -> Vec<Option<u64>> {
@@ -556,4 +624,40 @@ pub(crate) fn random_hex(bytes: usize) -> anyhow::Result<String> {
         .and_then(|mut f| f.read_exact(&mut b))
         .context("cannot read /dev/urandom")?;
     Ok(b.iter().map(|x| format!("{x:02x}")).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_histogram_is_read_from_prometheus_text_and_subtracted() {
+        let text = |count: u64, fast: u64, sum: &str| {
+            format!(
+                "# TYPE fila_writer_commit_seconds histogram\n\
+                 fila_writer_commit_seconds_bucket{{le=\"0.001\"}} 1\n\
+                 fila_writer_commit_seconds_bucket{{le=\"0.0025\"}} {fast}\n\
+                 fila_writer_commit_seconds_bucket{{le=\"+Inf\"}} {count}\n\
+                 fila_writer_commit_seconds_sum {sum}\n\
+                 fila_writer_commit_seconds_count {count}\n"
+            )
+        };
+        let before = Timed::parse(&text(4, 3, "0.004"), COMMIT_SECONDS).unwrap();
+        assert_eq!(
+            before,
+            Timed {
+                count: 4,
+                secs: 0.004,
+                slow: 1
+            }
+        );
+        let after = Timed::parse(&text(34, 31, "0.019"), COMMIT_SECONDS).unwrap();
+        let d = after.since(before);
+        assert_eq!((d.count, d.slow), (30, 2));
+        assert_eq!(
+            d.describe("commits"),
+            "30 commits, mean 0.50 ms, 2 over 2.5 ms"
+        );
+        assert_eq!(Timed::parse(&text(4, 3, "0.004"), APPEND_SECONDS), None);
+    }
 }

@@ -7,14 +7,14 @@
 //! has instances, so that each side holds the same sockets in the same number of processes.
 
 use crate::baseline::BaselineProcess;
-use crate::deploy::Deployment;
+use crate::deploy::{Deployment, Timed};
 use crate::mode::Mode;
 use crate::procfs::since;
 use crate::record;
 use crate::shard::{self, ShardWatcher, Shards, Side, WallClock, latencies_from_unix_ns};
 use crate::show_counts;
 use crate::watchers::{
-    Bar, LATENCY_HEADER, Latencies, MAX_WATCHERS, Watcher, Watchers, call_and_wait, ratio,
+    Bar, Calls, LATENCY_HEADER, Latencies, MAX_WATCHERS, Watcher, Watchers, call_and_wait, ratio,
     rss_per_instance,
 };
 use anyhow::{Context, bail};
@@ -161,6 +161,22 @@ pub async fn run(
         "ratio fila/baseline p99: {:.2}",
         ratio(fila_lat.p99(), base_lat.p99())
     );
+    println!(
+        "fila answered each call (applied, durable, handed to the sockets) in p50 / p99 / max \
+         {} ms",
+        outcome.calls.acks_summary()
+    );
+    if let Some(t) = outcome.timed {
+        let (what, series) = if matches!(mode, Mode::Distributed { .. }) {
+            ("appends to the Redis log", crate::deploy::APPEND_SECONDS)
+        } else {
+            ("SQLite commits", crate::deploy::COMMIT_SECONDS)
+        };
+        println!(
+            "of which, by instance 1's own clock ({series}): {}",
+            t.describe(what)
+        );
+    }
     if let (Some(f), Some(b)) = (outcome.calls_cpu, base_cpu) {
         // A figure that holds when latencies are noise: the work each call costs the servers.
         let per_call = |s: f64| s * 1e6 / calls.max(1) as f64;
@@ -244,6 +260,9 @@ struct Outcome {
     /// CPU seconds the Fila instances used from the first call until every watcher heard
     /// the last one.
     calls_cpu: Option<f64>,
+    calls: Calls,
+    /// Instance 1's commits (embedded) or appends (distributed) during the calls.
+    timed: Option<Timed>,
 }
 
 async fn run_fila(fila: &Deployment, watchers: usize, calls: usize) -> anyhow::Result<Outcome> {
@@ -265,13 +284,15 @@ async fn run_fila(fila: &Deployment, watchers: usize, calls: usize) -> anyhow::R
     let rss_before = rss_per_instance(fila);
     let seen = Watchers::connect(list).await?;
     let memory = memory(rss_before, rss_per_instance(fila), watchers);
+    let timed_before = fila.first_instance_timings().await;
     let cpu_before = fila.cpu_secs();
-    let starts = call_and_wait(&bar, &seen, calls, watchers).await?;
+    let sent = call_and_wait(&bar, &seen, calls, watchers).await?;
     let calls_cpu = since(fila.cpu_secs(), cpu_before);
-    let latencies = seen.latencies(&starts, |_| true).await;
+    let timed = timed_since(timed_before, fila.first_instance_timings().await);
+    let latencies = seen.latencies(&sent.starts, |_| true).await;
     let n = fila.instances().len();
     check_positions(&seen.positions().await, |i| bar.position(i, calls), n)?;
-    finish(fila, latencies, memory, converged, calls_cpu).await
+    finish(fila, latencies, memory, converged, (calls_cpu, sent, timed)).await
 }
 
 /// [`run_fila`] with the client sockets in the client shards: the same steps, except that
@@ -318,22 +339,23 @@ async fn run_fila_sharded(
     );
     let memory = memory(rss_before, rss_per_instance(fila), watchers);
     let clock = WallClock::new();
+    let timed_before = fila.first_instance_timings().await;
     let cpu_before = fila.cpu_secs();
-    let mut starts = Vec::with_capacity(calls);
+    let mut sent = Calls::default();
     for k in 1..=calls {
-        starts.push(Instant::now());
-        bar.call_next().await?;
+        sent.call(&bar).await?;
         shards.wait_updates(k).await?;
     }
     let calls_cpu = since(fila.cpu_secs(), cpu_before);
+    let timed = timed_since(timed_before, fila.first_instance_timings().await);
     eprintln!(
         "fan-out: {calls} calls heard by every fila watcher, {:.0} s",
-        clock_elapsed(&starts)
+        clock_elapsed(&sent.starts)
     );
     clock.check_unstepped()?;
     let report = shards.report().await?;
     shards.close().await?;
-    let starts: Vec<u64> = starts.iter().map(|t| clock.unix_ns(*t)).collect();
+    let starts: Vec<u64> = sent.starts.iter().map(|t| clock.unix_ns(*t)).collect();
     let (positions, arrivals): (Vec<_>, Vec<_>) =
         report.into_iter().map(|r| (r.position, r.at)).unzip();
     let latencies = latencies_from_unix_ns(&starts, &arrivals);
@@ -342,7 +364,11 @@ async fn run_fila_sharded(
     }
     let n = fila.instances().len();
     check_positions(&positions, |i| bar.position(i, calls), n)?;
-    finish(fila, latencies, memory, converged, calls_cpu).await
+    finish(fila, latencies, memory, converged, (calls_cpu, sent, timed)).await
+}
+
+fn timed_since(before: Option<Timed>, after: Option<Timed>) -> Option<Timed> {
+    Some(after?.since(before?))
 }
 
 /// Seconds since the first call.
@@ -395,7 +421,7 @@ async fn finish(
     latencies: Latencies,
     memory: Vec<Memory>,
     converged: Option<(u64, Duration)>,
-    calls_cpu: Option<f64>,
+    (calls_cpu, calls, timed): (Option<f64>, Calls, Option<Timed>),
 ) -> anyhow::Result<Outcome> {
     let conflicts = if fila.is_distributed() {
         fila.counts(crate::deploy::APPEND_CONFLICTS).await
@@ -409,6 +435,8 @@ async fn finish(
         conflicts,
         redis_persistence: fila.redis_persistence().map(str::to_owned),
         calls_cpu,
+        calls,
+        timed,
     })
 }
 

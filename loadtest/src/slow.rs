@@ -197,8 +197,8 @@ async fn run_fila(
     tokio::time::sleep(SETTLE).await;
     let before = rss_per_instance(fila);
     // Only the healthy watchers read, so each call is done once they all heard of it.
-    let starts = call_and_wait(&bar, &seen, calls, n_healthy).await?;
-    let latencies = seen.latencies(&starts, healthy).await;
+    let calls_sent = call_and_wait(&bar, &seen, calls, n_healthy).await?;
+    let latencies = seen.latencies(&calls_sent.starts, healthy).await;
     tokio::time::sleep(SETTLE).await;
     let after = rss_per_instance(fila);
     let queued = fila

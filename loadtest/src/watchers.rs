@@ -483,21 +483,52 @@ pub(crate) async fn wait_for(counter: &AtomicUsize, target: usize) -> anyhow::Re
     Ok(())
 }
 
+/// When each call was sent, and how long its answer took: Fila answers a call once it is
+/// durable and its events are handed to the sockets, so this is the part of a watcher's
+/// latency that comes before the fan-out itself.
+#[derive(Default)]
+pub(crate) struct Calls {
+    pub(crate) starts: Vec<Instant>,
+    pub(crate) acks: Vec<Duration>,
+}
+
+impl Calls {
+    /// Send one call next and time its answer.
+    pub(crate) async fn call(&mut self, bar: &Bar) -> anyhow::Result<()> {
+        let t0 = Instant::now();
+        self.starts.push(t0);
+        bar.call_next().await?;
+        self.acks.push(t0.elapsed());
+        Ok(())
+    }
+
+    /// `p50 / p99 / max` of the answers, in ms.
+    pub(crate) fn acks_summary(&self) -> String {
+        let mut a = self.acks.clone();
+        a.sort();
+        format!(
+            "{} / {} / {}",
+            ms(pct(&a, 0.50)),
+            ms(pct(&a, 0.99)),
+            ms(pct(&a, 1.0))
+        )
+    }
+}
+
 /// Call next `calls` times on instance 1; after each call, wait until `per_call` more updates
-/// arrived. Returns when each call was sent.
+/// arrived.
 pub(crate) async fn call_and_wait(
     bar: &Bar,
     watchers: &Watchers,
     calls: usize,
     per_call: usize,
-) -> anyhow::Result<Vec<Instant>> {
-    let mut starts = Vec::with_capacity(calls);
+) -> anyhow::Result<Calls> {
+    let mut out = Calls::default();
     for k in 1..=calls {
-        starts.push(Instant::now());
-        bar.call_next().await?;
+        out.call(bar).await?;
         watchers.wait_updates(k * per_call).await?;
     }
-    Ok(starts)
+    Ok(out)
 }
 
 pub(crate) struct Latencies {

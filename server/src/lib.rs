@@ -10,6 +10,7 @@
 //! - [`http`]: REST routes, WebSockets, auth, OpenAPI, and the Leptos pages.
 //! - [`cli`]: the admin commands (create venue, queue, counter, staff; reset a password).
 //! - [`demo`], [`secrets`], [`clock`]: the demo venue, tokens and passwords, the wall clock.
+//! - [`metrics`]: the latency histogram behind `/metrics`.
 
 #![recursion_limit = "256"]
 
@@ -19,6 +20,7 @@ pub mod config;
 pub mod demo;
 pub mod dist;
 pub mod http;
+pub mod metrics;
 pub mod secrets;
 pub mod startup;
 pub mod store;

@@ -97,6 +97,8 @@ pub struct Metrics {
     pub history_writes: AtomicU64,
     pub dead_lettered: AtomicU64,
     pub projector_retries: AtomicU64,
+    /// Round trip of each append script, won or lost: what a command waits for in Redis.
+    pub append_time: crate::metrics::Histogram,
 }
 
 /// Compare-and-set append: KEYS seq, log; ARGV expected seq, channel, entry count, the

@@ -238,7 +238,10 @@ async fn write_batch(
         // Redis's reply.
         dist.keep_own(venue.id, last, prefix.clone(), history);
         let appending = Appending::start(venue, prefix);
-        let done = match dist.append(venue.id, seq, count, item).await {
+        let t0 = Instant::now();
+        let appended = dist.append(venue.id, seq, count, item).await;
+        dist.metrics.append_time.observe(t0.elapsed());
+        let done = match appended {
             Ok(Appended::Done(new_seq)) => Some(new_seq),
             Ok(Appended::Conflict) => {
                 dist.metrics

@@ -106,6 +106,11 @@ pub async fn metrics(State(s): State<AppState>) -> Response {
         ] {
             counter(&mut out, name, help, v);
         }
+        m.commit_time.render(
+            &mut out,
+            "fila_writer_commit_seconds",
+            "time to commit one SQLite transaction, fsync included",
+        );
     }
     if let Some(d) = s.venues.dist() {
         let m = &d.metrics;
@@ -163,6 +168,11 @@ pub async fn metrics(State(s): State<AppState>) -> Response {
         ] {
             counter(&mut out, name, help, v);
         }
+        m.append_time.render(
+            &mut out,
+            "fila_log_append_seconds",
+            "round trip of one compare-and-set append to the Redis log",
+        );
         let _ = writeln!(
             out,
             "# HELP fila_dead_letters history entries waiting in the dead-letter stream\n# TYPE fila_dead_letters gauge"

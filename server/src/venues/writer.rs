@@ -6,12 +6,14 @@
 
 use super::{ExecError, VenueHandle, WriteRequest};
 use crate::clock::now_ms;
+use crate::metrics::Histogram;
 use crate::store::{Batch, EventRow, QueueRow, SqliteStore, VenueRow};
 use app::domain::apply;
 use app::domain::engine::Outcome;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
 use tokio::sync::{mpsc, oneshot, watch};
 
 /// Most commands committed in one transaction: large enough to absorb a door-opening burst,
@@ -27,6 +29,8 @@ pub struct Metrics {
     pub commits: AtomicU64,
     /// Commands those transactions made durable.
     pub commands: AtomicU64,
+    /// How long each transaction took, fsync included: what every caller in it waited for.
+    pub commit_time: Histogram,
 }
 
 pub(super) async fn run(
@@ -130,7 +134,10 @@ async fn commit_batch(
     if accepted.is_empty() {
         return;
     }
-    if let Err(e) = store.persist(&batch).await {
+    let t0 = Instant::now();
+    let persisted = store.persist(&batch).await;
+    metrics.commit_time.observe(t0.elapsed());
+    if let Err(e) = persisted {
         tracing::error!(task = "venue-writer", error = %format!("{e:#}"), "batch not committed; reloading venues");
         // Memory ran ahead of storage: put it back to what storage holds, then refuse.
         for venue in touched.values() {

@@ -170,4 +170,21 @@ async fn metrics_count_the_writers_transactions_and_what_they_made_durable() {
     let commands = metric(&app, "fila_writer_commands_total").await - commands;
     assert_eq!(commands, 7);
     assert!((3..=7).contains(&commits), "{commits} transactions");
+    // Every transaction's time is in the histogram; the +Inf bucket holds them all.
+    let timed = metric(&app, "fila_writer_commit_seconds_count").await;
+    assert_eq!(timed, metric(&app, "fila_writer_commits_total").await);
+    assert_eq!(
+        metric(&app, "fila_writer_commit_seconds_bucket{le=\"+Inf\"}").await,
+        timed
+    );
+    let text = app.get("/metrics").await.text().await.unwrap();
+    let sum: f64 = text
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("fila_writer_commit_seconds_sum ")?
+                .parse()
+                .ok()
+        })
+        .expect("a sum");
+    assert!(sum > 0.0, "commits take some time: {sum}");
 }

@@ -30,8 +30,12 @@ async fn history_refusing_part_of_an_append_dead_letters_that_part_only() {
         "48 concurrent joins were appended one by one: {} items",
         items.len()
     );
-    let entries: Vec<Value> = items.into_iter().flatten().collect();
     let seq_of = |e: &Value| e["seq"].as_u64().unwrap();
+    let appends = items
+        .iter()
+        .filter(|i| i.iter().any(|e| seq_of(e) > seq))
+        .count() as u64;
+    let entries: Vec<Value> = items.into_iter().flatten().collect();
     let events_of = |e: &Value| e["events"].as_array().unwrap().len() as i64;
     let kept: i64 = entries
         .iter()
@@ -101,6 +105,16 @@ async fn history_refusing_part_of_an_append_dead_letters_that_part_only() {
         metric(&metrics, "fila_history_projected_total"),
         Some(entries.len() as u64 - JOINS / 2),
         "{metrics}"
+    );
+    // Each of those appends was timed (one instance: no lost races, no extra round trips).
+    let timed = metric(&metrics, "fila_log_append_seconds_count").expect("append histogram");
+    assert!(
+        timed >= appends,
+        "{timed} appends timed, {appends} items since {seq}"
+    );
+    assert_eq!(
+        metric(&metrics, "fila_log_append_seconds_bucket{le=\"+Inf\"}"),
+        Some(timed)
     );
     cluster.stop().await;
 }
