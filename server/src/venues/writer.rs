@@ -29,7 +29,8 @@ pub struct Metrics {
     pub commits: AtomicU64,
     /// Commands those transactions made durable.
     pub commands: AtomicU64,
-    /// How long each transaction took, fsync included: what every caller in it waited for.
+    /// How long each transaction took, fsync included (failed ones too): what every caller in
+    /// it waited for.
     pub commit_time: Histogram,
 }
 

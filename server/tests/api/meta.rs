@@ -143,7 +143,7 @@ async fn pages_only_run_scripts_from_us_or_with_this_responses_nonce() {
 }
 
 /// `name value` of one series in `/metrics`.
-async fn metric(app: &TestApp, name: &str) -> u64 {
+async fn metric<T: std::str::FromStr>(app: &TestApp, name: &str) -> T {
     let text = app.get("/metrics").await.text().await.unwrap();
     text.lines()
         .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
@@ -153,7 +153,7 @@ async fn metric(app: &TestApp, name: &str) -> u64 {
 #[tokio::test]
 async fn metrics_count_the_writers_transactions_and_what_they_made_durable() {
     let app = spawn_app().await;
-    let (commits, commands) = (
+    let (commits, commands): (u64, u64) = (
         metric(&app, "fila_writer_commits_total").await,
         metric(&app, "fila_writer_commands_total").await,
     );
@@ -166,25 +166,20 @@ async fn metrics_count_the_writers_transactions_and_what_they_made_durable() {
     assert_eq!(app.cancel(&token).await.status(), 200);
     // The engine refuses a second cancel: nothing to make durable, nothing counted.
     assert_eq!(app.cancel(&token).await.status(), 409);
-    let commits = metric(&app, "fila_writer_commits_total").await - commits;
-    let commands = metric(&app, "fila_writer_commands_total").await - commands;
+    let commits = metric::<u64>(&app, "fila_writer_commits_total").await - commits;
+    let commands = metric::<u64>(&app, "fila_writer_commands_total").await - commands;
     assert_eq!(commands, 7);
     assert!((3..=7).contains(&commits), "{commits} transactions");
     // Every transaction's time is in the histogram; the +Inf bucket holds them all.
-    let timed = metric(&app, "fila_writer_commit_seconds_count").await;
-    assert_eq!(timed, metric(&app, "fila_writer_commits_total").await);
+    let timed: u64 = metric(&app, "fila_writer_commit_seconds_count").await;
     assert_eq!(
-        metric(&app, "fila_writer_commit_seconds_bucket{le=\"+Inf\"}").await,
+        timed,
+        metric::<u64>(&app, "fila_writer_commits_total").await
+    );
+    assert_eq!(
+        metric::<u64>(&app, "fila_writer_commit_seconds_bucket{le=\"+Inf\"}").await,
         timed
     );
-    let text = app.get("/metrics").await.text().await.unwrap();
-    let sum: f64 = text
-        .lines()
-        .find_map(|l| {
-            l.strip_prefix("fila_writer_commit_seconds_sum ")?
-                .parse()
-                .ok()
-        })
-        .expect("a sum");
+    let sum: f64 = metric(&app, "fila_writer_commit_seconds_sum").await;
     assert!(sum > 0.0, "commits take some time: {sum}");
 }
