@@ -5,10 +5,9 @@
 //! round trip timed from here.
 
 use crate::deploy::Deployment;
+use crate::latency::{LATENCY_HEADER, Latencies, call_and_wait, ratio};
 use crate::mode::Mode;
-use crate::watchers::{
-    Bar, LATENCY_HEADER, Latencies, Watcher, Watchers, call_and_wait, met, ratio,
-};
+use crate::watchers::{Bar, Watcher, Watchers, met};
 use crate::{ms, pct};
 use anyhow::bail;
 use std::path::Path;

@@ -3,6 +3,7 @@
 //! key prefix. Everything a deployment creates is removed again by [`Deployment::finish`], or
 //! by its `Drop` when a scenario fails, panics or is interrupted.
 
+use crate::metrics::{APPENDS, COMMITS, LOG_SEQ, Timed, metric};
 use crate::mode::{Mode, ServiceUrl};
 use crate::procfs::{cpu_secs, listener_pid, rss_kib};
 use crate::resp;
@@ -127,77 +128,6 @@ fn free_port() -> anyhow::Result<u16> {
         .local_addr()?
         .port())
 }
-
-/// The value of one sample line of Prometheus text, `name{labels} value` (labels included in
-/// `series`, exactly as Fila writes them).
-pub(crate) fn metric(text: &str, series: &str) -> Option<u64> {
-    text.lines()
-        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
-        .and_then(|v| v.trim().parse().ok())
-}
-
-/// What Fila's own clock says a call waited for: embedded, the SQLite commit (fsync
-/// included); distributed, the append to the Redis log. Both are Prometheus histograms.
-pub(crate) const COMMIT_SECONDS: &str = "fila_writer_commit_seconds";
-pub(crate) const APPEND_SECONDS: &str = "fila_log_append_seconds";
-
-/// A latency histogram's totals at one moment; subtract two to get an interval's.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub(crate) struct Timed {
-    pub(crate) count: u64,
-    pub(crate) secs: f64,
-    /// Of those, the ones over 2.5 ms (a bucket bound of Fila's histograms).
-    pub(crate) slow: u64,
-}
-
-impl Timed {
-    pub(crate) fn parse(text: &str, name: &str) -> Option<Timed> {
-        let sum = text.lines().find_map(|l| {
-            l.strip_prefix(name)?
-                .strip_prefix("_sum ")?
-                .trim()
-                .parse()
-                .ok()
-        })?;
-        let count = metric(text, &format!("{name}_count"))?;
-        let fast = metric(text, &format!("{name}_bucket{{le=\"0.0025\"}}"))?;
-        Some(Timed {
-            count,
-            secs: sum,
-            slow: count.saturating_sub(fast),
-        })
-    }
-
-    pub(crate) fn since(self, before: Timed) -> Timed {
-        Timed {
-            count: self.count.saturating_sub(before.count),
-            secs: (self.secs - before.secs).max(0.0),
-            slow: self.slow.saturating_sub(before.slow),
-        }
-    }
-
-    /// `30 commits, mean 0.41 ms, 1 over 2.5 ms`.
-    pub(crate) fn describe(&self, what: &str) -> String {
-        format!(
-            "{} {what}, mean {:.2} ms, {} over 2.5 ms",
-            self.count,
-            self.secs * 1e3 / self.count.max(1) as f64,
-            self.slow
-        )
-    }
-}
-
-const LOG_SEQ: &str = r#"fila_log_seq{venue="demo"}"#;
-pub(crate) const APPEND_CONFLICTS: &str = "fila_log_append_conflicts_total";
-pub(crate) const APPENDS_SKIPPED: &str = "fila_log_appends_skipped_total";
-pub(crate) const STATE_COPIES: &str = "fila_writer_state_copies_total";
-pub(crate) const PROJECTED: &str = "fila_history_projected_total";
-pub(crate) const HISTORY_WRITES: &str = "fila_history_writes_total";
-/// History entries a projector took from its own writers' memory rather than parsing them.
-pub(crate) const HANDED_OVER: &str = "fila_history_handed_over_total";
-/// Embedded mode: SQLite transactions, and the commands they made durable.
-pub(crate) const WRITER_COMMITS: &str = "fila_writer_commits_total";
-pub(crate) const WRITER_COMMANDS: &str = "fila_writer_commands_total";
 
 /// The database and the Redis keys of one distributed run.
 struct DistResources {
@@ -511,10 +441,10 @@ impl Deployment {
     /// Instance 1's commit (embedded) or append (distributed) timings so far: the instance
     /// the scenarios send their calls to.
     pub(crate) async fn first_instance_timings(&self) -> Option<Timed> {
-        let name = if self.is_distributed() {
-            APPEND_SECONDS
+        let series = if self.is_distributed() {
+            &APPENDS
         } else {
-            COMMIT_SECONDS
+            &COMMITS
         };
         let text = self
             .instances
@@ -522,11 +452,10 @@ impl Deployment {
             .metrics(&reqwest::Client::new())
             .await
             .ok()?;
-        Timed::parse(&text, name)
+        Timed::parse(&text, series)
     }
 
-    /// Each instance's count of `series` ([`APPEND_CONFLICTS`], [`STATE_COPIES`]; distributed
-    /// mode only).
+    /// Each instance's count of `series` (one of the counters in [`crate::metrics`]).
     pub(crate) async fn counts(&self, series: &str) -> Vec<Option<u64>> {
         let client = reqwest::Client::new();
         self.metric_per_instance(&client, series)
@@ -624,40 +553,4 @@ pub(crate) fn random_hex(bytes: usize) -> anyhow::Result<String> {
         .and_then(|mut f| f.read_exact(&mut b))
         .context("cannot read /dev/urandom")?;
     Ok(b.iter().map(|x| format!("{x:02x}")).collect())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_histogram_is_read_from_prometheus_text_and_subtracted() {
-        let text = |count: u64, fast: u64, sum: &str| {
-            format!(
-                "# TYPE fila_writer_commit_seconds histogram\n\
-                 fila_writer_commit_seconds_bucket{{le=\"0.001\"}} 1\n\
-                 fila_writer_commit_seconds_bucket{{le=\"0.0025\"}} {fast}\n\
-                 fila_writer_commit_seconds_bucket{{le=\"+Inf\"}} {count}\n\
-                 fila_writer_commit_seconds_sum {sum}\n\
-                 fila_writer_commit_seconds_count {count}\n"
-            )
-        };
-        let before = Timed::parse(&text(4, 3, "0.004"), COMMIT_SECONDS).unwrap();
-        assert_eq!(
-            before,
-            Timed {
-                count: 4,
-                secs: 0.004,
-                slow: 1
-            }
-        );
-        let after = Timed::parse(&text(34, 31, "0.019"), COMMIT_SECONDS).unwrap();
-        let d = after.since(before);
-        assert_eq!((d.count, d.slow), (30, 2));
-        assert_eq!(
-            d.describe("commits"),
-            "30 commits, mean 0.50 ms, 2 over 2.5 ms"
-        );
-        assert_eq!(Timed::parse(&text(4, 3, "0.004"), APPEND_SECONDS), None);
-    }
 }

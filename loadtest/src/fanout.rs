@@ -7,16 +7,15 @@
 //! has instances, so that each side holds the same sockets in the same number of processes.
 
 use crate::baseline::BaselineProcess;
-use crate::deploy::{Deployment, Timed};
+use crate::deploy::Deployment;
+use crate::latency::{Calls, LATENCY_HEADER, Latencies, call_and_wait, ratio};
+use crate::metrics::{APPEND_CONFLICTS, Timed};
 use crate::mode::Mode;
 use crate::procfs::since;
 use crate::record;
 use crate::shard::{self, ShardWatcher, Shards, Side, WallClock, latencies_from_unix_ns};
 use crate::show_counts;
-use crate::watchers::{
-    Bar, Calls, LATENCY_HEADER, Latencies, MAX_WATCHERS, Watcher, Watchers, call_and_wait, ratio,
-    rss_per_instance,
-};
+use crate::watchers::{Bar, MAX_WATCHERS, Watcher, Watchers, rss_per_instance};
 use anyhow::{Context, bail};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -167,15 +166,7 @@ pub async fn run(
         outcome.calls.acks_summary()
     );
     if let Some(t) = outcome.timed {
-        let (what, series) = if matches!(mode, Mode::Distributed { .. }) {
-            ("appends to the Redis log", crate::deploy::APPEND_SECONDS)
-        } else {
-            ("SQLite commits", crate::deploy::COMMIT_SECONDS)
-        };
-        println!(
-            "of which, by instance 1's own clock ({series}): {}",
-            t.describe(what)
-        );
+        println!("of which, by instance 1's own clock: {}", t.describe());
     }
     if let (Some(f), Some(b)) = (outcome.calls_cpu, base_cpu) {
         // A figure that holds when latencies are noise: the work each call costs the servers.
@@ -426,7 +417,7 @@ async fn finish(
     (calls_cpu, calls, timed): (Option<f64>, Calls, Option<Timed>),
 ) -> anyhow::Result<Outcome> {
     let conflicts = if fila.is_distributed() {
-        fila.counts(crate::deploy::APPEND_CONFLICTS).await
+        fila.counts(APPEND_CONFLICTS).await
     } else {
         Vec::new()
     };

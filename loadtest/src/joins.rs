@@ -4,7 +4,8 @@
 //! acknowledged join is in the line at its exact position.
 
 use crate::baseline::BaselineProcess;
-use crate::deploy::{self, Deployment};
+use crate::deploy::Deployment;
+use crate::metrics;
 use crate::mode::Mode;
 use crate::procfs::{cpu_secs, since};
 use crate::{MAX_SCENARIO_TIME, median, ms, pct, show_counts};
@@ -324,8 +325,8 @@ async fn join_burst_fila(
     };
     // Embedded mode: the writer's counters (the demo's setup committed some already).
     let writer_counts = || async {
-        let commits = fila.counts(deploy::WRITER_COMMITS).await;
-        let commands = fila.counts(deploy::WRITER_COMMANDS).await;
+        let commits = fila.counts(metrics::WRITER_COMMITS).await;
+        let commands = fila.counts(metrics::WRITER_COMMANDS).await;
         commits
             .first()
             .copied()
@@ -357,7 +358,7 @@ async fn join_burst_fila(
             // Every entry projected once (a retry may count one twice: at least `seq`).
             let deadline = Instant::now() + Duration::from_secs(60);
             loop {
-                let projected: u64 = fila.counts(deploy::PROJECTED).await.iter().flatten().sum();
+                let projected: u64 = fila.counts(metrics::PROJECTED).await.iter().flatten().sum();
                 if projected >= seq {
                     break;
                 }
@@ -370,8 +371,8 @@ async fn join_burst_fila(
             }
             Some(HistoryCatchUp {
                 after: burst_end.elapsed(),
-                writes: fila.counts(deploy::HISTORY_WRITES).await,
-                handed_over: fila.counts(deploy::HANDED_OVER).await,
+                writes: fila.counts(metrics::HISTORY_WRITES).await,
+                handed_over: fila.counts(metrics::HANDED_OVER).await,
                 cpu: since(fila_cpu(), fila_before),
                 services_cpu: services_spent(),
             })
@@ -380,9 +381,9 @@ async fn join_burst_fila(
     };
     let (conflicts, skipped, state_copies) = if fila.is_distributed() {
         (
-            fila.counts(deploy::APPEND_CONFLICTS).await,
-            fila.counts(deploy::APPENDS_SKIPPED).await,
-            fila.counts(deploy::STATE_COPIES).await,
+            fila.counts(metrics::APPEND_CONFLICTS).await,
+            fila.counts(metrics::APPENDS_SKIPPED).await,
+            fila.counts(metrics::STATE_COPIES).await,
         )
     } else {
         Default::default()

@@ -13,8 +13,8 @@
 //! `commit` and `dirty` describe the git work tree `fila-load` was started in (null outside
 //! one): the harness cannot know what the `fila` binary was built from.
 
+use crate::latency::Summary;
 use crate::mode::Mode;
-use crate::watchers::Summary;
 use anyhow::Context;
 use serde_json::{Value, json};
 use std::io::Write;

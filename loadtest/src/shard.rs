@@ -24,7 +24,8 @@
 //! does not expose them without `unsafe`; the parent and the shards all run on this machine,
 //! which is the premise of both.)
 
-use crate::watchers::{Latencies, Watcher, Watchers};
+use crate::latency::Latencies;
+use crate::watchers::{Watcher, Watchers};
 use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
 use std::net::Ipv4Addr;

@@ -6,11 +6,9 @@
 //! a snapshot (`server/src/http/ws.rs`), so nothing should pile up per slow socket.
 
 use crate::deploy::Deployment;
+use crate::latency::{LATENCY_HEADER, Latencies, call_and_wait, ratio};
 use crate::mode::Mode;
-use crate::watchers::{
-    Bar, LATENCY_HEADER, Latencies, Watcher, Watchers, call_and_wait, kib, met, ratio,
-    rss_per_instance,
-};
+use crate::watchers::{Bar, Watcher, Watchers, kib, met, rss_per_instance};
 use anyhow::bail;
 use std::path::Path;
 use std::time::{Duration, Instant};
