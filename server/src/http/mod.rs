@@ -18,6 +18,7 @@ pub mod public;
 pub mod screens;
 pub mod settings;
 pub mod staff;
+mod ticket_frame;
 pub mod ws;
 
 use crate::config::Config;
