@@ -468,6 +468,14 @@ impl TestApp {
     }
 }
 
+/// `name value` of one series in `/metrics`.
+pub async fn metric<T: std::str::FromStr>(app: &TestApp, name: &str) -> T {
+    let text = app.get("/metrics").await.text().await.unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in /metrics:\n{text}"))
+}
+
 /// The next JSON text message; pings and pongs are skipped. Fails after [`WS_TIMEOUT`].
 pub async fn next_json(ws: &mut Ws) -> Value {
     loop {

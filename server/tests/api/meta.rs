@@ -142,14 +142,6 @@ async fn pages_only_run_scripts_from_us_or_with_this_responses_nonce() {
     assert_eq!(nonces.len(), 3, "a new nonce per response");
 }
 
-/// `name value` of one series in `/metrics`.
-async fn metric<T: std::str::FromStr>(app: &TestApp, name: &str) -> T {
-    let text = app.get("/metrics").await.text().await.unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
-        .unwrap_or_else(|| panic!("no {name} in /metrics:\n{text}"))
-}
-
 #[tokio::test]
 async fn metrics_count_the_writers_transactions_and_what_they_made_durable() {
     let app = spawn_app().await;

@@ -176,6 +176,53 @@ async fn a_ticket_watcher_sees_every_change_in_order() {
     );
 }
 
+/// The ticket socket reads its client's input only when woken for it: every message of a
+/// burst is answered, a ping gets its pong between updates, and a hang-up ends the socket.
+#[tokio::test]
+async fn a_ticket_socket_answers_all_its_client_says_and_ends_when_it_hangs_up() {
+    let app = spawn_app().await;
+    let token = app.join("bar", "Talker", 1).await.token.unwrap();
+    let mut ws = app
+        .ws_connect(&format!("/api/v1/tickets/{token}/live"))
+        .await;
+    assert_eq!(seen(next_ticket_message(&mut ws).await).0, "snapshot");
+    assert_eq!(metric::<u64>(&app, "fila_sockets").await, 1);
+    // Three requests in one write: the server reads them from one wake.
+    for _ in 0..3 {
+        ws.feed(Message::text("resync")).await.unwrap();
+    }
+    ws.flush().await.unwrap();
+    for _ in 0..3 {
+        assert_eq!(seen(next_ticket_message(&mut ws).await).0, "snapshot");
+    }
+    // Updates flow, then a ping is answered.
+    app.join("bar", "Behind", 1).await;
+    ws.send(Message::Ping(b"are you there".to_vec().into()))
+        .await
+        .unwrap();
+    let pong = tokio::time::timeout(WS_TIMEOUT, async {
+        loop {
+            match ws.next().await.expect("open").expect("a frame") {
+                Message::Pong(p) => return p,
+                _ => continue,
+            }
+        }
+    })
+    .await
+    .expect("a pong");
+    assert_eq!(&pong[..], b"are you there");
+    // A hang-up ends the socket on the server at once, not at its next update or ping.
+    ws.close(None).await.unwrap();
+    let deadline = tokio::time::Instant::now() + WS_TIMEOUT;
+    while metric::<u64>(&app, "fila_sockets").await != 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the socket still counted"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 #[tokio::test]
 async fn a_recall_reaches_the_holders_socket() {
     let app = spawn_app().await;
