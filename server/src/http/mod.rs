@@ -19,6 +19,7 @@ pub mod screens;
 pub mod settings;
 pub mod staff;
 mod ticket_frame;
+mod ticket_wake;
 pub mod ws;
 
 use crate::config::Config;

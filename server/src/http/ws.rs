@@ -12,17 +12,15 @@ use super::auth::StaffAt;
 use super::error::ApiError;
 use super::public::{check_param, find_ticket};
 use super::ticket_frame::{Names, update_message};
+use super::ticket_wake::{Input, Next, Pinger};
 use crate::venues::{Live, VenueHandle, views};
 use app::position::Watch;
 use app::protocol::{CLOSE_ACCESS_ENDED, CLOSE_TRY_AGAIN, TicketMessage, VenueMessage};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
-use futures_util::StreamExt;
-use futures_util::task::AtomicWaker;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::task::{Context, Poll, Waker};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::watch;
@@ -189,8 +187,7 @@ async fn ticket_socket(
     let input = Input::new();
     // Waits on the venue's events, and on the socket's input only once woken for it: an
     // update for 100,000 phones costs 100,000 of every poll in here, so nothing else goes in
-    // (see `Live`, `Pinger` and `Input`). Events first: when one is there, nothing else is
-    // polled before it.
+    // (see `Live`, and `http::ticket_wake`).
     loop {
         if ping.due()
             && socket
@@ -201,18 +198,7 @@ async fn ticket_socket(
             break;
         }
         ping.arm().await;
-        let next = {
-            let recv = events.recv();
-            tokio::pin!(recv);
-            std::future::poll_fn(|cx| {
-                if let Poll::Ready(ev) = recv.as_mut().poll(cx) {
-                    return Poll::Ready(Next::Event(ev));
-                }
-                input.poll(&mut socket, cx).map(Next::Input)
-            })
-            .await
-        };
-        let msg = match next {
+        let msg = match input.next(&mut events, &mut socket).await {
             Next::Event(ev) => match ev {
                 Ok(Live::Event(env)) => {
                     if !watch.apply(&env) {
@@ -267,123 +253,6 @@ async fn ticket_socket(
         if socket.send(Message::Text(json(&msg))).await.is_err() {
             break;
         }
-    }
-}
-
-/// What woke a ticket socket.
-enum Next {
-    Event(Result<Live, RecvError>),
-    Input(Option<Result<Message, axum::Error>>),
-}
-
-/// A ticket socket's input, polled only after a wake for it (or after it gave a message:
-/// more may be buffered), not after every update the socket sends: that poll went through
-/// tungstenite and the I/O driver for nothing. Without it (and `select!`'s shuffling), a
-/// watcher cost 3.6–3.7 µs of server CPU per call instead of 3.9–4.1 at 1,000 watchers.
-///
-/// The socket's reads are polled with a waker of this flag's own, which records the wake
-/// and then wakes the task.
-struct Input {
-    flag: Arc<InputFlag>,
-    waker: Waker,
-}
-
-struct InputFlag {
-    /// Set by a wake for input, and at first.
-    woken: AtomicBool,
-    task: AtomicWaker,
-}
-
-impl std::task::Wake for InputFlag {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref()
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.woken.store(true, Ordering::Release);
-        self.task.wake();
-    }
-}
-
-impl Input {
-    fn new() -> Self {
-        let flag = Arc::new(InputFlag {
-            woken: AtomicBool::new(true),
-            task: AtomicWaker::new(),
-        });
-        Self {
-            waker: Waker::from(flag.clone()),
-            flag,
-        }
-    }
-
-    /// The socket's next message, if woken for input since it last said it had none.
-    fn poll(
-        &self,
-        socket: &mut WebSocket,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Message, axum::Error>>> {
-        if !self.flag.woken.swap(false, Ordering::AcqRel) {
-            return Poll::Pending;
-        }
-        // Registered before the poll: a wake during it is not lost.
-        self.flag.task.register(cx.waker());
-        let polled = socket.poll_next_unpin(&mut Context::from_waker(&self.waker));
-        if polled.is_ready() {
-            self.flag.woken.store(true, Ordering::Release);
-        }
-        polled
-    }
-}
-
-/// A ticket socket's keep-alive, kept out of its `select!`: the timer is polled once per ping
-/// to hold the task's waker, not after every update (polling it there was about 80 ns of the
-/// 4.3 µs a watcher cost per call). When it fires the task wakes, and [`Pinger::due`] reads
-/// that without polling.
-struct Pinger {
-    sleep: std::pin::Pin<Box<tokio::time::Sleep>>,
-    every: Duration,
-    /// Whether the timer holds this task's waker for its current deadline.
-    armed: bool,
-}
-
-impl Pinger {
-    fn new(every: Duration) -> Self {
-        Self {
-            sleep: Box::pin(tokio::time::sleep(every)),
-            every,
-            armed: false,
-        }
-    }
-
-    /// Whether a ping is due; if so, the next one is scheduled (and must be [`armed`]).
-    ///
-    /// [`armed`]: Pinger::arm
-    fn due(&mut self) -> bool {
-        if !self.sleep.is_elapsed() {
-            return false;
-        }
-        self.sleep
-            .as_mut()
-            .reset(tokio::time::Instant::now() + self.every);
-        self.armed = false;
-        true
-    }
-
-    /// Hands the timer this task's waker, once per deadline; at once when it has it.
-    async fn arm(&mut self) {
-        if self.armed {
-            return;
-        }
-        // Outside the task's budget: a poll refused for budget would register nothing, and
-        // an idle socket would never ping again.
-        let mut sleep = tokio::task::coop::unconstrained(self.sleep.as_mut());
-        std::future::poll_fn(|cx| {
-            let _ = std::future::Future::poll(std::pin::Pin::new(&mut sleep), cx);
-            std::task::Poll::Ready(())
-        })
-        .await;
-        self.armed = true;
     }
 }
 
@@ -578,47 +447,4 @@ pub async fn staff_live(
         )
         .await
     }))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Pending until the task is woken once: nothing here registers a waker, so only what
-    /// the loop armed can wake it.
-    async fn woken() {
-        let mut polled = false;
-        std::future::poll_fn(|_| {
-            if polled {
-                std::task::Poll::Ready(())
-            } else {
-                polled = true;
-                std::task::Poll::Pending
-            }
-        })
-        .await
-    }
-
-    #[tokio::test]
-    async fn an_idle_socket_is_woken_for_every_ping() {
-        let every = Duration::from_millis(30);
-        let started = tokio::time::Instant::now();
-        let pings = async {
-            let mut ping = Pinger::new(every);
-            let mut pings = 0;
-            // The ticket socket's loop with no events and no input: nothing but the timer can
-            // wake it, so a ping the timer does not wake it for never comes.
-            while pings < 3 {
-                if ping.due() {
-                    pings += 1;
-                }
-                ping.arm().await;
-                woken().await;
-            }
-        };
-        tokio::time::timeout(Duration::from_secs(5), pings)
-            .await
-            .expect("three pings");
-        assert!(started.elapsed() >= every * 3, "{:?}", started.elapsed());
-    }
 }
