@@ -154,7 +154,7 @@ impl Application {
         };
         axum::serve(
             listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
+            router.into_make_service_with_connect_info::<http::peer::Peer>(),
         )
         .with_graceful_shutdown(shutdown)
         .await

@@ -7,7 +7,7 @@ use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 
 /// The client's address for rate limits ([`super::limits::client_ip`]): read from the
 /// request in place, where a `HeaderMap` argument would copy every header of every join.
@@ -22,8 +22,8 @@ impl FromRequestParts<super::AppState> for ClientIp {
     ) -> Result<Self, ApiError> {
         let peer = parts
             .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(peer)| *peer)
+            .get::<ConnectInfo<super::peer::Peer>>()
+            .map(|ConnectInfo(peer)| peer.addr)
             .ok_or_else(|| ApiError::from(anyhow::anyhow!("the server gave no peer address")))?;
         Ok(Self(super::limits::client_ip(
             peer,

@@ -14,6 +14,7 @@ pub mod invites;
 pub mod join_code;
 pub mod limits;
 pub mod openapi;
+pub mod peer;
 pub mod public;
 pub mod screens;
 pub mod settings;

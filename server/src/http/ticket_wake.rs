@@ -1,8 +1,13 @@
 //! What a ticket socket waits on besides its venue's events, and how: the socket's input and
 //! its keep-alive ping, each polled only when there is something to see. A call moves every
 //! watcher, so every poll in a ticket socket's loop is paid once per watcher per call.
+//!
+//! And what it does when its phone is slow: a send that had to wait for room in the
+//! connection is noted ([`send_noting_wait`]), and the next update takes in every event that
+//! came meanwhile ([`catch_up`]), so the phone gets the newest state, not the backlog.
 
-use crate::venues::Live;
+use crate::venues::{EVENT_BUFFER, Live};
+use app::position::Watch;
 use axum::extract::ws::{Message, WebSocket};
 use futures_util::StreamExt;
 use futures_util::task::AtomicWaker;
@@ -13,7 +18,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 use tokio::sync::broadcast;
-use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 
 /// What woke a ticket socket.
 pub(super) enum Next {
@@ -147,6 +152,46 @@ impl Pinger {
         .await;
         self.armed = true;
     }
+}
+
+/// Send `msg`; `Ok(true)` if the send had to wait for room in the connection, that is, the
+/// phone does not read as fast as it is sent to (or, rarely, the task's budget ran out:
+/// the cost of that is one [`catch_up`] that finds nothing).
+pub(super) async fn send_noting_wait(
+    socket: &mut WebSocket,
+    msg: Message,
+) -> Result<bool, axum::Error> {
+    let mut waited = false;
+    let send = socket.send(msg);
+    tokio::pin!(send);
+    std::future::poll_fn(|cx| {
+        let polled = send.as_mut().poll(cx);
+        waited |= polled.is_pending();
+        polled
+    })
+    .await
+    .map(|()| waited)
+}
+
+/// Apply to `watch` every event already waiting, without waiting for more; returns what
+/// stopped it if that was not "nothing more" (a reload, a stop, a lag), to be handled next.
+pub(super) fn catch_up(
+    events: &mut broadcast::Receiver<Live>,
+    watch: &mut Watch,
+) -> Option<Result<Live, RecvError>> {
+    // Bounded: the channel holds at most this many, and the writer may keep adding.
+    for _ in 0..EVENT_BUFFER {
+        match events.try_recv() {
+            Ok(Live::Event(env)) => {
+                watch.apply(&env);
+            }
+            Ok(other) => return Some(Ok(other)),
+            Err(TryRecvError::Empty) => return None,
+            Err(TryRecvError::Lagged(n)) => return Some(Err(RecvError::Lagged(n))),
+            Err(TryRecvError::Closed) => return Some(Err(RecvError::Closed)),
+        }
+    }
+    None
 }
 
 #[cfg(test)]

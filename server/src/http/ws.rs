@@ -10,14 +10,15 @@
 use super::AppState;
 use super::auth::StaffAt;
 use super::error::ApiError;
+use super::peer::Peer;
 use super::public::{check_param, find_ticket};
 use super::ticket_frame::{Names, update_message};
-use super::ticket_wake::{Input, Next, Pinger};
+use super::ticket_wake::{Input, Next, Pinger, catch_up, send_noting_wait};
 use crate::venues::{Live, VenueHandle, views};
 use app::position::Watch;
 use app::protocol::{CLOSE_ACCESS_ENDED, CLOSE_TRY_AGAIN, TicketMessage, VenueMessage};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
-use axum::extract::{Path, Query, State};
+use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::response::Response;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -35,6 +36,11 @@ pub const READ_BUFFER: usize = 512;
 pub const MAX_CLIENT_MESSAGE: usize = 4 * 1024;
 /// Keep-alive: proxies and phones drop silent connections, and a dead peer is noticed.
 pub const PING_EVERY: Duration = Duration::from_secs(20);
+/// Kernel send buffer of a ticket socket (Linux doubles it for its bookkeeping): about 200
+/// updates. A phone that stops reading (a dead spot, a frozen tab) holds at most that much
+/// server memory, where Linux would otherwise grow the buffer to 4 MiB; past it the socket's
+/// send waits, and it then skips to the newest state ([`catch_up`]).
+pub const TICKET_SEND_BUFFER: usize = 16 * 1024;
 
 /// Counts a socket against the instance's limit for as long as it lives.
 struct SocketSlot(Arc<AtomicUsize>);
@@ -108,6 +114,7 @@ pub struct LiveQuery {
     responses((status = 101, description = "Switching to WebSocket"), (status = 404, body = app::protocol::ErrorBody)))]
 pub async fn ticket_live(
     State(s): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<Peer>,
     Path(token): Path<String>,
     Query(_q): Query<LiveQuery>,
     ws: WebSocketUpgrade,
@@ -118,14 +125,14 @@ pub async fn ticket_live(
     let stopping = s.stopping.subscribe();
     if let Some((venue, id)) = s.venues.find_token(&token) {
         return Ok(upgrade(&s, ws, move |socket| {
-            ticket_socket(socket, venue, id, stopping)
+            ticket_socket(socket, peer, venue, id, stopping)
         }));
     }
     let (venue, view, live) = find_ticket(&s, &token).await?;
     let id = app::domain::TicketId(view.id);
     Ok(upgrade(&s, ws, move |socket| async move {
         if live {
-            ticket_socket(socket, venue, id, stopping).await
+            ticket_socket(socket, peer, venue, id, stopping).await
         } else {
             // Finished on an earlier day: it will not change again.
             let msg = snapshot_message(view);
@@ -164,10 +171,15 @@ fn snapshot(venue: &VenueHandle, id: app::domain::TicketId) -> Option<(Watch, Ti
 
 async fn ticket_socket(
     mut socket: WebSocket,
+    peer: Peer,
     venue: Arc<VenueHandle>,
     id: app::domain::TicketId,
     stopping: watch::Receiver<bool>,
 ) {
+    // Before anything is sent; the upgrade holds the connection, so `peer`'s socket is ours.
+    if let Err(e) = peer.limit_send_buffer(TICKET_SEND_BUFFER) {
+        tracing::debug!(error = %e, "could not cap a ticket socket's send buffer");
+    }
     // Subscribe before the snapshot: nothing can slip between the two, and events the
     // snapshot already includes are skipped by offset.
     let mut events = venue.events.subscribe();
@@ -179,12 +191,14 @@ async fn ticket_socket(
     let Some((mut watch, first)) = snapshot(&venue, id) else {
         return;
     };
-    if socket.send(Message::Text(json(&first))).await.is_err() {
+    let Ok(mut behind) = send_noting_wait(&mut socket, Message::Text(json(&first))).await else {
         return;
-    }
+    };
     let mut names = Names::default();
     let mut ping = Pinger::new(PING_EVERY);
     let input = Input::new();
+    // What `catch_up` stopped at: handled before waiting for anything else.
+    let mut pending = None;
     // Waits on the venue's events, and on the socket's input only once woken for it: an
     // update for 100,000 phones costs 100,000 of every poll in here, so nothing else goes in
     // (see `Live`, and `http::ticket_wake`).
@@ -198,15 +212,25 @@ async fn ticket_socket(
             break;
         }
         ping.arm().await;
-        let msg = match input.next(&mut events, &mut socket).await {
+        let next = match pending.take() {
+            Some(ev) => Next::Event(ev),
+            None => input.next(&mut events, &mut socket).await,
+        };
+        let msg = match next {
             Next::Event(ev) => match ev {
                 Ok(Live::Event(env)) => {
                     if !watch.apply(&env) {
                         continue;
                     }
+                    // The phone was slow to take the last frame: the events that came
+                    // meanwhile go into this one, the newest state, not one frame each.
+                    if behind {
+                        pending = catch_up(&mut events, &mut watch);
+                    }
                     let frame = update_message(&venue, &mut names, &watch);
-                    if socket.send(Message::Text(frame)).await.is_err() {
-                        break;
+                    match send_noting_wait(&mut socket, Message::Text(frame)).await {
+                        Ok(waited) => behind = waited,
+                        Err(_) => break,
                     }
                     continue;
                 }
@@ -250,8 +274,9 @@ async fn ticket_socket(
                 Some(Ok(_)) => continue,
             },
         };
-        if socket.send(Message::Text(json(&msg))).await.is_err() {
-            break;
+        match send_noting_wait(&mut socket, Message::Text(json(&msg))).await {
+            Ok(waited) => behind = waited,
+            Err(_) => break,
         }
     }
 }

@@ -559,3 +559,88 @@ async fn a_watcher_keeps_up_with_a_burst_of_concurrent_calls() {
     assert_eq!((mine.position, mine.offset), (Some(1), 59));
     assert_silent(&mut ws, QUIET).await;
 }
+
+/// What the kernel holds unacknowledged on the server's end of the connection from local port
+/// `phone` to the server on `server`, from `/proc/net/tcp` (its `tx_queue`).
+fn server_send_queue(server: u16, phone: u16) -> u64 {
+    let text = std::fs::read_to_string("/proc/net/tcp").expect("/proc/net/tcp");
+    let port = |addr: &str| u16::from_str_radix(addr.rsplit(':').next().unwrap_or(""), 16).ok();
+    text.lines()
+        .skip(1)
+        .find_map(|line| {
+            // `sl local_address rem_address st tx_queue:rx_queue …`, numbers in hex.
+            let f: Vec<&str> = line.split_whitespace().collect();
+            (f.len() > 4 && port(f[1]) == Some(server) && port(f[2]) == Some(phone) && f[3] == "01")
+                .then(|| u64::from_str_radix(f[4].split(':').next()?, 16).ok())
+                .flatten()
+        })
+        .expect("the server's end of the phone's connection")
+}
+
+/// A phone that stops reading (a dead spot, a frozen tab) holds a bounded part of the
+/// server's memory, not whatever the kernel would buffer for it; when it reads again it
+/// gets the newest state at once, not every change it missed one by one.
+#[tokio::test]
+async fn a_phone_that_stops_reading_costs_a_bounded_buffer_then_gets_the_newest_state() {
+    const RECALLS: u32 = 1_000;
+    let app = spawn_app().await;
+    let t = app.join("bar", "Dead spot", 1).await;
+    let token = t.token.unwrap();
+    // A small receive window, so that what the phone does not read backs up quickly.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let stream = socket.connect(app.addr).await.unwrap();
+    let phone = stream.local_addr().unwrap().port();
+    let (mut ws, _) = tokio_tungstenite::client_async(
+        app.ws_url(&format!("/api/v1/tickets/{token}/live")),
+        tokio_tungstenite::MaybeTlsStream::Plain(stream),
+    )
+    .await
+    .expect("the socket opens");
+    assert_eq!(seen(next_ticket_message(&mut ws).await).0, "snapshot");
+    let bar1 = app.counter_id("Bar 1").await;
+    app.call_next("bar", bar1).await;
+    // Every recall is an update of about 150 bytes for a phone that reads none of them:
+    // some 150 KB in all.
+    futures_util::stream::iter(0..RECALLS)
+        .for_each_concurrent(8, |_| async {
+            app.act(t.id, "recall", None).await;
+        })
+        .await;
+    // Wait for the server to have sent what it will.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let (mut queued, mut since) = (0, tokio::time::Instant::now());
+    while since.elapsed() < QUIET {
+        assert!(tokio::time::Instant::now() < deadline, "still sending");
+        let now = server_send_queue(app.addr.port(), phone);
+        if now != queued {
+            (queued, since) = (now, tokio::time::Instant::now());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        queued <= 48 * 1024,
+        "the kernel holds {queued} bytes for a phone that does not read"
+    );
+    // Reading again: what was already on its way, then the newest state.
+    let mut updates = 0;
+    loop {
+        let msg = next_ticket_message(&mut ws).await;
+        let TicketMessage::Update {
+            calls, ref status, ..
+        } = msg
+        else {
+            panic!("an update, got {msg:?}");
+        };
+        assert_eq!(status, "called");
+        updates += 1;
+        if calls == RECALLS + 1 {
+            break;
+        }
+    }
+    assert!(
+        updates < RECALLS / 2,
+        "{updates} updates for {RECALLS} recalls: the backlog went one by one"
+    );
+    assert_silent(&mut ws, QUIET).await;
+}

@@ -1,0 +1,55 @@
+//! The connection a request came on: the client's address (for rate limits) and its socket,
+//! so that a ticket socket can bound what the kernel buffers for a phone that stops reading.
+
+use axum::extract::connect_info::Connected;
+use axum::serve::IncomingStream;
+use std::net::SocketAddr;
+use std::os::fd::{AsRawFd, RawFd};
+use tokio::net::TcpListener;
+
+/// What `axum::serve` records for every connection (the router's `ConnectInfo`).
+#[derive(Clone, Copy, Debug)]
+pub struct Peer {
+    pub addr: SocketAddr,
+    /// The connection's socket: valid only while the connection is open (see
+    /// [`Peer::limit_send_buffer`]).
+    fd: RawFd,
+}
+
+impl Connected<IncomingStream<'_, TcpListener>> for Peer {
+    fn connect_info(stream: IncomingStream<'_, TcpListener>) -> Self {
+        Self {
+            addr: *stream.remote_addr(),
+            fd: stream.io().as_raw_fd(),
+        }
+    }
+}
+
+impl Peer {
+    /// Cap the kernel's send buffer of this connection at `bytes` (Linux doubles the figure
+    /// for its own bookkeeping). Left alone, Linux grows it up to `net.ipv4.tcp_wmem`'s
+    /// maximum (4 MiB by default) for a peer that stops reading; capped, the server's send
+    /// waits instead, and the socket's task skips to the newest state when it can send again.
+    ///
+    /// Call it only while the connection is open, as from a WebSocket's upgrade callback,
+    /// which owns it: once the connection is closed, its descriptor number may be reused.
+    pub(super) fn limit_send_buffer(&self, bytes: usize) -> std::io::Result<()> {
+        let value = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
+        // SAFETY: `setsockopt` only reads `value`, whose size is passed with it; the caller
+        // holds the connection, so `fd` is still this connection's socket.
+        let rc = unsafe {
+            libc::setsockopt(
+                self.fd,
+                libc::SOL_SOCKET,
+                libc::SO_SNDBUF,
+                (&raw const value).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        if rc == 0 {
+            Ok(())
+        } else {
+            Err(std::io::Error::last_os_error())
+        }
+    }
+}
