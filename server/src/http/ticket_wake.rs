@@ -213,6 +213,77 @@ mod tests {
         .await
     }
 
+    /// A recall of ticket 1 at `offset`: each one bumps its watch's `calls`.
+    fn recall(offset: u64) -> Live {
+        use app::domain::{CounterId, Event, EventEnvelope, QueueId, TicketId, TicketNumber};
+        Live::Event(Arc::new(EventEnvelope {
+            offset,
+            at: 0,
+            event: Event::Called {
+                ticket: TicketId(1),
+                queue: QueueId(1),
+                number: TicketNumber("A001".into()),
+                counter: CounterId(1),
+                from_position: None,
+                recall: true,
+                pace_ms: 0,
+            },
+        }))
+    }
+
+    fn called_once() -> Watch {
+        use app::domain::{CounterId, QueueId, TicketId, TicketStatus};
+        Watch {
+            ticket: TicketId(1),
+            queue: QueueId(1),
+            status: TicketStatus::Called,
+            position: None,
+            counter: Some(CounterId(1)),
+            calls: 1,
+            pace_ms: 0,
+            offset: 1,
+        }
+    }
+
+    #[test]
+    fn catching_up_applies_what_waits_and_hands_back_what_is_not_an_event() {
+        let (tx, mut rx) = broadcast::channel(16);
+        let mut watch = called_once();
+        for offset in 2..=4 {
+            tx.send(recall(offset)).unwrap();
+        }
+        tx.send(Live::Reload).unwrap();
+        tx.send(recall(5)).unwrap();
+        // Up to the reload, which is the socket's to handle next.
+        assert!(matches!(
+            catch_up(&mut rx, &mut watch),
+            Some(Ok(Live::Reload))
+        ));
+        assert_eq!((watch.calls, watch.offset), (4, 4));
+        // Then the rest, and nothing is waiting.
+        assert!(catch_up(&mut rx, &mut watch).is_none());
+        assert_eq!((watch.calls, watch.offset), (5, 5));
+        // A receiver that fell behind the channel is told so, not given a guess.
+        let (tx, mut rx) = broadcast::channel(2);
+        let mut watch = called_once();
+        for offset in 2..=5 {
+            tx.send(recall(offset)).unwrap();
+        }
+        assert!(matches!(
+            catch_up(&mut rx, &mut watch),
+            Some(Err(RecvError::Lagged(2)))
+        ));
+        assert_eq!(watch.calls, 1);
+        // What the channel still holds comes next; once it is drained, a closed channel
+        // ends the socket.
+        drop(tx);
+        assert!(matches!(
+            catch_up(&mut rx, &mut watch),
+            Some(Err(RecvError::Closed))
+        ));
+        assert_eq!((watch.calls, watch.offset), (3, 5));
+    }
+
     #[tokio::test]
     async fn an_idle_socket_is_woken_for_every_ping() {
         let every = Duration::from_millis(30);
