@@ -25,6 +25,8 @@ pub const OWNER_PASSWORD: &str = "correct horse battery staple";
 pub const DEFAULT_ETA_STEP: u64 = 120;
 /// How long a test waits for a WebSocket message before failing.
 pub const WS_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a socket must stay silent for a test to call it quiet.
+pub const QUIET: Duration = Duration::from_millis(300);
 
 pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 

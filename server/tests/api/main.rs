@@ -19,4 +19,5 @@ mod restart;
 mod screens;
 mod settings;
 mod staff;
+mod ticket_socket;
 mod websocket;
