@@ -119,6 +119,19 @@ pub struct Config {
     )]
     pub access_recheck_secs: u64,
 
+    /// Longest a live socket waits to send to a client that has stopped reading, in seconds
+    /// (at least 1). Then the connection is reset: its place under `FILA_MAX_SOCKETS` and
+    /// what the kernel buffered for it are freed, and the client reconnects to a fresh
+    /// snapshot when it reads again. A ticket socket only waits once about 200 updates are
+    /// unread, so a phone in a dead spot for a minute is normally not affected.
+    #[arg(
+        long,
+        env = "FILA_SEND_TIMEOUT_SECS",
+        default_value_t = 60,
+        global = true
+    )]
+    pub send_timeout_secs: u64,
+
     /// How long a staff login lasts, in hours.
     #[arg(long, env = "FILA_SESSION_HOURS", default_value_t = 12, global = true)]
     pub session_hours: u32,

@@ -22,6 +22,7 @@ pub mod staff;
 mod ticket_frame;
 mod ticket_wake;
 pub mod ws;
+mod ws_send;
 
 use crate::config::Config;
 use crate::store::Store;

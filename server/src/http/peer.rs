@@ -1,5 +1,6 @@
 //! The connection a request came on: the client's address (for rate limits) and its socket,
-//! so that a ticket socket can bound what the kernel buffers for a phone that stops reading.
+//! so that a live socket can bound what the kernel buffers for a client that stops reading,
+//! and reset the connection of one that never reads again.
 
 use axum::extract::connect_info::Connected;
 use axum::serve::IncomingStream;
@@ -35,15 +36,31 @@ impl Peer {
     /// which owns it: once the connection is closed, its descriptor number may be reused.
     pub(super) fn limit_send_buffer(&self, bytes: usize) -> std::io::Result<()> {
         let value = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
+        self.set(libc::SO_SNDBUF, &value)
+    }
+
+    /// Make the coming close of this connection a reset: what the kernel still holds for the
+    /// client is dropped at once instead of being delivered to a client that does not read
+    /// (see `ws_send`). Same rule as [`Peer::limit_send_buffer`]: only while it is open.
+    pub(super) fn reset_on_close(&self) -> std::io::Result<()> {
+        let linger = libc::linger {
+            l_onoff: 1,
+            l_linger: 0,
+        };
+        self.set(libc::SO_LINGER, &linger)
+    }
+
+    /// A socket-level option of the connection.
+    fn set<T>(&self, option: libc::c_int, value: &T) -> std::io::Result<()> {
         // SAFETY: `setsockopt` only reads `value`, whose size is passed with it; the caller
         // holds the connection, so `fd` is still this connection's socket.
         let rc = unsafe {
             libc::setsockopt(
                 self.fd,
                 libc::SOL_SOCKET,
-                libc::SO_SNDBUF,
-                (&raw const value).cast(),
-                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+                option,
+                std::ptr::from_ref(value).cast(),
+                std::mem::size_of::<T>() as libc::socklen_t,
             )
         };
         if rc == 0 {

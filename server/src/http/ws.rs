@@ -5,7 +5,8 @@
 //! - Staff and display sockets get the whole picture, serialized once per change and shared
 //!   by every socket of the venue; a slow screen skips straight to the newest picture.
 //!
-//! Every socket pings, is bounded in what it buffers, and resynchronises on lag.
+//! Every socket pings, is bounded in what it buffers, resynchronises on lag, and is let go
+//! when its client stops reading for longer than the instance's patience (`ws_send`).
 
 use super::AppState;
 use super::auth::StaffAt;
@@ -13,7 +14,8 @@ use super::error::ApiError;
 use super::peer::Peer;
 use super::public::{check_param, find_ticket};
 use super::ticket_frame::{Names, update_message};
-use super::ticket_wake::{Input, Next, Pinger, catch_up, send_noting_wait};
+use super::ticket_wake::{Input, Next, Pinger, catch_up};
+use super::ws_send::Outbox;
 use crate::venues::{Live, VenueHandle, views};
 use app::position::Watch;
 use app::protocol::{CLOSE_ACCESS_ENDED, CLOSE_TRY_AGAIN, TicketMessage, VenueMessage};
@@ -41,6 +43,12 @@ pub const PING_EVERY: Duration = Duration::from_secs(20);
 /// server memory, where Linux would otherwise grow the buffer to 4 MiB; past it the socket's
 /// send waits, and it then skips to the newest state ([`catch_up`]).
 pub const TICKET_SEND_BUFFER: usize = 16 * 1024;
+/// Kernel send buffer of a venue screen's socket: a screen's picture is bounded (the last
+/// calls, the next few numbers per queue), 1–2 KiB, so this holds a dozen or more. A frozen
+/// kiosk browser then holds that much, not 4 MiB, until it is let go (`ws_send`). Staff
+/// sockets keep Linux's default: their picture grows with the queues, and a dashboard on a
+/// slow link needs it fast.
+pub const DISPLAY_SEND_BUFFER: usize = 16 * 1024;
 
 /// Counts a socket against the instance's limit for as long as it lives.
 struct SocketSlot(Arc<AtomicUsize>);
@@ -123,16 +131,17 @@ pub async fn ticket_live(
     // worked out here (a view would count the line: O(line) per socket, O(N²) when N
     // watchers of one line connect at once).
     let stopping = s.stopping.subscribe();
+    let out = outbox(&s, peer);
     if let Some((venue, id)) = s.venues.find_token(&token) {
         return Ok(upgrade(&s, ws, move |socket| {
-            ticket_socket(socket, peer, venue, id, stopping)
+            ticket_socket(socket, peer, out, venue, id, stopping)
         }));
     }
     let (venue, view, live) = find_ticket(&s, &token).await?;
     let id = app::domain::TicketId(view.id);
     Ok(upgrade(&s, ws, move |socket| async move {
         if live {
-            ticket_socket(socket, peer, venue, id, stopping).await
+            ticket_socket(socket, peer, out, venue, id, stopping).await
         } else {
             // Finished on an earlier day: it will not change again.
             let msg = snapshot_message(view);
@@ -141,6 +150,11 @@ pub async fn ticket_live(
             let _ = socket.send(Message::Close(None)).await;
         }
     }))
+}
+
+/// How this instance sends to the client on `peer`.
+fn outbox(s: &AppState, peer: Peer) -> Outbox {
+    Outbox::new(peer, Duration::from_secs(s.config.send_timeout_secs.max(1)))
 }
 
 fn json<T: serde::Serialize>(v: &T) -> Utf8Bytes {
@@ -172,6 +186,7 @@ fn snapshot(venue: &VenueHandle, id: app::domain::TicketId) -> Option<(Watch, Ti
 async fn ticket_socket(
     mut socket: WebSocket,
     peer: Peer,
+    out: Outbox,
     venue: Arc<VenueHandle>,
     id: app::domain::TicketId,
     stopping: watch::Receiver<bool>,
@@ -191,7 +206,7 @@ async fn ticket_socket(
     let Some((mut watch, first)) = snapshot(&venue, id) else {
         return;
     };
-    let Ok(mut behind) = send_noting_wait(&mut socket, Message::Text(json(&first))).await else {
+    let Ok(mut behind) = out.send(&mut socket, Message::Text(json(&first))).await else {
         return;
     };
     let mut names = Names::default();
@@ -203,13 +218,14 @@ async fn ticket_socket(
     // update for 100,000 phones costs 100,000 of every poll in here, so nothing else goes in
     // (see `Live`, and `http::ticket_wake`).
     loop {
-        if ping.due()
-            && socket
-                .send(Message::Ping(Default::default()))
+        if ping.due() {
+            match out
+                .send(&mut socket, Message::Ping(Default::default()))
                 .await
-                .is_err()
-        {
-            break;
+            {
+                Ok(waited) => behind |= waited,
+                Err(_) => break,
+            }
         }
         ping.arm().await;
         let next = match pending.take() {
@@ -228,7 +244,7 @@ async fn ticket_socket(
                         pending = catch_up(&mut events, &mut watch);
                     }
                     let frame = update_message(&venue, &mut names, &watch);
-                    match send_noting_wait(&mut socket, Message::Text(frame)).await {
+                    match out.send(&mut socket, Message::Text(frame)).await {
                         Ok(waited) => behind = waited,
                         Err(_) => break,
                     }
@@ -274,7 +290,7 @@ async fn ticket_socket(
                 Some(Ok(_)) => continue,
             },
         };
-        match send_noting_wait(&mut socket, Message::Text(json(&msg))).await {
+        match out.send(&mut socket, Message::Text(json(&msg))).await {
             Ok(waited) => behind = waited,
             Err(_) => break,
         }
@@ -363,6 +379,7 @@ async fn picture_socket(
     s: AppState,
     venue: Arc<VenueHandle>,
     viewer: Viewer,
+    out: Outbox,
 ) {
     let kind = viewer.kind;
     let mut changed = venue.changed.subscribe();
@@ -373,11 +390,8 @@ async fn picture_socket(
     recheck.tick().await;
     loop {
         changed.borrow_and_update();
-        if socket
-            .send(Message::Text(frame(&s, &venue, kind)))
-            .await
-            .is_err()
-        {
+        let picture = Message::Text(frame(&s, &venue, kind));
+        if out.send(&mut socket, picture).await.is_err() {
             break;
         }
         loop {
@@ -394,7 +408,7 @@ async fn picture_socket(
                     Some(Ok(_)) => {}
                 },
                 _ = ping.tick() => {
-                    if socket.send(Message::Ping(Default::default())).await.is_err() {
+                    if out.send(&mut socket, Message::Ping(Default::default())).await.is_err() {
                         return;
                     }
                 }
@@ -404,7 +418,7 @@ async fn picture_socket(
                             code: CLOSE_ACCESS_ENDED,
                             reason: Utf8Bytes::from_static("access ended"),
                         };
-                        let _ = socket.send(Message::Close(Some(frame))).await;
+                        let _ = out.send(&mut socket, Message::Close(Some(frame))).await;
                         return;
                     }
                 }
@@ -421,6 +435,7 @@ async fn picture_socket(
     responses((status = 101, description = "Switching to WebSocket"), (status = 404, body = app::protocol::ErrorBody)))]
 pub async fn display_live(
     State(s): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<Peer>,
     Path(venue): Path<String>,
     axum::extract::Query(q): axum::extract::Query<super::public::ScreenQuery>,
     method: axum::http::Method,
@@ -436,10 +451,15 @@ pub async fn display_live(
         screen: q.screen,
         kind: Picture::Display,
     };
+    let out = outbox(&s, peer);
     Ok(upgrade(&s, ws, move |socket| async move {
+        // The upgrade holds the connection, so `peer`'s socket is ours.
+        if let Err(e) = peer.limit_send_buffer(DISPLAY_SEND_BUFFER) {
+            tracing::debug!(error = %e, "could not cap a screen socket's send buffer");
+        }
         until_stopping(
             st.stopping.subscribe(),
-            picture_socket(socket, st, v, viewer),
+            picture_socket(socket, st, v, viewer, out),
         )
         .await
     }))
@@ -454,6 +474,7 @@ pub async fn display_live(
     security(("bearer" = [])))]
 pub async fn staff_live(
     State(s): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<Peer>,
     // Before the upgrade extractor: a stranger learns nothing, not even that it is a socket.
     StaffAt { venue: v, .. }: StaffAt,
     headers: axum::http::HeaderMap,
@@ -465,10 +486,11 @@ pub async fn staff_live(
         screen: None,
         kind: Picture::Staff,
     };
+    let out = outbox(&s, peer);
     Ok(upgrade(&s, ws, move |socket| async move {
         until_stopping(
             st.stopping.subscribe(),
-            picture_socket(socket, st, v, viewer),
+            picture_socket(socket, st, v, viewer, out),
         )
         .await
     }))

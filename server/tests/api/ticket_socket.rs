@@ -408,21 +408,20 @@ async fn a_watcher_keeps_up_with_a_burst_of_concurrent_calls() {
     assert_silent(&mut ws, QUIET).await;
 }
 
-/// What the kernel holds unacknowledged on the server's end of the connection from local port
-/// `phone` to the server on `server`, from `/proc/net/tcp` (its `tx_queue`).
+/// What the kernel holds unacknowledged on the server's end of an open connection.
 fn server_send_queue(server: u16, phone: u16) -> u64 {
-    let text = std::fs::read_to_string("/proc/net/tcp").expect("/proc/net/tcp");
-    let port = |addr: &str| u16::from_str_radix(addr.rsplit(':').next().unwrap_or(""), 16).ok();
-    text.lines()
-        .skip(1)
-        .find_map(|line| {
-            // `sl local_address rem_address st tx_queue:rx_queue …`, numbers in hex.
-            let f: Vec<&str> = line.split_whitespace().collect();
-            (f.len() > 4 && port(f[1]) == Some(server) && port(f[2]) == Some(phone) && f[3] == "01")
-                .then(|| u64::from_str_radix(f[4].split(':').next()?, 16).ok())
-                .flatten()
-        })
-        .expect("the server's end of the phone's connection")
+    match server_end(server, phone) {
+        Some((state, queued)) if state == "01" => queued,
+        other => panic!("the server's end of the phone's connection is not open: {other:?}"),
+    }
+}
+
+/// A phone whose socket has a small receive window; its snapshot is read.
+async fn phone_with_a_small_window(app: &TestApp, token: &str) -> (Ws, u16) {
+    let path = format!("/api/v1/tickets/{token}/live");
+    let (mut ws, phone) = app.ws_connect_with_a_small_window(&path).await;
+    assert_eq!(seen(next_ticket_message(&mut ws).await).0, "snapshot");
+    (ws, phone)
 }
 
 /// A phone that stops reading (a dead spot, a frozen tab) holds a bounded part of the
@@ -434,27 +433,10 @@ async fn a_phone_that_stops_reading_costs_a_bounded_buffer_then_gets_the_newest_
     let app = spawn_app().await;
     let t = app.join("bar", "Dead spot", 1).await;
     let token = t.token.unwrap();
-    // A small receive window, so that what the phone does not read backs up quickly.
-    let socket = tokio::net::TcpSocket::new_v4().unwrap();
-    socket.set_recv_buffer_size(4096).unwrap();
-    let stream = socket.connect(app.addr).await.unwrap();
-    let phone = stream.local_addr().unwrap().port();
-    let (mut ws, _) = tokio_tungstenite::client_async(
-        app.ws_url(&format!("/api/v1/tickets/{token}/live")),
-        tokio_tungstenite::MaybeTlsStream::Plain(stream),
-    )
-    .await
-    .expect("the socket opens");
-    assert_eq!(seen(next_ticket_message(&mut ws).await).0, "snapshot");
-    let bar1 = app.counter_id("Bar 1").await;
-    app.call_next("bar", bar1).await;
+    let (mut ws, phone) = phone_with_a_small_window(&app, &token).await;
     // Every recall is an update of about 150 bytes for a phone that reads none of them:
     // some 150 KB in all.
-    futures_util::stream::iter(0..RECALLS)
-        .for_each_concurrent(8, |_| async {
-            app.act(t.id, "recall", None).await;
-        })
-        .await;
+    app.call_then_recall(t.id, RECALLS).await;
     // Wait for the server to have sent what it will.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     let (mut queued, mut since) = (0, tokio::time::Instant::now());
@@ -491,4 +473,47 @@ async fn a_phone_that_stops_reading_costs_a_bounded_buffer_then_gets_the_newest_
         "{updates} updates for {RECALLS} recalls: the backlog went one by one"
     );
     assert_silent(&mut ws, QUIET).await;
+}
+
+/// A phone that never reads again (a tab frozen in a pocket, still acknowledging TCP) is let
+/// go once a send to it has waited for the instance's patience: its connection is reset, so
+/// the kernel drops what it held for it at once, and its place under the socket limit goes
+/// to the next phone. The phone, reading again, gets what was on its way, then the end, and
+/// reconnects to a fresh snapshot.
+#[tokio::test]
+async fn a_phone_that_never_reads_again_is_let_go_and_its_place_freed() {
+    const RECALLS: u32 = 600;
+    let app = spawn_app_with(|c| {
+        c.send_timeout_secs = 1;
+        c.max_sockets = 1;
+    })
+    .await;
+    let t = app.join("bar", "Pocket", 1).await;
+    let token = t.token.unwrap();
+    let (mut ws, phone) = phone_with_a_small_window(&app, &token).await;
+    assert!(
+        matches!(server_end(app.addr.port(), phone), Some((state, _)) if state == "01"),
+        "the server's end of the phone's connection is open"
+    );
+    // About 90 KB of updates: more than the connection can hold, so the server's send waits
+    // (and, past its patience, gives up, maybe before the last of these).
+    app.call_then_recall(t.id, RECALLS).await;
+    // A second of patience, then the server's end is gone: not lingering with its buffer.
+    assert_let_go(app.addr.port(), phone).await;
+    // The only place there was is free again: the next phone gets its snapshot, the newest.
+    let mut next = app
+        .ws_connect(&format!("/api/v1/tickets/{token}/live"))
+        .await;
+    match next_ticket_message(&mut next).await {
+        TicketMessage::Snapshot { status, ticket, .. } => {
+            assert_eq!((status.as_str(), ticket.calls), ("called", RECALLS + 1))
+        }
+        other => panic!("a snapshot, got {other:?}"),
+    }
+    // The stalled phone: what reached it before the reset, then the end of the connection.
+    let delivered = read_to_the_end(&mut ws).await;
+    assert!(
+        delivered < RECALLS,
+        "{delivered} frames reached a phone that was let go"
+    );
 }

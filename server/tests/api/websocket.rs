@@ -156,3 +156,28 @@ async fn sockets_over_the_limit_are_told_to_try_again() {
     let v = next_json(&mut first).await;
     assert_eq!(v["offset"], 1);
 }
+
+/// A venue screen that never reads again (a frozen kiosk browser) is let go like a phone:
+/// once a send to it has waited for the instance's patience, its connection is reset and
+/// its place under the socket limit is free for the screen that replaces it.
+#[tokio::test]
+async fn a_screen_that_never_reads_again_is_let_go_and_its_place_freed() {
+    let app = spawn_app_with(|c| {
+        c.send_timeout_secs = 1;
+        c.max_sockets = 1;
+    })
+    .await;
+    let t = app.join("bar", "On the big screen", 1).await;
+    let path = "/api/v1/venues/demo/display/ws";
+    let (mut frozen, port) = app.ws_connect_with_a_small_window(path).await;
+    next_display(&mut frozen).await;
+    // Every recall is a new picture for a screen that reads none of them.
+    app.call_then_recall(t.id, 600).await;
+    assert_let_go(app.addr.port(), port).await;
+    // The replacement screen gets the newest picture, not "try again".
+    let mut next = app.ws_connect(path).await;
+    let (offset, _, _) = next_display(&mut next).await;
+    assert_eq!(offset, app.ticket(t.token.as_deref().unwrap()).await.offset);
+    // The frozen one, reading again, gets what reached it, then the end.
+    read_to_the_end(&mut frozen).await;
+}
