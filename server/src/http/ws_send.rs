@@ -49,7 +49,7 @@ impl Outbox {
             Err(_) => {
                 // The caller drops the socket on `Gone`, which closes the connection: reset
                 // it rather than leave the kernel to deliver what it holds to a client that
-                // does not read (an orphaned socket keeps its buffer for minutes).
+                // does not read (an orphaned socket keeps its buffer while it probes).
                 if let Err(e) = self.peer.reset_on_close() {
                     tracing::debug!(error = %e, "could not reset a stalled socket");
                 }
