@@ -108,6 +108,18 @@ pub struct Config {
     )]
     pub request_timeout_secs: u64,
 
+    /// Longest an HTTP connection may take to send a request's headers, in seconds (at least
+    /// 1); waiting for the next request on a kept-alive connection counts too. Then it is
+    /// closed: a client that connects and sends nothing, or half a request (a slowloris), or
+    /// a phone that left without closing, does not hold a file descriptor for good.
+    #[arg(
+        long,
+        env = "FILA_HEADER_TIMEOUT_SECS",
+        default_value_t = 30,
+        global = true
+    )]
+    pub header_timeout_secs: u64,
+
     /// How often a live staff or venue-screen socket checks that its credential still
     /// holds, in seconds: a revoked screen, an ended session or a removed team member loses
     /// the live picture within this time.

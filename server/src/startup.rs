@@ -152,13 +152,9 @@ impl Application {
                 venue.stop_sockets();
             }
         };
-        axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<http::peer::Peer>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await
-        .context("server error")?;
+        let header_timeout =
+            std::time::Duration::from_secs(state.config.header_timeout_secs.max(1));
+        http::serve::serve(listener, router, header_timeout, shutdown).await;
         let store = state.store.clone();
         let dist = state.venues.dist().cloned();
         drop(state);

@@ -17,6 +17,7 @@ pub mod openapi;
 pub mod peer;
 pub mod public;
 pub mod screens;
+pub mod serve;
 pub mod settings;
 pub mod staff;
 mod ticket_frame;

@@ -2,13 +2,11 @@
 //! so that a live socket can bound what the kernel buffers for a client that stops reading,
 //! and reset the connection of one that never reads again.
 
-use axum::extract::connect_info::Connected;
-use axum::serve::IncomingStream;
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, RawFd};
-use tokio::net::TcpListener;
+use tokio::net::TcpStream;
 
-/// What `axum::serve` records for every connection (the router's `ConnectInfo`).
+/// What `http::serve` records for every connection (the router's `ConnectInfo`).
 #[derive(Clone, Copy, Debug)]
 pub struct Peer {
     pub addr: SocketAddr,
@@ -17,16 +15,14 @@ pub struct Peer {
     fd: RawFd,
 }
 
-impl Connected<IncomingStream<'_, TcpListener>> for Peer {
-    fn connect_info(stream: IncomingStream<'_, TcpListener>) -> Self {
+impl Peer {
+    pub(super) fn new(addr: SocketAddr, stream: &TcpStream) -> Self {
         Self {
-            addr: *stream.remote_addr(),
-            fd: stream.io().as_raw_fd(),
+            addr,
+            fd: stream.as_raw_fd(),
         }
     }
-}
 
-impl Peer {
     /// Cap the kernel's send buffer of this connection at `bytes` (Linux doubles the figure
     /// for its own bookkeeping). Left alone, Linux grows it up to `net.ipv4.tcp_wmem`'s
     /// maximum (4 MiB by default) for a peer that stops reading; capped, the server's send

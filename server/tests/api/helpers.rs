@@ -81,6 +81,7 @@ fn config(db_dir: &TempDir, site_dir: &TempDir) -> Config {
         session_hours: 12,
         request_timeout_secs: 30,
         access_recheck_secs: 30,
+        header_timeout_secs: 30,
         send_timeout_secs: 60,
     }
 }

@@ -178,6 +178,7 @@ impl Cluster {
             session_hours: 12,
             request_timeout_secs: 30,
             access_recheck_secs: 30,
+            header_timeout_secs: 30,
             send_timeout_secs: 60,
         }
     }

@@ -1,0 +1,98 @@
+//! Accepting connections and serving HTTP/1 on them, with WebSocket upgrades: what
+//! `axum::serve` does, plus a deadline it cannot set.
+//!
+//! A connection that sends no request, half a request's headers, or nothing more after a
+//! response (a phone that left the venue's Wi-Fi without closing, a slowloris) is closed
+//! once it has waited `FILA_HEADER_TIMEOUT_SECS` for headers. `axum::serve` gives hyper no
+//! timer, so hyper's own header deadline never runs, and such connections stayed open for
+//! good, each holding a file descriptor of the few thousand an instance can open.
+//!
+//! Upgraded connections (WebSockets) leave hyper, and this deadline, at the upgrade: they
+//! have their own pings and send deadline (`ws`, `ws_send`).
+
+use super::peer::Peer;
+use axum::Router;
+use axum::extract::ConnectInfo;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use std::future::Future;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tower::ServiceExt;
+
+/// Serve `router` on `listener` until `shutdown` resolves, then stop accepting, let every
+/// connection finish the request it is in (an idle one closes at once), and return once all
+/// are closed.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    header_timeout: Duration,
+    shutdown: impl Future<Output = ()>,
+) {
+    // Tells the connections to finish; dropped by each connection's task when it ends.
+    let (finish, finishing) = watch::channel(false);
+    let (all_closed, open) = watch::channel(());
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, addr) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    accept_failed(e).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let peer = Peer::new(addr, &stream);
+        let service = router
+            .clone()
+            .map_request(move |mut req: axum::http::Request<Incoming>| {
+                req.extensions_mut().insert(ConnectInfo(peer));
+                req
+            });
+        let mut finishing = finishing.clone();
+        let open = open.clone();
+        tokio::spawn(async move {
+            let conn = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(header_timeout)
+                .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service))
+                .with_upgrades();
+            tokio::pin!(conn);
+            tokio::select! {
+                ended = conn.as_mut() => {
+                    if let Err(e) = ended {
+                        tracing::trace!(error = %e, "connection ended");
+                    }
+                }
+                () = async { drop(finishing.wait_for(|f| *f).await) } => {
+                    conn.as_mut().graceful_shutdown();
+                    let _ = conn.await;
+                }
+            }
+            drop(open);
+        });
+    }
+    drop(listener);
+    finish.send_replace(true);
+    drop(open);
+    all_closed.closed().await;
+}
+
+/// As hyper and axum do: a connection that failed before it was accepted is not our
+/// concern; anything else (out of file descriptors, mostly) is logged, and accepting pauses
+/// for a second, in which sockets may close.
+async fn accept_failed(e: std::io::Error) {
+    use std::io::ErrorKind::{ConnectionAborted, ConnectionRefused, ConnectionReset};
+    if matches!(
+        e.kind(),
+        ConnectionAborted | ConnectionRefused | ConnectionReset
+    ) {
+        return;
+    }
+    tracing::error!(error = %e, "cannot accept connections; trying again in 1 s");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+}
