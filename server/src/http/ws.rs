@@ -134,14 +134,14 @@ pub async fn ticket_live(
     let out = outbox(&s, peer);
     if let Some((venue, id)) = s.venues.find_token(&token) {
         return Ok(upgrade(&s, ws, move |socket| {
-            ticket_socket(socket, peer, out, venue, id, stopping)
+            ticket_socket(socket, out, venue, id, stopping)
         }));
     }
     let (venue, view, live) = find_ticket(&s, &token).await?;
     let id = app::domain::TicketId(view.id);
     Ok(upgrade(&s, ws, move |socket| async move {
         if live {
-            ticket_socket(socket, peer, out, venue, id, stopping).await
+            ticket_socket(socket, out, venue, id, stopping).await
         } else {
             // Finished on an earlier day: it will not change again.
             let msg = snapshot_message(view);
@@ -185,16 +185,13 @@ fn snapshot(venue: &VenueHandle, id: app::domain::TicketId) -> Option<(Watch, Ti
 
 async fn ticket_socket(
     mut socket: WebSocket,
-    peer: Peer,
     out: Outbox,
     venue: Arc<VenueHandle>,
     id: app::domain::TicketId,
     stopping: watch::Receiver<bool>,
 ) {
-    // Before anything is sent; the upgrade holds the connection, so `peer`'s socket is ours.
-    if let Err(e) = peer.limit_send_buffer(TICKET_SEND_BUFFER) {
-        tracing::debug!(error = %e, "could not cap a ticket socket's send buffer");
-    }
+    // Before anything is sent.
+    out.limit_send_buffer(TICKET_SEND_BUFFER);
     // Subscribe before the snapshot: nothing can slip between the two, and events the
     // snapshot already includes are skipped by offset.
     let mut events = venue.events.subscribe();
@@ -453,10 +450,8 @@ pub async fn display_live(
     };
     let out = outbox(&s, peer);
     Ok(upgrade(&s, ws, move |socket| async move {
-        // The upgrade holds the connection, so `peer`'s socket is ours.
-        if let Err(e) = peer.limit_send_buffer(DISPLAY_SEND_BUFFER) {
-            tracing::debug!(error = %e, "could not cap a screen socket's send buffer");
-        }
+        // Before anything is sent.
+        out.limit_send_buffer(DISPLAY_SEND_BUFFER);
         until_stopping(
             st.stopping.subscribe(),
             picture_socket(socket, st, v, viewer, out),

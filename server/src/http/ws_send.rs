@@ -31,6 +31,14 @@ impl Outbox {
         Self { peer, patience }
     }
 
+    /// Cap the connection's kernel send buffer (see [`Peer::limit_send_buffer`]); called
+    /// from the socket's task, which holds the connection.
+    pub(super) fn limit_send_buffer(&self, bytes: usize) {
+        if let Err(e) = self.peer.limit_send_buffer(bytes) {
+            tracing::debug!(error = %e, "could not cap a socket's send buffer");
+        }
+    }
+
     /// Send `msg`; `Ok(true)` if the send had to wait for room in the connection, that is,
     /// the client does not read as fast as it is sent to (or, rarely, the task's budget ran
     /// out: the cost of that is one `catch_up` that finds nothing).
