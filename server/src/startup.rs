@@ -106,6 +106,7 @@ impl Application {
             stopping,
             limits,
             access: Default::default(),
+            closed: Default::default(),
         });
         Ok(Self {
             listener,
@@ -154,7 +155,8 @@ impl Application {
         };
         let header_timeout =
             std::time::Duration::from_secs(state.config.header_timeout_secs.max(1));
-        http::serve::serve(listener, router, header_timeout, shutdown).await;
+        let closed = state.closed.clone();
+        http::serve::serve(listener, router, header_timeout, closed, shutdown).await;
         let store = state.store.clone();
         let dist = state.venues.dist().cloned();
         drop(state);

@@ -91,6 +91,20 @@ pub async fn metrics(State(s): State<AppState>) -> Response {
         "# TYPE fila_sockets gauge\nfila_sockets {}",
         s.sockets.load(Ordering::Relaxed)
     );
+    for (name, help, v) in [
+        (
+            "fila_sockets_let_go_total",
+            "live sockets closed because their client stopped reading for FILA_SEND_TIMEOUT_SECS",
+            &s.closed.stalled_sockets,
+        ),
+        (
+            "fila_header_timeouts_total",
+            "connections closed because they sent no request headers within FILA_HEADER_TIMEOUT_SECS",
+            &s.closed.header_timeouts,
+        ),
+    ] {
+        counter(&mut out, name, help, v);
+    }
     if let Some(m) = s.venues.writer_metrics() {
         for (name, help, v) in [
             (

@@ -76,6 +76,8 @@ pub struct Shared {
     pub stopping: tokio::sync::watch::Sender<bool>,
     pub limits: Arc<Limits>,
     pub access: Arc<auth::AccessCache>,
+    /// Connections this instance closed on its own (`/metrics`).
+    pub closed: Arc<serve::Closed>,
 }
 
 /// The edge's rate limits, shared by every request of this instance.

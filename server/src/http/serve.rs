@@ -17,10 +17,21 @@ use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tower::ServiceExt;
+
+/// Connections this instance closed on its own, for `/metrics`.
+#[derive(Debug, Default)]
+pub struct Closed {
+    /// Live sockets let go because their client stopped reading (`ws_send`).
+    pub stalled_sockets: AtomicU64,
+    /// Connections that sent no request's headers in time.
+    pub header_timeouts: AtomicU64,
+}
 
 /// Serve `router` on `listener` until `shutdown` resolves, then stop accepting, let every
 /// connection finish the request it is in (an idle one closes at once), and return once all
@@ -29,6 +40,7 @@ pub async fn serve(
     listener: TcpListener,
     router: Router,
     header_timeout: Duration,
+    closed: Arc<Closed>,
     shutdown: impl Future<Output = ()>,
 ) {
     // Tells the connections to finish; dropped by each connection's task when it ends.
@@ -55,6 +67,7 @@ pub async fn serve(
             });
         let mut finishing = finishing.clone();
         let open = open.clone();
+        let closed = closed.clone();
         tokio::spawn(async move {
             let conn = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
@@ -65,6 +78,9 @@ pub async fn serve(
             tokio::select! {
                 ended = conn.as_mut() => {
                     if let Err(e) = ended {
+                        if e.is_timeout() {
+                            closed.header_timeouts.fetch_add(1, Ordering::Relaxed);
+                        }
                         tracing::trace!(error = %e, "connection ended");
                     }
                 }

@@ -154,7 +154,8 @@ pub async fn ticket_live(
 
 /// How this instance sends to the client on `peer`.
 fn outbox(s: &AppState, peer: Peer) -> Outbox {
-    Outbox::new(peer, Duration::from_secs(s.config.send_timeout_secs.max(1)))
+    let patience = Duration::from_secs(s.config.send_timeout_secs.max(1));
+    Outbox::new(peer, patience, s.closed.clone())
 }
 
 fn json<T: serde::Serialize>(v: &T) -> Utf8Bytes {

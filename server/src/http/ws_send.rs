@@ -10,16 +10,21 @@
 //! acknowledging the kernel's zero-window probes.
 
 use super::peer::Peer;
+use super::serve::Closed;
 use axum::extract::ws::{Message, WebSocket};
 use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::task::Poll;
 use std::time::Duration;
 
 /// A socket's connection, and how long a send on it may wait for the client to read.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub(super) struct Outbox {
     peer: Peer,
     patience: Duration,
+    /// Counts the sockets let go.
+    closed: Arc<Closed>,
 }
 
 /// The connection is gone: it failed, or it was reset for a client that stopped reading.
@@ -27,8 +32,12 @@ pub(super) struct Outbox {
 pub(super) struct Gone;
 
 impl Outbox {
-    pub(super) fn new(peer: Peer, patience: Duration) -> Self {
-        Self { peer, patience }
+    pub(super) fn new(peer: Peer, patience: Duration, closed: Arc<Closed>) -> Self {
+        Self {
+            peer,
+            patience,
+            closed,
+        }
     }
 
     /// Cap the connection's kernel send buffer (see [`Peer::limit_send_buffer`]); called
@@ -61,6 +70,7 @@ impl Outbox {
                 if let Err(e) = self.peer.reset_on_close() {
                     tracing::debug!(error = %e, "could not reset a stalled socket");
                 }
+                self.closed.stalled_sockets.fetch_add(1, Ordering::Relaxed);
                 tracing::debug!(peer = %self.peer.addr, "closed a socket whose client stopped reading");
                 Err(Gone)
             }

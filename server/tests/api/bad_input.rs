@@ -617,4 +617,7 @@ async fn connections_that_send_no_headers_in_time_are_closed() {
     for (what, got) in [("silent", silent), ("partial", partial), ("idle", idle)] {
         assert!(!got.contains("200 OK"), "{what}: {got}");
     }
+    // Counted for the operator (this test's own client may add its idle connection).
+    let timeouts: u64 = metric(&app, "fila_header_timeouts_total").await;
+    assert!(timeouts >= 3, "{timeouts} header timeouts counted");
 }

@@ -500,6 +500,7 @@ async fn a_phone_that_never_reads_again_is_let_go_and_its_place_freed() {
     app.call_then_recall(t.id, RECALLS).await;
     // A second of patience, then the server's end is gone: not lingering with its buffer.
     assert_let_go(app.addr.port(), phone).await;
+    assert_eq!(metric::<u64>(&app, "fila_sockets_let_go_total").await, 1);
     // The only place there was is free again: the next phone gets its snapshot, the newest.
     let mut next = app
         .ws_connect(&format!("/api/v1/tickets/{token}/live"))

@@ -174,6 +174,7 @@ async fn a_screen_that_never_reads_again_is_let_go_and_its_place_freed() {
     // Every recall is a new picture for a screen that reads none of them.
     app.call_then_recall(t.id, 600).await;
     assert_let_go(app.addr.port(), port).await;
+    assert_eq!(metric::<u64>(&app, "fila_sockets_let_go_total").await, 1);
     // The replacement screen gets the newest picture, not "try again".
     let mut next = app.ws_connect(path).await;
     let (offset, _, _) = next_display(&mut next).await;
