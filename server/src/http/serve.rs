@@ -43,7 +43,8 @@ pub async fn serve(
     closed: Arc<Closed>,
     shutdown: impl Future<Output = ()>,
 ) {
-    // Tells the connections to finish; dropped by each connection's task when it ends.
+    // `finish` tells the connections to finish their request and close; each connection's
+    // task holds a clone of `open` until it ends, so `all_closed` learns when none is left.
     let (finish, finishing) = watch::channel(false);
     let (all_closed, open) = watch::channel(());
     tokio::pin!(shutdown);
