@@ -46,7 +46,8 @@ impl Peer {
         self.set(libc::SO_LINGER, &linger)
     }
 
-    /// A socket-level option of the connection.
+    /// A socket-level option of the connection; `value` is of the type the option takes
+    /// (an `int` for `SO_SNDBUF`, a `linger` for `SO_LINGER`).
     fn set<T>(&self, option: libc::c_int, value: &T) -> std::io::Result<()> {
         // SAFETY: `setsockopt` only reads `value`, whose size is passed with it; the caller
         // holds the connection, so `fd` is still this connection's socket.
