@@ -4,7 +4,6 @@ use crate::helpers::*;
 use app::protocol::{StaffSnapshot, VenueInfo};
 use reqwest::header::CONTENT_TYPE;
 use serde_json::json;
-use std::time::Duration;
 
 const JOIN_BAR: &str = "/api/v1/venues/demo/queues/bar/tickets";
 
@@ -514,110 +513,4 @@ async fn socket_routes_and_odd_urls_answer_json_errors_too() {
         assert_json_error(resp, status).await;
     }
     assert_eq!(state(&app).await, before);
-}
-
-#[tokio::test]
-async fn a_request_that_never_finishes_its_body_times_out_with_a_json_408() {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let app = spawn_app_with(|c| c.request_timeout_secs = 1).await;
-    let mut conn = tokio::net::TcpStream::connect(app.addr).await.unwrap();
-    conn.write_all(
-        b"POST /api/v1/venues/demo/queues/bar/tickets HTTP/1.1\r\nHost: localhost\r\n\
-          Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"name\":",
-    )
-    .await
-    .unwrap();
-    let mut buf = vec![0u8; 4096];
-    let n = tokio::time::timeout(Duration::from_secs(5), conn.read(&mut buf))
-        .await
-        .expect("the server answers within the timeout, not never")
-        .unwrap();
-    let text = String::from_utf8_lossy(&buf[..n]);
-    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
-    assert!(text.contains("\"code\":\"timeout\""), "{text}");
-}
-
-/// Reads what the server sends on `conn` until it closes it; fails if it has not within 5 s.
-async fn read_until_closed(conn: &mut tokio::net::TcpStream, what: &str) -> String {
-    use tokio::io::AsyncReadExt;
-    let mut got = Vec::new();
-    match tokio::time::timeout(Duration::from_secs(5), conn.read_to_end(&mut got)).await {
-        Ok(_) => String::from_utf8_lossy(&got).into_owned(),
-        Err(_) => panic!("{what}: the connection is still open after 5 s"),
-    }
-}
-
-/// One request on a kept-alive connection, and its whole answer (a small JSON body).
-async fn get_venue(conn: &mut tokio::net::TcpStream) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    conn.write_all(b"GET /api/v1/venues/demo HTTP/1.1\r\nHost: localhost\r\n\r\n")
-        .await
-        .unwrap();
-    let mut got = Vec::new();
-    let mut buf = [0u8; 4096];
-    // Until the body, whose length the headers give, is all there.
-    loop {
-        let n = tokio::time::timeout(Duration::from_secs(5), conn.read(&mut buf))
-            .await
-            .expect("an answer")
-            .unwrap();
-        assert!(n > 0, "the connection closed before the answer");
-        got.extend_from_slice(&buf[..n]);
-        let text = String::from_utf8_lossy(&got).into_owned();
-        if let Some((head, body)) = text.split_once("\r\n\r\n") {
-            let length = head
-                .lines()
-                .find_map(|l| {
-                    l.to_ascii_lowercase()
-                        .strip_prefix("content-length: ")
-                        .map(str::to_owned)
-                })
-                .expect("a content-length")
-                .parse::<usize>()
-                .unwrap();
-            if body.len() >= length {
-                return text;
-            }
-        }
-    }
-}
-
-/// A connection that sends no request, half a request's headers, or nothing more after an
-/// answer (a phone that left the Wi-Fi without closing, a slowloris) is closed once it has
-/// waited `header_timeout_secs` for headers; one that keeps asking in time stays open for
-/// longer than that, each request answered.
-#[tokio::test]
-async fn connections_that_send_no_headers_in_time_are_closed() {
-    use tokio::io::AsyncWriteExt;
-    let app = spawn_app_with(|c| c.header_timeout_secs = 2).await;
-    let mut silent = tokio::net::TcpStream::connect(app.addr).await.unwrap();
-    let mut partial = tokio::net::TcpStream::connect(app.addr).await.unwrap();
-    partial
-        .write_all(b"GET /api/v1/venues/demo HTTP/1.1\r\nHost: localhost\r\n")
-        .await
-        .unwrap();
-    let mut idle = tokio::net::TcpStream::connect(app.addr).await.unwrap();
-    assert!(get_venue(&mut idle).await.starts_with("HTTP/1.1 200"));
-    let mut busy = tokio::net::TcpStream::connect(app.addr).await.unwrap();
-    let asking = async {
-        // 2.5 s in all, never more than 0.5 s without a request.
-        for _ in 0..5 {
-            assert!(get_venue(&mut busy).await.starts_with("HTTP/1.1 200"));
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        }
-        assert!(get_venue(&mut busy).await.starts_with("HTTP/1.1 200"));
-    };
-    let (silent, partial, idle, ()) = tokio::join!(
-        read_until_closed(&mut silent, "no request"),
-        read_until_closed(&mut partial, "half the headers"),
-        read_until_closed(&mut idle, "nothing after an answer"),
-        asking,
-    );
-    // Closed without an answer that could be mistaken for one to a request.
-    for (what, got) in [("silent", silent), ("partial", partial), ("idle", idle)] {
-        assert!(!got.contains("200 OK"), "{what}: {got}");
-    }
-    // Counted for the operator (this test's own client may add its idle connection).
-    let timeouts: u64 = metric(&app, "fila_header_timeouts_total").await;
-    assert!(timeouts >= 3, "{timeouts} header timeouts counted");
 }

@@ -18,6 +18,8 @@ mod pages;
 mod restart;
 mod screens;
 mod settings;
+mod slow_clients;
 mod staff;
+mod stalled;
 mod ticket_socket;
 mod websocket;

@@ -2,6 +2,7 @@
 //! it answers, and what a phone that is slow or silent costs.
 
 use crate::helpers::*;
+use crate::stalled::*;
 use app::protocol::TicketMessage;
 use futures_util::{SinkExt, StreamExt};
 use std::time::Duration;
@@ -419,7 +420,7 @@ fn server_send_queue(server: u16, phone: u16) -> u64 {
 /// A phone whose socket has a small receive window; its snapshot is read.
 async fn phone_with_a_small_window(app: &TestApp, token: &str) -> (Ws, u16) {
     let path = format!("/api/v1/tickets/{token}/live");
-    let (mut ws, phone) = app.ws_connect_with_a_small_window(&path).await;
+    let (mut ws, phone) = ws_connect_with_a_small_window(app, &path).await;
     assert_eq!(seen(next_ticket_message(&mut ws).await).0, "snapshot");
     (ws, phone)
 }

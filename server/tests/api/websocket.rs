@@ -2,6 +2,7 @@
 //! ticket holder's socket is in `ticket_socket.rs`).
 
 use crate::helpers::*;
+use crate::stalled::*;
 use app::protocol::{DisplaySnapshot, StaffSnapshot, VenueMessage};
 use futures_util::StreamExt;
 use tokio_tungstenite::tungstenite::{self, Message};
@@ -169,7 +170,7 @@ async fn a_screen_that_never_reads_again_is_let_go_and_its_place_freed() {
     .await;
     let t = app.join("bar", "On the big screen", 1).await;
     let path = "/api/v1/venues/demo/display/ws";
-    let (mut frozen, port) = app.ws_connect_with_a_small_window(path).await;
+    let (mut frozen, port) = ws_connect_with_a_small_window(&app, path).await;
     next_display(&mut frozen).await;
     // Every recall is a new picture for a screen that reads none of them.
     app.call_then_recall(t.id, 600).await;
