@@ -131,10 +131,12 @@ pub struct Config {
     )]
     pub access_recheck_secs: u64,
 
-    /// Longest a live socket waits to send to a client that has stopped reading, in seconds
-    /// (at least 1). Then the connection is reset: its place under `FILA_MAX_SOCKETS` and
-    /// what the kernel buffered for it are freed, and the client reconnects to a fresh
-    /// snapshot when it reads again. A ticket socket only waits once about 200 updates are
+    /// Longest the server waits for room to send to a client that has stopped reading, in
+    /// seconds (at least 1): a page, a file or a live socket. Then the connection is reset:
+    /// its file descriptor, its place under `FILA_MAX_SOCKETS` and what the kernel buffered
+    /// for it are freed, and a live client reconnects to a fresh snapshot when it reads
+    /// again. Only time without progress counts: a phone on a slow network that takes
+    /// minutes over a file is served. A ticket socket only waits once about 200 updates are
     /// unread, so a phone in a dead spot for a minute is normally not affected.
     #[arg(
         long,

@@ -153,10 +153,13 @@ impl Application {
                 venue.stop_sockets();
             }
         };
-        let header_timeout =
-            std::time::Duration::from_secs(state.config.header_timeout_secs.max(1));
+        let secs = |s: u64| std::time::Duration::from_secs(s.max(1));
+        let deadlines = http::serve::Deadlines {
+            headers: secs(state.config.header_timeout_secs),
+            writes: secs(state.config.send_timeout_secs),
+        };
         let closed = state.closed.clone();
-        http::serve::serve(listener, router, header_timeout, closed, shutdown).await;
+        http::serve::serve(listener, router, deadlines, closed, shutdown).await;
         let store = state.store.clone();
         let dist = state.venues.dist().cloned();
         drop(state);

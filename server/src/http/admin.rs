@@ -94,8 +94,8 @@ pub async fn metrics(State(s): State<AppState>) -> Response {
     for (name, help, v) in [
         (
             "fila_sockets_let_go_total",
-            "live sockets closed because their client stopped reading for FILA_SEND_TIMEOUT_SECS",
-            &s.closed.stalled_sockets,
+            "connections (a page, a file or a live socket) closed because their client stopped reading for FILA_SEND_TIMEOUT_SECS",
+            &s.closed.stalled_connections,
         ),
         (
             "fila_header_timeouts_total",

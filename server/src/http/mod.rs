@@ -22,6 +22,7 @@ pub mod settings;
 pub mod staff;
 mod ticket_frame;
 mod ticket_wake;
+mod write_deadline;
 pub mod ws;
 mod ws_send;
 

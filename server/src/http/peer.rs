@@ -37,7 +37,7 @@ impl Peer {
 
     /// Make the coming close of this connection a reset: what the kernel still holds for the
     /// client is dropped at once instead of being delivered to a client that does not read
-    /// (see `ws_send`). Same rule as [`Peer::limit_send_buffer`]: only while it is open.
+    /// (see `write_deadline`). Same rule as [`Peer::limit_send_buffer`]: only while it is open.
     pub(super) fn reset_on_close(&self) -> std::io::Result<()> {
         let linger = libc::linger {
             l_onoff: 1,

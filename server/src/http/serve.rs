@@ -7,10 +7,14 @@
 //! timer, so hyper's own header deadline never runs, and such connections stayed open for
 //! good, each holding a file descriptor of the few thousand an instance can open.
 //!
-//! Upgraded connections (WebSockets) leave hyper, and this deadline, at the upgrade: they
-//! have their own pings and send deadline (`ws`, `ws_send`).
+//! A client that stops reading what it is sent is let go after `FILA_SEND_TIMEOUT_SECS`
+//! without progress (`write_deadline`), whether it asked for a page, a file or a WebSocket.
+//!
+//! Upgraded connections (WebSockets) leave hyper, and the header deadline, at the upgrade:
+//! they have their own pings (`ws`); the write deadline stays with them.
 
 use super::peer::Peer;
+use super::write_deadline::WriteDeadline;
 use axum::Router;
 use axum::extract::ConnectInfo;
 use hyper::body::Incoming;
@@ -27,10 +31,19 @@ use tower::ServiceExt;
 /// Connections this instance closed on its own, for `/metrics`.
 #[derive(Debug, Default)]
 pub struct Closed {
-    /// Live sockets let go because their client stopped reading (`ws_send`).
-    pub stalled_sockets: AtomicU64,
+    /// Connections let go because their client stopped reading (`write_deadline`).
+    pub stalled_connections: AtomicU64,
     /// Connections that sent no request's headers in time.
     pub header_timeouts: AtomicU64,
+}
+
+/// How long a connection may keep the server waiting.
+#[derive(Clone, Copy, Debug)]
+pub struct Deadlines {
+    /// For a request's headers (`FILA_HEADER_TIMEOUT_SECS`).
+    pub headers: Duration,
+    /// For room to write in, when the client has stopped reading (`FILA_SEND_TIMEOUT_SECS`).
+    pub writes: Duration,
 }
 
 /// Serve `router` on `listener` until `shutdown` resolves, then stop accepting, let every
@@ -39,7 +52,7 @@ pub struct Closed {
 pub async fn serve(
     listener: TcpListener,
     router: Router,
-    header_timeout: Duration,
+    deadlines: Deadlines,
     closed: Arc<Closed>,
     shutdown: impl Future<Output = ()>,
 ) {
@@ -69,11 +82,12 @@ pub async fn serve(
         let mut finishing = finishing.clone();
         let open = open.clone();
         let closed = closed.clone();
+        let io = WriteDeadline::new(stream, peer, deadlines.writes, closed.clone());
         tokio::spawn(async move {
             let conn = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
-                .header_read_timeout(header_timeout)
-                .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service))
+                .header_read_timeout(deadlines.headers)
+                .serve_connection(TokioIo::new(io), TowerToHyperService::new(service))
                 .with_upgrades();
             tokio::pin!(conn);
             tokio::select! {

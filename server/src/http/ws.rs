@@ -6,7 +6,7 @@
 //!   by every socket of the venue; a slow screen skips straight to the newest picture.
 //!
 //! Every socket pings, is bounded in what it buffers, resynchronises on lag, and is let go
-//! when its client stops reading for longer than the instance's patience (`ws_send`).
+//! when its client stops reading for longer than the instance's patience (`write_deadline`).
 
 use super::AppState;
 use super::auth::StaffAt;
@@ -45,7 +45,7 @@ pub const PING_EVERY: Duration = Duration::from_secs(20);
 pub const TICKET_SEND_BUFFER: usize = 16 * 1024;
 /// Kernel send buffer of a venue screen's socket: a screen's picture is bounded (the last
 /// calls, the next few numbers per queue), 1–2 KiB, so this holds a dozen or more. A frozen
-/// kiosk browser then holds that much, not 4 MiB, until it is let go (`ws_send`). Staff
+/// kiosk browser then holds that much, not 4 MiB, until it is let go (`write_deadline`). Staff
 /// sockets keep Linux's default: their picture grows with the queues, and a dashboard on a
 /// slow link needs it fast.
 pub const DISPLAY_SEND_BUFFER: usize = 16 * 1024;
@@ -131,7 +131,7 @@ pub async fn ticket_live(
     // worked out here (a view would count the line: O(line) per socket, O(N²) when N
     // watchers of one line connect at once).
     let stopping = s.stopping.subscribe();
-    let out = outbox(&s, peer);
+    let out = Outbox::new(peer);
     if let Some((venue, id)) = s.venues.find_token(&token) {
         return Ok(upgrade(&s, ws, move |socket| {
             ticket_socket(socket, out, venue, id, stopping)
@@ -150,12 +150,6 @@ pub async fn ticket_live(
             let _ = socket.send(Message::Close(None)).await;
         }
     }))
-}
-
-/// How this instance sends to the client on `peer`.
-fn outbox(s: &AppState, peer: Peer) -> Outbox {
-    let patience = Duration::from_secs(s.config.send_timeout_secs.max(1));
-    Outbox::new(peer, patience, s.closed.clone())
 }
 
 fn json<T: serde::Serialize>(v: &T) -> Utf8Bytes {
@@ -449,7 +443,7 @@ pub async fn display_live(
         screen: q.screen,
         kind: Picture::Display,
     };
-    let out = outbox(&s, peer);
+    let out = Outbox::new(peer);
     Ok(upgrade(&s, ws, move |socket| async move {
         // Before anything is sent.
         out.limit_send_buffer(DISPLAY_SEND_BUFFER);
@@ -482,7 +476,7 @@ pub async fn staff_live(
         screen: None,
         kind: Picture::Staff,
     };
-    let out = outbox(&s, peer);
+    let out = Outbox::new(peer);
     Ok(upgrade(&s, ws, move |socket| async move {
         until_stopping(
             st.stopping.subscribe(),

@@ -1,8 +1,9 @@
 //! Clients that are slow to send or send nothing: a request whose body never ends, a
-//! connection that sends no headers, half of them, or nothing after an answer. Each is
-//! answered or closed in bounded time.
+//! connection that sends no headers, half of them, or nothing after an answer; and one
+//! that stops reading its answer. Each is answered or closed in bounded time.
 
 use crate::helpers::*;
+use crate::stalled::{assert_let_go, connect_with_a_small_window};
 use std::time::Duration;
 
 #[tokio::test]
@@ -109,4 +110,62 @@ async fn connections_that_send_no_headers_in_time_are_closed() {
     // Counted for the operator (this test's own client may add its idle connection).
     let timeouts: u64 = metric(&app, "fila_header_timeouts_total").await;
     assert!(timeouts >= 3, "{timeouts} header timeouts counted");
+}
+
+/// A client that stops reading a file it asked for (a tab frozen halfway through the wasm
+/// bundle) is let go once the server has found no room to write for `send_timeout_secs`:
+/// its connection is reset, so the kernel keeps nothing for it, and it is counted. Time
+/// without progress is what counts: a client that pauses twice for 0.4 s (0.8 s in all,
+/// more than it would get without progress), reading on in between, gets the whole file.
+#[tokio::test]
+async fn a_client_that_stops_reading_a_file_is_let_go() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = spawn_app_with(|c| c.send_timeout_secs = 1).await;
+    // Far more than the kernel buffers for a connection whose client reads nothing.
+    const SIZE: usize = 32 << 20;
+    let pkg = app.site_dir.path().join("pkg");
+    std::fs::create_dir_all(&pkg).unwrap();
+    std::fs::write(pkg.join("big.wasm"), vec![7u8; SIZE]).unwrap();
+    let request = b"GET /pkg/big.wasm HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    let (mut stopped, port) = connect_with_a_small_window(&app).await;
+    stopped.write_all(request).await.unwrap();
+    let (mut pausing, _) = connect_with_a_small_window(&app).await;
+    pausing.write_all(request).await.unwrap();
+    let reading = async {
+        let mut buf = vec![0u8; 64 * 1024];
+        let (mut head, mut body, mut pauses) = (Vec::new(), None::<usize>, 0);
+        let mut reading_since = tokio::time::Instant::now();
+        loop {
+            let n = tokio::time::timeout(Duration::from_secs(5), pausing.read(&mut buf))
+                .await
+                .expect("the file keeps coming")
+                .unwrap_or_else(|e| panic!("the connection stays open: {e} after {body:?} bytes"));
+            assert!(n > 0, "closed after {body:?} bytes of the file");
+            match body.as_mut() {
+                Some(body) => *body += n,
+                None => {
+                    head.extend_from_slice(&buf[..n]);
+                    if let Some(end) = head.windows(4).position(|w| w == b"\r\n\r\n") {
+                        assert!(head.starts_with(b"HTTP/1.1 200"));
+                        body = Some(head.len() - end - 4);
+                    }
+                }
+            }
+            let got = body.unwrap_or(0);
+            if got >= SIZE {
+                return got;
+            }
+            // Each pause with the server's writes waiting, after reading long enough for
+            // them to go on: the server's kernel wakes its writes only once a third of its
+            // buffer (megabytes, for a file) is free.
+            if pauses < 2 && reading_since.elapsed() >= Duration::from_millis(150) {
+                tokio::time::sleep(Duration::from_millis(400)).await;
+                pauses += 1;
+                reading_since = tokio::time::Instant::now();
+            }
+        }
+    };
+    let (got, ()) = tokio::join!(reading, assert_let_go(app.addr.port(), port));
+    assert_eq!(got, SIZE, "the pausing client got all the file");
+    assert_eq!(metric::<u64>(&app, "fila_sockets_let_go_total").await, 1);
 }

@@ -1,20 +1,27 @@
-//! Clients that stop reading, seen from the server's kernel: for the tests of the sockets
-//! that bound what such a client costs and let it go (`ticket_socket.rs`, `websocket.rs`).
+//! Clients that stop reading, seen from the server's kernel: for the tests of the
+//! connections that bound what such a client costs and let it go (`ticket_socket.rs`,
+//! `websocket.rs`, `slow_clients.rs`).
 
 use crate::helpers::*;
 use futures_util::StreamExt;
 use std::time::Duration;
 use tokio_tungstenite::MaybeTlsStream;
 
-/// A socket whose receive window is small, so that what its client does not read backs up
-/// quickly; with its local port (to find the server's end, [`server_end`]).
-pub async fn ws_connect_with_a_small_window(app: &TestApp, path: &str) -> (Ws, u16) {
+/// A connection whose receive window is small, so that what its client does not read backs
+/// up quickly; with its local port (to find the server's end, [`server_end`]).
+pub async fn connect_with_a_small_window(app: &TestApp) -> (tokio::net::TcpStream, u16) {
     let socket = tokio::net::TcpSocket::new_v4().expect("a socket");
     socket
         .set_recv_buffer_size(4096)
         .expect("a small receive buffer");
     let stream = socket.connect(app.addr).await.expect("the server accepts");
     let port = stream.local_addr().expect("a local address").port();
+    (stream, port)
+}
+
+/// A WebSocket on [`connect_with_a_small_window`].
+pub async fn ws_connect_with_a_small_window(app: &TestApp, path: &str) -> (Ws, u16) {
+    let (stream, port) = connect_with_a_small_window(app).await;
     let (ws, _) = tokio_tungstenite::client_async(app.ws_url(path), MaybeTlsStream::Plain(stream))
         .await
         .unwrap_or_else(|e| panic!("WebSocket {path} opens: {e}"));
