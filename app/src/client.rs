@@ -1,5 +1,5 @@
 //! Browser-only plumbing for the pages: the REST API over `fetch`, `localStorage`, and
-//! sound/vibration; the reconnecting WebSocket is in [`live_socket`].
+//! sound/vibration; the reconnecting WebSocket is in `live_socket`.
 //!
 //! Everything that touches the browser lives in the `browser` module, compiled only with the
 //! `hydrate` feature. Without it (the server build) the same functions exist as inert stand-ins

@@ -53,7 +53,7 @@ where
 /// A form on a phone page that the browser posted by itself (the app not loaded yet on a slow
 /// network, or no JavaScript) and the server refused. The server renders the page again with
 /// this in context: the message, and every field as it was typed, so nothing is lost. The
-/// browser hydrates the same page from it ([`refused`]).
+/// browser hydrates the same page from it (`refused`).
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct FormRefusal {
     pub error: String,

@@ -4,11 +4,11 @@
 //! # The log (per venue)
 //! - `{p}:v:{id}:log`: a Redis Stream of [`Entry`]s, seq gap-free from 1. An entry is one
 //!   accepted command with what it did (events, tickets after). One stream item holds one
-//!   append's entries ([`write_item`]), with the explicit id `0-<seq of its last entry>`.
+//!   append's entries (`write_item`), with the explicit id `0-<seq of its last entry>`.
 //! - `{p}:v:{id}:seq`: the last seq. The append script checks it (compare-and-set), adds the
 //!   item, advances it and PUBLISHes the same text on `{p}:v:{id}:live` (see
-//!   [`read_message`]), all in one atomic step.
-//! - `{p}:v:{id}:snap` / `snapseq`: a [`Snapshot`] of the venue state at some seq, so an
+//!   `read_message`), all in one atomic step.
+//! - `{p}:v:{id}:snap` / `snapseq`: a `Snapshot` of the venue state at some seq, so an
 //!   instance starts without replaying history; `{p}:v:{id}:epoch` names the log's lifetime.
 //! - `{p}:v:{id}:dead`: dead letters of the history projector.
 //!
@@ -20,7 +20,7 @@
 //! applied to the state it was recorded against, on every instance: call-next can never call
 //! the same ticket twice, whichever instances the counters use.
 //!
-//! Every instance applies every entry of the venues it serves ([`follow`]), from pub/sub,
+//! Every instance applies every entry of the venues it serves (`follow`), from pub/sub,
 //! filling gaps from the stream and resyncing from a snapshot when the stream no longer has
 //! them (trimmed) or the epoch changed (Redis lost its data).
 

@@ -41,7 +41,7 @@ pub const PING_EVERY: Duration = Duration::from_secs(20);
 /// Kernel send buffer of a ticket socket (Linux doubles it for its bookkeeping): about 200
 /// updates. A phone that stops reading (a dead spot, a frozen tab) holds at most that much
 /// server memory, where Linux would otherwise grow the buffer to 4 MiB; past it the socket's
-/// send waits, and it then skips to the newest state ([`catch_up`]).
+/// send waits, and it then skips to the newest state (`ticket_wake::catch_up`).
 pub const TICKET_SEND_BUFFER: usize = 16 * 1024;
 /// Kernel send buffer of a venue screen's socket: a screen's picture is bounded (the last
 /// calls, the next few numbers per queue), 1–2 KiB, so this holds a dozen or more. A frozen

@@ -3,7 +3,7 @@
 //!
 //! Live queue state is not here (it is in Redis); the projector may write entries out of order
 //! and more than once, so history writes are idempotent and never let an older version of a
-//! ticket overwrite a newer one. Those writes are in [`history`].
+//! ticket overwrite a newer one. Those writes are in `history`.
 
 use super::{Invite, NewInvite, Role, ScreenRow, StaffUser, unique_violation};
 use anyhow::{Context, anyhow, bail};

@@ -169,7 +169,7 @@ impl SqliteStore {
     /// Write one batch atomically. Nothing of it is visible, or all of it is.
     ///
     /// The whole transaction, `BEGIN` to `COMMIT`, is one statement text that never changes
-    /// ([`persist::PERSIST`]), so it is prepared once per connection, and one round trip to SQLite's
+    /// (`persist::PERSIST`), so it is prepared once per connection, and one round trip to SQLite's
     /// worker thread. The rows travel as four JSON arrays. Before, a batch was a dozen round
     /// trips (each a thread wake-up: on a busy 2-core machine a join burst's batches took
     /// 8–16 ms to persist while SQLite's thread was busy a fifth of that), and multi-row

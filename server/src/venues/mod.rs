@@ -6,7 +6,7 @@
 //!
 //! Embedded mode: one writer task for all venues (`writer.rs`) commits to SQLite.
 //! Distributed mode: one writer per venue appends to the Redis log (`crate::dist`), and every
-//! instance applies the log in order with [`Venues::apply_logged`].
+//! instance applies the log in order with `VenueHandle::apply_logged`.
 
 mod recent;
 pub mod time_zone;

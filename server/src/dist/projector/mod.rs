@@ -5,9 +5,9 @@
 //!   order-tolerant), and the items acknowledged only after the commit. While entries keep
 //!   coming, rounds are [`GATHER`] apart, and history waits out a door rush (`pace.rs`).
 //!   Every instance runs one consumer; items a dead instance had taken are claimed by the
-//!   others after [`CLAIM_IDLE`].
+//!   others after `CLAIM_IDLE`.
 //! - MySQL unreachable (connection errors, pool timeouts) is an outage, not the entry's
-//!   fault: back off (up to [`pace::MAX_BACKOFF`]) and retry forever; joins and calls never
+//!   fault: back off (up to `pace::MAX_BACKOFF`) and retry forever; joins and calls never
 //!   wait for this. History catches up when MySQL is back.
 //! - An entry MySQL refuses (or that cannot be decoded) is retried on its own, and after
 //!   [`MAX_FAILURES`] failed deliveries moved to the venue's dead-letter stream and its item
