@@ -87,10 +87,7 @@ async fn run_once(
 ) -> anyhow::Result<(Latencies, Vec<Duration>)> {
     let fila = Deployment::start(bin, mode).await?;
     let outcome = run_fila(&fila, watchers, calls, placement).await;
-    let cleanup = fila.finish().await;
-    let outcome = outcome?;
-    cleanup?;
-    Ok(outcome)
+    fila.finish_with(outcome).await
 }
 
 async fn run_fila(

@@ -499,7 +499,7 @@ impl Deployment {
     }
 
     /// Kill every instance and remove the database and the Redis keys.
-    pub(crate) async fn finish(mut self) -> anyhow::Result<()> {
+    async fn finish(mut self) -> anyhow::Result<()> {
         for mut p in self.instances.drain(..) {
             let _ = p.child.kill().await;
         }
@@ -508,6 +508,15 @@ impl Deployment {
                 e.context("cleanup after the run failed: remove what is named here by hand")
             }),
             None => Ok(()),
+        }
+    }
+
+    /// The run's `outcome`, once the deployment is removed whatever happened: an explicit
+    /// finally. A failed run keeps its error, with any cleanup failure attached.
+    pub(crate) async fn finish_with<T>(self, outcome: anyhow::Result<T>) -> anyhow::Result<T> {
+        match outcome {
+            Ok(v) => self.finish().await.map(|()| v),
+            Err(e) => Err(self.finish_after(e).await),
         }
     }
 

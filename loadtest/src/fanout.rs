@@ -99,14 +99,11 @@ pub async fn run(
             s => Some(Shards::start(s).await?),
         };
         let fila = Deployment::start_with(bin, mode, &env).await?;
-        // Explicit finally: the deployment is removed whether the run succeeded or not.
         let outcome = match clients.as_mut() {
             None => run_fila(&fila, watchers, calls).await,
             Some(c) => run_fila_sharded(&fila, watchers, calls, c).await,
         };
-        let cleanup = fila.finish().await;
-        let outcome = outcome?;
-        cleanup?;
+        let outcome = fila.finish_with(outcome).await?;
         let base = match clients.as_mut() {
             None => baseline_in_process(watchers, calls).await?,
             Some(c) => baseline_sharded(c, base_processes, watchers, calls).await?,

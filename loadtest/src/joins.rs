@@ -185,11 +185,8 @@ async fn one_round(
     concurrency: usize,
 ) -> anyhow::Result<(f64, Option<f64>)> {
     let fila = Deployment::start(bin, mode).await?;
-    // Explicit finally: the deployment is removed whether the run succeeded or not.
     let outcome = join_burst_fila(&fila, joins, concurrency).await;
-    let cleanup = fila.finish().await;
-    let outcome = outcome?;
-    cleanup?;
+    let outcome = fila.finish_with(outcome).await?;
 
     let base = BaselineProcess::start().await?;
     let (own_before, base_before) = (cpu_secs("self"), base.cpu_secs());

@@ -59,11 +59,8 @@ fn worst(v: impl Iterator<Item = Option<f64>>) -> Option<f64> {
 
 pub async fn run(bin: &Path, mode: &Mode, watchers: usize, hold: Duration) -> anyhow::Result<()> {
     let fila = Deployment::start(bin, mode).await?;
-    // Explicit finally: the deployment is removed whether the run succeeded or not.
     let outcome = run_fila(&fila, watchers, hold).await;
-    let cleanup = fila.finish().await;
-    let fila_growth = outcome?;
-    cleanup?;
+    let fila_growth = fila.finish_with(outcome).await?;
     let base = BaselineProcess::start().await?;
     let base_growth = run_baseline(&base, watchers, hold).await;
     base.stop().await;

@@ -116,11 +116,8 @@ pub async fn run(bin: &Path, mode: &Mode, watchers: usize) -> anyhow::Result<()>
         );
     }
     let mut fila = Deployment::start(bin, mode).await?;
-    // Explicit finally: the deployment is removed whether the run succeeded or not.
     let outcome = run_fila(&mut fila, watchers).await;
-    let cleanup = fila.finish().await;
-    let o = outcome?;
-    cleanup?;
+    let o = fila.finish_with(outcome).await?;
 
     let survivors = if n == 2 {
         "instance 1".to_owned()
