@@ -28,6 +28,8 @@ cargo clippy -p app --features ssr --all-targets -- -D warnings
 cargo clippy -p server --all-targets -- -D warnings
 cargo clippy -p frontend -p frontend-phone --target wasm32-unknown-unknown -- -D warnings
 cargo clippy -p loadtest --all-targets -- -D warnings
+# Doc comments link what they name: a renamed or moved item must not leave a dead link.
+RUSTDOCFLAGS="-D warnings" cargo doc -p app -p server -p loadtest --no-deps --quiet
 
 say "Engine, protocol and API tests"
 cargo test -p app --features ssr 2>&1 | tee -a "$LOG"
