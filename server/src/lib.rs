@@ -21,6 +21,7 @@ pub mod demo;
 pub mod dist;
 pub mod http;
 pub mod metrics;
+pub mod open_files;
 pub mod secrets;
 pub mod startup;
 pub mod store;

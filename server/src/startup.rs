@@ -94,6 +94,8 @@ impl Application {
             .build();
         let mut config = config;
         config.addr = addr;
+        // Past the open-files limit phones would wait on `accept`, not hear "try again".
+        config.max_sockets = crate::open_files::fit(config.max_sockets);
         let limits = Arc::new(http::Limits::new(&config));
         let assets = http::assets::load(&config.site_root)?;
         let state = AppState::new(http::Shared {

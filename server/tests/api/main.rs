@@ -14,6 +14,7 @@ mod join;
 mod join_code;
 mod limits;
 mod meta;
+mod open_files;
 mod pages;
 mod restart;
 mod screens;
