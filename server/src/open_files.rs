@@ -4,10 +4,11 @@
 //! much higher hard one. Left there, an instance could not hold more than about a thousand
 //! phones, whatever `FILA_MAX_SOCKETS` says: past the limit, `accept` fails, and a phone's
 //! connection waits unanswered instead of being told to try again (close code 1013). So the
-//! soft limit is raised to the hard one at start (as Go's runtime and nginx do), and the
+//! soft limit is raised to the hard one at start (as Go's runtime does), and the
 //! socket cap is kept below what that allows, with room left for everything else.
 
-/// Raise the soft open-files limit to the hard one; the soft limit now in force.
+/// Raise the soft open-files limit to the hard one; the soft limit now in force, which is
+/// the old one, logged, if it could not be raised (the cap is then fitted to that).
 pub fn raise_to_hard() -> std::io::Result<u64> {
     let mut limit = libc::rlimit {
         rlim_cur: 0,
@@ -23,10 +24,13 @@ pub fn raise_to_hard() -> std::io::Result<u64> {
             rlim_max: limit.rlim_max,
         };
         // SAFETY: as above.
-        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } != 0 {
-            return Err(std::io::Error::last_os_error());
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
+            limit.rlim_cur = limit.rlim_max;
+        } else {
+            let e = std::io::Error::last_os_error();
+            tracing::warn!(error = %e, soft = limit.rlim_cur, hard = limit.rlim_max,
+                "cannot raise the open-files limit");
         }
-        limit.rlim_cur = limit.rlim_max;
     }
     Ok(limit.rlim_cur)
 }
@@ -46,7 +50,7 @@ pub fn fit(max_sockets: usize) -> usize {
     let open_files = match raise_to_hard() {
         Ok(n) => n,
         Err(e) => {
-            tracing::warn!(error = %e, "cannot read or raise the open-files limit");
+            tracing::warn!(error = %e, "cannot read the open-files limit");
             return max_sockets;
         }
     };

@@ -24,7 +24,6 @@ mod ticket_frame;
 mod ticket_wake;
 mod write_deadline;
 pub mod ws;
-mod ws_send;
 
 use crate::config::Config;
 use crate::store::Store;

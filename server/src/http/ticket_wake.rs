@@ -2,9 +2,11 @@
 //! its keep-alive ping, each polled only when there is something to see. A call moves every
 //! watcher, so every poll in a ticket socket's loop is paid once per watcher per call.
 //!
-//! And what it does when its phone is slow: after a send that had to wait for room in the
-//! connection (`ws_send`), the next update takes in every event that came meanwhile
-//! ([`catch_up`]), so the phone gets the newest state, not the backlog.
+//! And what it does when its phone is slow: a send that had to wait for room in the
+//! connection is noted ([`send_noting_wait`]), and the next update takes in every event that
+//! came meanwhile ([`catch_up`]), so the phone gets the newest state, not the backlog. A
+//! phone that never reads again is let go by its connection's write deadline
+//! (`write_deadline`): the send then fails.
 
 use crate::venues::{EVENT_BUFFER, Live};
 use app::position::Watch;
@@ -152,6 +154,25 @@ impl Pinger {
         .await;
         self.armed = true;
     }
+}
+
+/// Send `msg`; `Ok(true)` if the send had to wait for room in the connection, that is, the
+/// phone does not read as fast as it is sent to (or, rarely, the task's budget ran out:
+/// the cost of that is one [`catch_up`] that finds nothing).
+pub(super) async fn send_noting_wait(
+    socket: &mut WebSocket,
+    msg: Message,
+) -> Result<bool, axum::Error> {
+    let mut waited = false;
+    let send = socket.send(msg);
+    tokio::pin!(send);
+    std::future::poll_fn(|cx| {
+        let polled = send.as_mut().poll(cx);
+        waited |= polled.is_pending();
+        polled
+    })
+    .await
+    .map(|()| waited)
 }
 
 /// Apply to `watch` every event already waiting, without waiting for more; returns what

@@ -3,8 +3,8 @@
 //! a slowloris reading a byte a minute) is let go once a write has found no room in the
 //! connection for `FILA_SEND_TIMEOUT_SECS`.
 //!
-//! It sits under hyper, so it bounds a page or a file being sent (the wasm bundle is half a
-//! megabyte) as well as every WebSocket: an upgraded connection keeps this I/O. Without it,
+//! It sits under hyper, so it bounds a page or a file being sent (the wasm bundles are
+//! hundreds of kilobytes) as well as every WebSocket: an upgraded connection keeps this I/O. Without it,
 //! such a client holds its file descriptor, its task and what the kernel buffered for it
 //! until TCP gives up, which it never does while the client acknowledges the kernel's
 //! zero-window probes; and a graceful shutdown waits for it.

@@ -14,8 +14,7 @@ use super::error::ApiError;
 use super::peer::Peer;
 use super::public::{check_param, find_ticket};
 use super::ticket_frame::{Names, update_message};
-use super::ticket_wake::{Input, Next, Pinger, catch_up};
-use super::ws_send::Outbox;
+use super::ticket_wake::{Input, Next, Pinger, catch_up, send_noting_wait};
 use crate::venues::{Live, VenueHandle, views};
 use app::position::Watch;
 use app::protocol::{CLOSE_ACCESS_ENDED, CLOSE_TRY_AGAIN, TicketMessage, VenueMessage};
@@ -131,17 +130,16 @@ pub async fn ticket_live(
     // worked out here (a view would count the line: O(line) per socket, O(N²) when N
     // watchers of one line connect at once).
     let stopping = s.stopping.subscribe();
-    let out = Outbox::new(peer);
     if let Some((venue, id)) = s.venues.find_token(&token) {
         return Ok(upgrade(&s, ws, move |socket| {
-            ticket_socket(socket, out, venue, id, stopping)
+            ticket_socket(socket, peer, venue, id, stopping)
         }));
     }
     let (venue, view, live) = find_ticket(&s, &token).await?;
     let id = app::domain::TicketId(view.id);
     Ok(upgrade(&s, ws, move |socket| async move {
         if live {
-            ticket_socket(socket, out, venue, id, stopping).await
+            ticket_socket(socket, peer, venue, id, stopping).await
         } else {
             // Finished on an earlier day: it will not change again.
             let msg = snapshot_message(view);
@@ -150,6 +148,14 @@ pub async fn ticket_live(
             let _ = socket.send(Message::Close(None)).await;
         }
     }))
+}
+
+/// Cap the kernel send buffer of a socket's connection (see [`Peer::limit_send_buffer`]);
+/// called from the upgraded socket's task, which holds the connection.
+fn limit_send_buffer(peer: Peer, bytes: usize) {
+    if let Err(e) = peer.limit_send_buffer(bytes) {
+        tracing::debug!(error = %e, "could not cap a socket's send buffer");
+    }
 }
 
 fn json<T: serde::Serialize>(v: &T) -> Utf8Bytes {
@@ -180,13 +186,13 @@ fn snapshot(venue: &VenueHandle, id: app::domain::TicketId) -> Option<(Watch, Ti
 
 async fn ticket_socket(
     mut socket: WebSocket,
-    out: Outbox,
+    peer: Peer,
     venue: Arc<VenueHandle>,
     id: app::domain::TicketId,
     stopping: watch::Receiver<bool>,
 ) {
     // Before anything is sent.
-    out.limit_send_buffer(TICKET_SEND_BUFFER);
+    limit_send_buffer(peer, TICKET_SEND_BUFFER);
     // Subscribe before the snapshot: nothing can slip between the two, and events the
     // snapshot already includes are skipped by offset.
     let mut events = venue.events.subscribe();
@@ -198,7 +204,7 @@ async fn ticket_socket(
     let Some((mut watch, first)) = snapshot(&venue, id) else {
         return;
     };
-    let Ok(mut behind) = out.send(&mut socket, Message::Text(json(&first))).await else {
+    let Ok(mut behind) = send_noting_wait(&mut socket, Message::Text(json(&first))).await else {
         return;
     };
     let mut names = Names::default();
@@ -211,10 +217,7 @@ async fn ticket_socket(
     // (see `Live`, and `http::ticket_wake`).
     loop {
         if ping.due() {
-            match out
-                .send(&mut socket, Message::Ping(Default::default()))
-                .await
-            {
+            match send_noting_wait(&mut socket, Message::Ping(Default::default())).await {
                 Ok(waited) => behind |= waited,
                 Err(_) => break,
             }
@@ -236,7 +239,7 @@ async fn ticket_socket(
                         pending = catch_up(&mut events, &mut watch);
                     }
                     let frame = update_message(&venue, &mut names, &watch);
-                    match out.send(&mut socket, Message::Text(frame)).await {
+                    match send_noting_wait(&mut socket, Message::Text(frame)).await {
                         Ok(waited) => behind = waited,
                         Err(_) => break,
                     }
@@ -282,7 +285,7 @@ async fn ticket_socket(
                 Some(Ok(_)) => continue,
             },
         };
-        match out.send(&mut socket, Message::Text(json(&msg))).await {
+        match send_noting_wait(&mut socket, Message::Text(json(&msg))).await {
             Ok(waited) => behind = waited,
             Err(_) => break,
         }
@@ -371,7 +374,6 @@ async fn picture_socket(
     s: AppState,
     venue: Arc<VenueHandle>,
     viewer: Viewer,
-    out: Outbox,
 ) {
     let kind = viewer.kind;
     let mut changed = venue.changed.subscribe();
@@ -382,8 +384,11 @@ async fn picture_socket(
     recheck.tick().await;
     loop {
         changed.borrow_and_update();
-        let picture = Message::Text(frame(&s, &venue, kind));
-        if out.send(&mut socket, picture).await.is_err() {
+        if socket
+            .send(Message::Text(frame(&s, &venue, kind)))
+            .await
+            .is_err()
+        {
             break;
         }
         loop {
@@ -400,7 +405,7 @@ async fn picture_socket(
                     Some(Ok(_)) => {}
                 },
                 _ = ping.tick() => {
-                    if out.send(&mut socket, Message::Ping(Default::default())).await.is_err() {
+                    if socket.send(Message::Ping(Default::default())).await.is_err() {
                         return;
                     }
                 }
@@ -410,7 +415,7 @@ async fn picture_socket(
                             code: CLOSE_ACCESS_ENDED,
                             reason: Utf8Bytes::from_static("access ended"),
                         };
-                        let _ = out.send(&mut socket, Message::Close(Some(frame))).await;
+                        let _ = socket.send(Message::Close(Some(frame))).await;
                         return;
                     }
                 }
@@ -443,13 +448,12 @@ pub async fn display_live(
         screen: q.screen,
         kind: Picture::Display,
     };
-    let out = Outbox::new(peer);
     Ok(upgrade(&s, ws, move |socket| async move {
         // Before anything is sent.
-        out.limit_send_buffer(DISPLAY_SEND_BUFFER);
+        limit_send_buffer(peer, DISPLAY_SEND_BUFFER);
         until_stopping(
             st.stopping.subscribe(),
-            picture_socket(socket, st, v, viewer, out),
+            picture_socket(socket, st, v, viewer),
         )
         .await
     }))
@@ -464,7 +468,6 @@ pub async fn display_live(
     security(("bearer" = [])))]
 pub async fn staff_live(
     State(s): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<Peer>,
     // Before the upgrade extractor: a stranger learns nothing, not even that it is a socket.
     StaffAt { venue: v, .. }: StaffAt,
     headers: axum::http::HeaderMap,
@@ -476,11 +479,10 @@ pub async fn staff_live(
         screen: None,
         kind: Picture::Staff,
     };
-    let out = Outbox::new(peer);
     Ok(upgrade(&s, ws, move |socket| async move {
         until_stopping(
             st.stopping.subscribe(),
-            picture_socket(socket, st, v, viewer, out),
+            picture_socket(socket, st, v, viewer),
         )
         .await
     }))
