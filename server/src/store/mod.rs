@@ -101,7 +101,7 @@ macro_rules! forward {
 
 forward! {
     fn venue_slugs(&self) -> anyhow::Result<Vec<String>>;
-    /// A venue's configuration with the tickets storage knows of (see each adapter).
+    /// A venue's configuration with the tickets storage knows of (see `shared_queries!`).
     fn load_venue(&self, slug: &str) -> anyhow::Result<Option<VenueState>>;
     fn ticket_by_token(&self, token: &str) -> anyhow::Result<Option<(String, Ticket)>>;
     fn events_after(&self, venue_id: i64, offset: u64, limit: u32) -> anyhow::Result<Vec<EventEnvelope>>;
