@@ -6,6 +6,10 @@
 //! connection waits unanswered instead of being told to try again (close code 1013). So the
 //! soft limit is raised to the hard one at start (as Go's runtime does), and the
 //! socket cap is kept below what that allows, with room left for everything else.
+//!
+//! Connections of any kind are capped too, a little higher: a burst of them (phones opening
+//! the page, a slowloris) waits in the listen queue instead of taking the descriptors the
+//! instance needs to answer those already in, for the files it serves and its database.
 
 /// Raise the soft open-files limit to the hard one; the soft limit now in force, which is
 /// the old one, logged, if it could not be raised (the cap is then fitted to that).
@@ -35,33 +39,52 @@ pub fn raise_to_hard() -> std::io::Result<u64> {
     Ok(limit.rlim_cur)
 }
 
-/// The most WebSockets an instance can hold with `open_files` descriptors: `max_sockets`,
-/// or fewer, so that a tenth of the descriptors (at least 256, or half of a tiny limit) stay
-/// for plain HTTP connections, the database and Redis pools, files being served and logs.
-pub fn socket_cap(max_sockets: usize, open_files: u64) -> usize {
-    let open_files = usize::try_from(open_files).unwrap_or(usize::MAX);
-    let kept = (open_files / 10).max(256.min(open_files / 2));
-    max_sockets.min(open_files - kept)
+/// How many connections an instance takes, and how many of them may be WebSockets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Caps {
+    /// WebSockets (`FILA_MAX_SOCKETS`, or fewer); past it, "try again" (close code 1013).
+    pub sockets: usize,
+    /// Connections of any kind. Past it the instance stops accepting until one closes, and
+    /// new ones wait in the kernel's listen queue: the descriptors above it stay for the
+    /// database and Redis pools, the files being served, and logs, so the requests already
+    /// in are answered instead of failing to open a file or a database connection.
+    pub connections: usize,
 }
 
-/// `max_sockets`, lowered if the open-files limit (raised first) cannot hold that many,
-/// which is logged with what to do about it.
-pub fn fit(max_sockets: usize) -> usize {
+/// The caps for `open_files` descriptors. A tenth of them (at least 256, or half of a tiny
+/// limit) is kept from WebSockets, so that pages and "try again" are still answered when
+/// they are all taken; half of that share is kept from connections altogether.
+pub fn caps(max_sockets: usize, open_files: u64) -> Caps {
+    let open_files = usize::try_from(open_files).unwrap_or(usize::MAX);
+    let kept = (open_files / 10).max(256.min(open_files / 2));
+    Caps {
+        sockets: max_sockets.min(open_files - kept),
+        connections: open_files - kept / 2,
+    }
+}
+
+/// The caps for the open-files limit (raised first). A `max_sockets` the limit cannot hold
+/// is lowered, and that is logged with what to do about it.
+pub fn fit(max_sockets: usize) -> Caps {
     let open_files = match raise_to_hard() {
         Ok(n) => n,
         Err(e) => {
             tracing::warn!(error = %e, "cannot read the open-files limit");
-            return max_sockets;
+            return Caps {
+                sockets: max_sockets,
+                connections: usize::MAX,
+            };
         }
     };
-    let cap = socket_cap(max_sockets, open_files);
-    if cap < max_sockets {
+    let caps = caps(max_sockets, open_files);
+    if caps.sockets < max_sockets {
         tracing::warn!(
-            "FILA_MAX_SOCKETS={max_sockets} lowered to {cap}: the open-files limit is \
-             {open_files}; raise it (ulimit -n, or LimitNOFILE= in a systemd unit) to hold more"
+            "FILA_MAX_SOCKETS={max_sockets} lowered to {}: the open-files limit is \
+             {open_files}; raise it (ulimit -n, or LimitNOFILE= in a systemd unit) to hold more",
+            caps.sockets
         );
     }
-    cap
+    caps
 }
 
 #[cfg(test)]
@@ -69,18 +92,33 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_cap_leaves_room_for_everything_but_websockets() {
+    fn the_caps_leave_room_for_everything_else() {
+        let sockets = |max, open| caps(max, open).sockets;
         // A generous limit does not lower the setting.
-        assert_eq!(socket_cap(15_000, 524_288), 15_000);
-        assert_eq!(socket_cap(15_000, 20_000), 15_000);
+        assert_eq!(sockets(15_000, 524_288), 15_000);
+        assert_eq!(sockets(15_000, 20_000), 15_000);
         // A shell's default: 256 kept.
-        assert_eq!(socket_cap(15_000, 1_024), 768);
+        assert_eq!(sockets(15_000, 1_024), 768);
         // A tenth kept when that is more.
-        assert_eq!(socket_cap(15_000, 4_096), 4_096 - 409);
+        assert_eq!(sockets(15_000, 4_096), 4_096 - 409);
         // A tiny limit keeps half.
-        assert_eq!(socket_cap(15_000, 200), 100);
+        assert_eq!(sockets(15_000, 200), 100);
         // A lower setting stands.
-        assert_eq!(socket_cap(1, 1_024), 1);
+        assert_eq!(sockets(1, 1_024), 1);
+
+        // Connections: half the kept share stays for files, pools and logs, whatever the
+        // WebSocket setting.
+        let connections = |max, open| caps(max, open).connections;
+        assert_eq!(connections(15_000, 1_024), 1_024 - 128);
+        assert_eq!(connections(1, 1_024), 1_024 - 128);
+        assert_eq!(connections(15_000, 20_000), 20_000 - 1_000);
+        assert_eq!(connections(15_000, 200), 150);
+        // Always room for pages and "try again" beyond the WebSockets.
+        for open in [64, 200, 400, 1_024, 4_096, 65_536, 1 << 20] {
+            let c = caps(usize::MAX, open);
+            assert!(c.connections > c.sockets, "{open}: {c:?}");
+            assert!((c.connections as u64) < open, "{open}: {c:?}");
+        }
     }
 
     fn limit() -> libc::rlimit {

@@ -38,6 +38,8 @@ pub struct Application {
     state: AppState,
     /// Embedded mode's writer (distributed mode's writers are answered by in-flight requests).
     writer: Option<tokio::task::JoinHandle<()>>,
+    /// Connections taken at once (`open_files::Caps`).
+    max_connections: usize,
     /// The demo owner's password, when the demo venue was created by this start.
     pub demo_password: Option<String>,
 }
@@ -94,8 +96,10 @@ impl Application {
             .build();
         let mut config = config;
         config.addr = addr;
-        // Past the open-files limit phones would wait on `accept`, not hear "try again".
-        config.max_sockets = crate::open_files::fit(config.max_sockets);
+        // Past the open-files limit phones would wait on `accept`, not hear "try again", and
+        // the instance could not open a file or a database connection for those already in.
+        let caps = crate::open_files::fit(config.max_sockets);
+        config.max_sockets = caps.sockets;
         let limits = Arc::new(http::Limits::new(&config));
         let assets = http::assets::load(&config.site_root)?;
         let state = AppState::new(http::Shared {
@@ -115,6 +119,7 @@ impl Application {
             router: http::router(state.clone()),
             state,
             writer,
+            max_connections: caps.connections,
             demo_password,
         })
     }
@@ -143,6 +148,7 @@ impl Application {
             router,
             state,
             writer,
+            max_connections,
             ..
         } = self;
         let stopping = state.stopping.clone();
@@ -161,7 +167,15 @@ impl Application {
             writes: secs(state.config.send_timeout_secs),
         };
         let closed = state.closed.clone();
-        http::serve::serve(listener, router, deadlines, closed, shutdown).await;
+        http::serve::serve(
+            listener,
+            router,
+            deadlines,
+            max_connections,
+            closed,
+            shutdown,
+        )
+        .await;
         let store = state.store.clone();
         let dist = state.venues.dist().cloned();
         drop(state);

@@ -12,6 +12,9 @@
 //!
 //! Upgraded connections (WebSockets) leave hyper, and the header deadline, at the upgrade:
 //! they have their own pings (`ws`); the write deadline stays with them.
+//!
+//! At most `max_connections` are open at once (`open_files::Caps`); past that, accepting
+//! waits for one to close, and new connections wait in the kernel's listen queue.
 
 use super::peer::Peer;
 use super::write_deadline::WriteDeadline;
@@ -23,9 +26,9 @@ use hyper_util::service::TowerToHyperService;
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{Semaphore, watch};
 use tower::ServiceExt;
 
 /// Connections this instance closed on its own, for `/metrics`.
@@ -48,11 +51,12 @@ pub struct Deadlines {
 
 /// Serve `router` on `listener` until `shutdown` resolves, then stop accepting, let every
 /// connection finish the request it is in (an idle one closes at once), and return once all
-/// are closed.
+/// are closed. At most `max_connections` are open at once.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     deadlines: Deadlines,
+    max_connections: usize,
     closed: Arc<Closed>,
     shutdown: impl Future<Output = ()>,
 ) {
@@ -60,8 +64,25 @@ pub async fn serve(
     // task holds a clone of `open` until it ends, so `all_closed` learns when none is left.
     let (finish, finishing) = watch::channel(false);
     let (all_closed, open) = watch::channel(());
+    // A connection's I/O holds one of these until it is dropped.
+    let slots = Arc::new(Semaphore::new(max_connections.min(Semaphore::MAX_PERMITS)));
+    let mut warned_full: Option<Instant> = None;
     tokio::pin!(shutdown);
     loop {
+        if slots.available_permits() == 0
+            && warned_full.is_none_or(|at| at.elapsed() >= FULL_WARNING_EVERY)
+        {
+            warned_full = Some(Instant::now());
+            tracing::warn!(
+                max_connections,
+                "every connection this instance takes is open; new ones wait to be accepted \
+                 (raise the open-files limit to take more)"
+            );
+        }
+        let slot = tokio::select! {
+            slot = slots.clone().acquire_owned() => slot.expect("the semaphore is never closed"),
+            () = &mut shutdown => break,
+        };
         let (stream, addr) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
@@ -82,7 +103,7 @@ pub async fn serve(
         let mut finishing = finishing.clone();
         let open = open.clone();
         let closed = closed.clone();
-        let io = WriteDeadline::new(stream, peer, deadlines.writes, closed.clone());
+        let io = WriteDeadline::new(stream, peer, deadlines.writes, closed.clone()).holding(slot);
         tokio::spawn(async move {
             let conn = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
@@ -112,6 +133,9 @@ pub async fn serve(
     drop(open);
     all_closed.closed().await;
 }
+
+/// How often a full house is logged while it lasts.
+const FULL_WARNING_EVERY: Duration = Duration::from_secs(60);
 
 /// As hyper and axum do: a connection that failed before it was accepted is not our
 /// concern; anything else (out of file descriptors, mostly) is logged, and accepting pauses

@@ -26,6 +26,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
+use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::Sleep;
 
 /// An accepted connection whose writes give up after `patience` without progress.
@@ -40,6 +41,9 @@ pub(super) struct WriteDeadline {
     gave_up: bool,
     /// Counts the connections let go.
     closed: Arc<Closed>,
+    /// The connection's place among those the instance takes at once (`serve`): given
+    /// back when this I/O is dropped, also after a WebSocket upgrade carried it off.
+    _slot: Option<OwnedSemaphorePermit>,
 }
 
 impl WriteDeadline {
@@ -56,6 +60,15 @@ impl WriteDeadline {
             stalled: None,
             gave_up: false,
             closed,
+            _slot: None,
+        }
+    }
+
+    /// This connection holds `slot` for as long as it is open.
+    pub(super) fn holding(self, slot: OwnedSemaphorePermit) -> Self {
+        Self {
+            _slot: Some(slot),
+            ..self
         }
     }
 

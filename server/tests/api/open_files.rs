@@ -1,12 +1,15 @@
 //! An instance started with a low open-files limit (a shell's 1,024, a container's default)
-//! keeps its socket cap below it: phones past the cap are told to try again (1013), none is
-//! left waiting on a connection that `accept` can no longer take. The real binary, as the
-//! limit is per process.
+//! keeps its caps below it: phones past the socket cap are told to try again (1013), none is
+//! left waiting on a connection that `accept` can no longer take; and a flood of connections
+//! waits to be accepted instead of taking the descriptors the instance needs to answer
+//! those already in. The real binary, as the limit is per process.
 
 use futures_util::StreamExt;
 use std::os::unix::process::CommandExt;
 use std::process::Stdio;
 use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 
 /// A `fila` process in embedded mode, killed when dropped.
@@ -34,32 +37,32 @@ async fn first_frame(port: u16) -> (Result<(), u16>, impl Sized) {
     (first, ws)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn past_a_low_open_files_limit_phones_are_told_to_try_again_not_left_waiting() {
-    const OPEN_FILES: u64 = 400;
+/// An instance in embedded mode with `open_files` as its limit, serving `site` (which may
+/// hold files under `pkg/`), ready; and its port.
+async fn start(open_files: u64, site: &std::path::Path) -> (Process, u16) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
-    let dir = tempfile::tempdir().unwrap();
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_fila"));
     command
         .env(
             "DATABASE_URL",
-            format!("sqlite://{}/fila.db", dir.path().display()),
+            format!("sqlite://{}/fila.db", site.display()),
         )
         .env("FILA_ADDR", format!("127.0.0.1:{port}"))
-        .env("LEPTOS_SITE_ROOT", dir.path())
+        .env("LEPTOS_SITE_ROOT", site)
+        .env("FILA_HEADER_TIMEOUT_SECS", "60")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::null());
     // SAFETY: `setrlimit` is async-signal-safe, as what runs between fork and exec must be.
     unsafe {
-        command.pre_exec(|| {
+        command.pre_exec(move || {
             let limit = libc::rlimit {
-                rlim_cur: OPEN_FILES,
-                rlim_max: OPEN_FILES,
+                rlim_cur: open_files,
+                rlim_max: open_files,
             };
             if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) == 0 {
                 Ok(())
@@ -68,10 +71,9 @@ async fn past_a_low_open_files_limit_phones_are_told_to_try_again_not_left_waiti
             }
         });
     }
-    let _fila = Process(command.spawn().expect("the fila binary starts"));
+    let process = Process(command.spawn().expect("the fila binary starts"));
     let client = reqwest::Client::new();
     let url = format!("http://127.0.0.1:{port}/readyz");
-    let mut ready = false;
     for _ in 0..200 {
         if client
             .get(&url)
@@ -79,17 +81,22 @@ async fn past_a_low_open_files_limit_phones_are_told_to_try_again_not_left_waiti
             .await
             .is_ok_and(|r| r.status() == 200)
         {
-            ready = true;
-            break;
+            return (process, port);
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert!(ready, "fila did not become ready");
-    drop(client);
+    panic!("fila did not become ready");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn past_a_low_open_files_limit_phones_are_told_to_try_again_not_left_waiting() {
+    const OPEN_FILES: u64 = 400;
+    let dir = tempfile::tempdir().unwrap();
+    let (_fila, port) = start(OPEN_FILES, dir.path()).await;
 
     // As many screens as the limit, all at once: half of it is kept for everything else
-    // (`server::open_files::socket_cap`), the rest hold sockets.
-    let cap = server::open_files::socket_cap(15_000, OPEN_FILES);
+    // (`server::open_files::caps`), the rest hold sockets.
+    let cap = server::open_files::caps(15_000, OPEN_FILES).sockets;
     assert_eq!(cap, 200);
     let answers = futures_util::future::join_all(
         (0..OPEN_FILES).map(|_| tokio::time::timeout(Duration::from_secs(10), first_frame(port))),
@@ -108,5 +115,69 @@ async fn past_a_low_open_files_limit_phones_are_told_to_try_again_not_left_waiti
         (pictures, try_again, waiting),
         (cap, OPEN_FILES as usize - cap, 0),
         "screens with a picture, told to try again, left waiting"
+    );
+}
+
+/// A request on a connection, answered: its status line and its body.
+async fn get(conn: &mut TcpStream, path: &str) -> (String, String) {
+    let request = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+    conn.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    conn.read_to_string(&mut response).await.unwrap();
+    let status = response.lines().next().unwrap_or_default().to_owned();
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_connections_waits_to_be_accepted_and_those_in_are_answered() {
+    const OPEN_FILES: u64 = 400;
+    const FLOOD: usize = 400;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("pkg")).unwrap();
+    std::fs::write(dir.path().join("pkg/probe.txt"), "served").unwrap();
+    let (_fila, port) = start(OPEN_FILES, dir.path()).await;
+    let addr = format!("127.0.0.1:{port}");
+
+    // A phone that is in, then more connections than the limit, sending nothing: they are
+    // all taken by the kernel, but the instance accepts only up to its cap.
+    let mut first = TcpStream::connect(&addr).await.unwrap();
+    let mut flood = Vec::with_capacity(FLOOD);
+    for _ in 0..FLOOD {
+        flood.push(TcpStream::connect(&addr).await.unwrap());
+    }
+    // Time for the instance to accept what it will.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    // The phone that was in gets its file: the instance kept the descriptors to open it.
+    let (status, body) =
+        tokio::time::timeout(Duration::from_secs(5), get(&mut first, "/pkg/probe.txt"))
+            .await
+            .expect("the request in is answered");
+    assert_eq!(
+        (status.as_str(), body.as_str()),
+        ("HTTP/1.1 200 OK", "served")
+    );
+
+    // One that came after the flood waits in the listen queue...
+    let mut late = TcpStream::connect(&addr).await.unwrap();
+    let late_answer = tokio::spawn(async move { get(&mut late, "/pkg/probe.txt").await });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        !late_answer.is_finished(),
+        "answered past the connection cap"
+    );
+    // ...and is answered once the flood leaves.
+    drop(flood);
+    let (status, body) = tokio::time::timeout(Duration::from_secs(5), late_answer)
+        .await
+        .expect("the late connection is answered once there is room")
+        .unwrap();
+    assert_eq!(
+        (status.as_str(), body.as_str()),
+        ("HTTP/1.1 200 OK", "served")
     );
 }
