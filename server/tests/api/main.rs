@@ -6,6 +6,8 @@
 mod access;
 mod auth;
 mod bad_input;
+#[path = "../common/fila_process.rs"]
+mod fila_process;
 mod forms;
 mod fuzz;
 mod helpers;

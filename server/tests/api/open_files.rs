@@ -4,23 +4,13 @@
 //! waits to be accepted instead of taking the descriptors the instance needs to answer
 //! those already in. The real binary, as the limit is per process.
 
+use crate::fila_process::FilaProcess;
 use futures_util::StreamExt;
 use std::os::unix::process::CommandExt;
-use std::process::Stdio;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
-
-/// A `fila` process in embedded mode, killed when dropped.
-struct Process(std::process::Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// How a screen's socket began: its first picture, or the close code it was given; with
 /// the socket, kept open by the caller.
@@ -38,25 +28,16 @@ async fn first_frame(port: u16) -> (Result<(), u16>, impl Sized) {
 }
 
 /// An instance in embedded mode with `open_files` as its limit, serving `site` (which may
-/// hold files under `pkg/`), ready; and its port.
-async fn start(open_files: u64, site: &std::path::Path) -> (Process, u16) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_fila"));
+/// hold files under `pkg/`), ready.
+async fn start(open_files: u64, site: &std::path::Path) -> FilaProcess {
+    let (mut command, port) = FilaProcess::command();
     command
         .env(
             "DATABASE_URL",
             format!("sqlite://{}/fila.db", site.display()),
         )
-        .env("FILA_ADDR", format!("127.0.0.1:{port}"))
         .env("LEPTOS_SITE_ROOT", site)
-        .env("FILA_HEADER_TIMEOUT_SECS", "60")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
+        .env("FILA_HEADER_TIMEOUT_SECS", "60");
     // SAFETY: `setrlimit` is async-signal-safe, as what runs between fork and exec must be.
     unsafe {
         command.pre_exec(move || {
@@ -71,28 +52,15 @@ async fn start(open_files: u64, site: &std::path::Path) -> (Process, u16) {
             }
         });
     }
-    let process = Process(command.spawn().expect("the fila binary starts"));
-    let client = reqwest::Client::new();
-    let url = format!("http://127.0.0.1:{port}/readyz");
-    for _ in 0..200 {
-        if client
-            .get(&url)
-            .send()
-            .await
-            .is_ok_and(|r| r.status() == 200)
-        {
-            return (process, port);
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("fila did not become ready");
+    FilaProcess::start(command, port).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn past_a_low_open_files_limit_phones_are_told_to_try_again_not_left_waiting() {
     const OPEN_FILES: u64 = 400;
     let dir = tempfile::tempdir().unwrap();
-    let (_fila, port) = start(OPEN_FILES, dir.path()).await;
+    let fila = start(OPEN_FILES, dir.path()).await;
+    let port = fila.port;
 
     // As many screens as the limit, all at once: half of it is kept for everything else
     // (`server::open_files::caps`), the rest hold sockets.
@@ -139,7 +107,8 @@ async fn a_flood_of_connections_waits_to_be_accepted_and_those_in_are_answered()
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join("pkg")).unwrap();
     std::fs::write(dir.path().join("pkg/probe.txt"), "served").unwrap();
-    let (_fila, port) = start(OPEN_FILES, dir.path()).await;
+    let fila = start(OPEN_FILES, dir.path()).await;
+    let port = fila.port;
     let addr = format!("127.0.0.1:{port}");
 
     // A phone that is in, then more connections than the limit, sending nothing: they are

@@ -2,6 +2,7 @@
 //! None of them touches the shared services: MySQL is cut through a TCP proxy inside the
 //! test, and Redis is a private `redis-server` (AOF, fsync always) on a spare port.
 
+use crate::fila_process::FilaProcess;
 use crate::helpers::*;
 use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet};
@@ -326,51 +327,18 @@ async fn a_redis_restart_loses_no_acknowledged_join() {
     Arc::into_inner(cluster).unwrap().stop().await;
 }
 
-/// A `fila` process in distributed mode, killed when dropped.
-struct Process {
-    port: u16,
-    child: std::process::Child,
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-async fn spawn_process(cluster: &Cluster) -> Process {
-    let port = spare_port();
-    let site = std::env::temp_dir();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_fila"))
+/// A `fila` process in distributed mode on `cluster`'s database and Redis prefix.
+async fn spawn_process(cluster: &Cluster) -> FilaProcess {
+    let (mut command, port) = FilaProcess::command();
+    command
         .env("DATABASE_URL", &cluster.mysql_url)
         .env("REDIS_URL", &cluster.redis)
         .env("FILA_REDIS_PREFIX", &cluster.prefix)
-        .env("FILA_ADDR", format!("127.0.0.1:{port}"))
         .env("FILA_DEMO_OWNER_PASSWORD", OWNER_PASSWORD)
         .env("FILA_JOIN_RATE_PER_IP", "1000000")
         .env("FILA_JOIN_RATE_PER_VENUE", "1000000")
-        .env("LEPTOS_SITE_ROOT", site)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the fila binary starts");
-    let client = reqwest::Client::new();
-    for _ in 0..200 {
-        if let Ok(r) = client
-            .get(format!("http://127.0.0.1:{port}/readyz"))
-            .send()
-            .await
-            && r.status() == 200
-        {
-            return Process { port, child };
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    panic!("fila on port {port} did not become ready");
+        .env("LEPTOS_SITE_ROOT", std::env::temp_dir());
+    FilaProcess::start(command, port).await
 }
 
 /// Guarantee 2: `kill -9` of one of three instances in the middle of a burst of joins:

@@ -1,6 +1,8 @@
 //! Distributed mode against the real MariaDB and Redis: several instances, one log.
 
 mod faults;
+#[path = "../common/fila_process.rs"]
+mod fila_process;
 mod helpers;
 mod items;
 mod timely;
