@@ -12,6 +12,15 @@ async fn invite(app: &TestApp, email: &str, role: &str) -> reqwest::Response {
     .await
 }
 
+/// Accept invite `token` with `password`.
+async fn accept(app: &TestApp, token: &str, password: &str) -> reqwest::Response {
+    app.post_json(
+        &format!("/api/v1/invites/{token}/accept"),
+        &json!({"password": password}),
+    )
+    .await
+}
+
 fn token_of(url: &str) -> String {
     url.rsplit('/').next().unwrap().to_owned()
 }
@@ -39,20 +48,10 @@ async fn an_invite_creates_an_account_once_and_logs_it_in() {
     assert_eq!(info["existing_account"], false);
 
     // Too short a password is refused and does not use the invite up.
-    let resp = app
-        .post_json(
-            &format!("/api/v1/invites/{token}/accept"),
-            &json!({"password": "short"}),
-        )
-        .await;
+    let resp = accept(&app, &token, "short").await;
     assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
 
-    let resp = app
-        .post_json(
-            &format!("/api/v1/invites/{token}/accept"),
-            &json!({"password": "my own good password"}),
-        )
-        .await;
+    let resp = accept(&app, &token, "my own good password").await;
     assert_eq!(resp.status(), StatusCode::OK);
     let login: Value = resp.json().await.unwrap();
     assert_eq!(login["venues"][0]["role"], "manager");
@@ -71,12 +70,7 @@ async fn an_invite_creates_an_account_once_and_logs_it_in() {
     assert_eq!(resp.status(), StatusCode::OK);
 
     // Single use: the second try (a double click, a forwarded link) is refused.
-    let resp = app
-        .post_json(
-            &format!("/api/v1/invites/{token}/accept"),
-            &json!({"password": "someone else's password"}),
-        )
-        .await;
+    let resp = accept(&app, &token, "someone else's password").await;
     assert_eq!(resp.status(), StatusCode::GONE);
     assert_eq!(
         app.get(&format!("/api/v1/invites/{token}")).await.status(),
@@ -104,12 +98,7 @@ async fn an_expired_invite_is_refused() {
         .execute(&db)
         .await
         .unwrap();
-    let resp = app
-        .post_json(
-            &format!("/api/v1/invites/{token}/accept"),
-            &json!({"password": "a long enough password"}),
-        )
-        .await;
+    let resp = accept(&app, &token, "a long enough password").await;
     assert_eq!(resp.status(), StatusCode::GONE);
     let body: Value = resp.json().await.unwrap();
     assert!(
@@ -199,19 +188,9 @@ async fn only_owners_invite_and_existing_accounts_prove_their_password() {
         .await
         .unwrap();
     assert_eq!(info["existing_account"], true);
-    let resp = app
-        .post_json(
-            &format!("/api/v1/invites/{token}/accept"),
-            &json!({"password": "a guess at the password"}),
-        )
-        .await;
+    let resp = accept(&app, &token, "a guess at the password").await;
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
-    let resp = app
-        .post_json(
-            &format!("/api/v1/invites/{token}/accept"),
-            &json!({"password": "a long enough password"}),
-        )
-        .await;
+    let resp = accept(&app, &token, "a long enough password").await;
     assert_eq!(resp.status(), StatusCode::OK);
     let login: Value = resp.json().await.unwrap();
     let roles: Vec<(String, String)> = login["venues"]
