@@ -13,8 +13,12 @@
 //! Upgraded connections (WebSockets) leave hyper, and the header deadline, at the upgrade:
 //! they have their own pings (`ws`); the write deadline stays with them.
 //!
-//! At most `max_connections` are open at once (`open_files::Caps`); past that, accepting
-//! waits for one to close, and new connections wait in the kernel's listen queue.
+//! At most `max_connections` are open at once (`open_files::Caps`). When all are taken, the
+//! connections that have been answered and are kept alive are closed, as nginx does:
+//! browsers keep several open after loading a page and may never use them again (one that
+//! is idle closes at once, one in a request after its answer; one that has sent nothing yet
+//! is left to the header deadline). Until a slot is free, accepting waits, and new
+//! connections wait in the kernel's listen queue.
 
 use super::peer::Peer;
 use super::write_deadline::WriteDeadline;
@@ -25,7 +29,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
@@ -66,22 +70,35 @@ pub async fn serve(
     let (all_closed, open) = watch::channel(());
     // A connection's I/O holds one of these until it is dropped.
     let slots = Arc::new(Semaphore::new(max_connections.min(Semaphore::MAX_PERMITS)));
+    // Tells the connections that every slot is taken.
+    let (shed, shedding) = watch::channel(());
     let mut warned_full: Option<Instant> = None;
     tokio::pin!(shutdown);
-    loop {
-        if slots.available_permits() == 0
-            && warned_full.is_none_or(|at| at.elapsed() >= FULL_WARNING_EVERY)
-        {
-            warned_full = Some(Instant::now());
-            tracing::warn!(
-                max_connections,
-                "every connection this instance takes is open; new ones wait to be accepted \
-                 (raise the open-files limit to take more)"
-            );
-        }
-        let slot = tokio::select! {
-            slot = slots.clone().acquire_owned() => slot.expect("the semaphore is never closed"),
-            () = &mut shutdown => break,
+    'accepting: loop {
+        let slot = match slots.clone().try_acquire_owned() {
+            Ok(slot) => slot,
+            Err(_) => {
+                if warned_full.is_none_or(|at| at.elapsed() >= FULL_WARNING_EVERY) {
+                    warned_full = Some(Instant::now());
+                    tracing::warn!(
+                        max_connections,
+                        "every connection this instance takes is open: kept-alive ones are \
+                         closed, new ones wait to be accepted (raise the open-files limit to \
+                         take more)"
+                    );
+                }
+                // Again while it lasts: connections answered since are kept alive too.
+                loop {
+                    shed.send_replace(());
+                    tokio::select! {
+                        slot = slots.clone().acquire_owned() => {
+                            break slot.expect("the semaphore is never closed");
+                        }
+                        () = tokio::time::sleep(SHED_AGAIN_AFTER) => {}
+                        () = &mut shutdown => break 'accepting,
+                    }
+                }
+            }
         };
         let (stream, addr) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -91,16 +108,26 @@ pub async fn serve(
                     continue;
                 }
             },
-            () = &mut shutdown => break,
+            () = &mut shutdown => break 'accepting,
         };
         let peer = Peer::new(addr, &stream);
-        let service = router
-            .clone()
-            .map_request(move |mut req: axum::http::Request<Incoming>| {
+        // Whether a full house may close this connection: not before its first request
+        // (hyper's graceful shutdown would close one whose request is still on its way),
+        // and not in an upgrade (it would answer without the `Upgrade`).
+        let sheddable = Arc::new(AtomicBool::new(false));
+        let service = router.clone().map_request({
+            let sheddable = sheddable.clone();
+            move |mut req: axum::http::Request<Incoming>| {
+                let upgrade = req.headers().contains_key(axum::http::header::UPGRADE);
+                sheddable.store(!upgrade, Ordering::Relaxed);
                 req.extensions_mut().insert(ConnectInfo(peer));
                 req
-            });
+            }
+        });
         let mut finishing = finishing.clone();
+        // Only a full house from now on concerns this connection.
+        let mut shedding = shedding.clone();
+        shedding.mark_unchanged();
         let open = open.clone();
         let closed = closed.clone();
         let io = WriteDeadline::new(stream, peer, deadlines.writes, closed.clone()).holding(slot);
@@ -120,7 +147,21 @@ pub async fn serve(
                         tracing::trace!(error = %e, "connection ended");
                     }
                 }
-                () = async { drop(finishing.wait_for(|f| *f).await) } => {
+                // The instance is stopping, or full and this connection has had a request:
+                // close once idle (at once if it is, after its answer if it is in one).
+                () = async {
+                    tokio::select! {
+                        _ = finishing.wait_for(|f| *f) => {}
+                        () = async {
+                            while shedding.changed().await.is_ok() {
+                                if sheddable.load(Ordering::Relaxed) {
+                                    return;
+                                }
+                            }
+                            std::future::pending().await
+                        } => {}
+                    }
+                } => {
                     conn.as_mut().graceful_shutdown();
                     let _ = conn.await;
                 }
@@ -133,6 +174,9 @@ pub async fn serve(
     drop(open);
     all_closed.closed().await;
 }
+
+/// How often a full house closes the connections kept alive since, while it lasts.
+const SHED_AGAIN_AFTER: Duration = Duration::from_secs(1);
 
 /// How often a full house is logged while it lasts.
 const FULL_WARNING_EVERY: Duration = Duration::from_secs(60);

@@ -150,3 +150,66 @@ async fn a_flood_of_connections_waits_to_be_accepted_and_those_in_are_answered()
         ("HTTP/1.1 200 OK", "served")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_every_connection_is_taken_kept_alive_ones_make_room() {
+    const OPEN_FILES: u64 = 400;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("pkg")).unwrap();
+    std::fs::write(dir.path().join("pkg/probe.txt"), "served").unwrap();
+    let fila = start(OPEN_FILES, dir.path()).await;
+    let addr = format!("127.0.0.1:{}", fila.port);
+    let cap = server::open_files::caps(15_000, OPEN_FILES).connections;
+    assert_eq!(cap, 300);
+
+    // Browsers after a door rush: all but one of the connections the instance takes have
+    // had their answer and are kept alive, idle (the header deadline is 60 s here)...
+    let mut kept = Vec::with_capacity(cap);
+    for _ in 0..cap - 1 {
+        let mut conn = TcpStream::connect(&addr).await.unwrap();
+        conn.write_all(b"GET /pkg/probe.txt HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            .await
+            .unwrap();
+        // The whole answer: its headers and the 6 bytes of its body.
+        let mut answer = Vec::new();
+        while !answer.ends_with(b"\r\n\r\nserved") {
+            let mut chunk = [0u8; 512];
+            let n = conn.read(&mut chunk).await.unwrap();
+            assert!(n > 0, "closed before its answer");
+            answer.extend_from_slice(&chunk[..n]);
+        }
+        assert!(answer.starts_with(b"HTTP/1.1 200 OK"));
+        kept.push(conn);
+    }
+    // ...and one has not sent its request yet.
+    let mut slow = TcpStream::connect(&addr).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    // The next phone is answered at once, not when the idle ones time out.
+    let mut next = TcpStream::connect(&addr).await.unwrap();
+    let (status, body) =
+        tokio::time::timeout(Duration::from_secs(5), get(&mut next, "/pkg/probe.txt"))
+            .await
+            .expect("a new connection is answered while kept-alive ones hold every slot");
+    assert_eq!(
+        (status.as_str(), body.as_str()),
+        ("HTTP/1.1 200 OK", "served")
+    );
+    // The kept-alive ones were closed to make room.
+    let mut closed = 0;
+    for mut conn in kept {
+        let mut rest = [0u8; 64];
+        match tokio::time::timeout(Duration::from_secs(2), conn.read(&mut rest)).await {
+            Ok(Ok(0)) => closed += 1,
+            Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionReset => closed += 1,
+            other => panic!("a kept-alive connection is still open: {other:?}"),
+        }
+    }
+    assert_eq!(closed, cap - 1);
+    // The one whose request was on its way is answered.
+    let (status, body) = get(&mut slow, "/pkg/probe.txt").await;
+    assert_eq!(
+        (status.as_str(), body.as_str()),
+        ("HTTP/1.1 200 OK", "served")
+    );
+}
