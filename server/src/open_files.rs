@@ -44,10 +44,11 @@ pub fn raise_to_hard() -> std::io::Result<u64> {
 pub struct Caps {
     /// WebSockets (`FILA_MAX_SOCKETS`, or fewer); past it, "try again" (close code 1013).
     pub sockets: usize,
-    /// Connections of any kind. Past it the instance stops accepting until one closes, and
-    /// new ones wait in the kernel's listen queue: the descriptors above it stay for the
-    /// database and Redis pools, the files being served, and logs, so the requests already
-    /// in are answered instead of failing to open a file or a database connection.
+    /// Connections of any kind. At it the instance closes those kept alive after an answer
+    /// and stops accepting until one closes; new ones wait in the kernel's listen queue
+    /// (`http::serve`). The descriptors above it stay for the database and Redis pools, the
+    /// files being served, and logs, so the requests already in are answered instead of
+    /// failing to open a file or a database connection.
     pub connections: usize,
 }
 
