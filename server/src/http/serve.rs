@@ -147,21 +147,8 @@ pub async fn serve(
                         tracing::trace!(error = %e, "connection ended");
                     }
                 }
-                // The instance is stopping, or full and this connection has had a request:
-                // close once idle (at once if it is, after its answer if it is in one).
-                () = async {
-                    tokio::select! {
-                        _ = finishing.wait_for(|f| *f) => {}
-                        () = async {
-                            while shedding.changed().await.is_ok() {
-                                if sheddable.load(Ordering::Relaxed) {
-                                    return;
-                                }
-                            }
-                            std::future::pending().await
-                        } => {}
-                    }
-                } => {
+                // Close once idle: at once if it is, after its answer if it is in one.
+                () = told_to_close(&mut finishing, &mut shedding, &sheddable) => {
                     conn.as_mut().graceful_shutdown();
                     let _ = conn.await;
                 }
@@ -173,6 +160,28 @@ pub async fn serve(
     finish.send_replace(true);
     drop(open);
     all_closed.closed().await;
+}
+
+/// Resolves when a connection is to close once idle: the instance is stopping, or every
+/// slot is taken and this connection may make room (`sheddable`).
+async fn told_to_close(
+    finishing: &mut watch::Receiver<bool>,
+    shedding: &mut watch::Receiver<()>,
+    sheddable: &AtomicBool,
+) {
+    let full = async {
+        while shedding.changed().await.is_ok() {
+            if sheddable.load(Ordering::Relaxed) {
+                return;
+            }
+        }
+        // The accept loop has ended: `finishing` says the rest.
+        std::future::pending().await
+    };
+    tokio::select! {
+        _ = finishing.wait_for(|f| *f) => {}
+        () = full => {}
+    }
 }
 
 /// How often a full house closes the connections kept alive since, while it lasts.
