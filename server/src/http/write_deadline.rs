@@ -4,10 +4,10 @@
 //! connection for `FILA_SEND_TIMEOUT_SECS`.
 //!
 //! It sits under hyper, so it bounds a page or a file being sent (the wasm bundles are
-//! hundreds of kilobytes) as well as every WebSocket: an upgraded connection keeps this I/O. Without it,
-//! such a client holds its file descriptor, its task and what the kernel buffered for it
-//! until TCP gives up, which it never does while the client acknowledges the kernel's
-//! zero-window probes; and a graceful shutdown waits for it.
+//! hundreds of kilobytes) as well as every WebSocket: an upgraded connection keeps this
+//! I/O. Without it, such a client holds its file descriptor, its task and what the kernel
+//! buffered for it until TCP gives up, which it never does while the client acknowledges
+//! the kernel's zero-window probes; and a graceful shutdown waits for it.
 //!
 //! Progress is what counts, not the time a response takes: a phone on a slow network that
 //! takes minutes over the bundle is served, since its writes keep finding room. (Linux wakes
