@@ -1,5 +1,5 @@
-//! Browser-only plumbing for the pages: the REST API over `fetch`, `localStorage`, and
-//! sound/vibration; the reconnecting WebSocket is in `live_socket`.
+//! Browser-only plumbing for the pages: the REST API over `fetch`, `localStorage`,
+//! sound/vibration and system notifications; the reconnecting WebSocket is in `live_socket`.
 //!
 //! Everything that touches the browser lives in the `browser` module, compiled only with the
 //! `hydrate` feature. Without it (the server build) the same functions exist as inert stand-ins
@@ -11,9 +11,23 @@ mod live_socket;
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 pub use browser::{
-    beep, chime, device_time_zone, form_value, load_page, local_offset_minutes, mark_hydrated,
-    now_ms, speak, storage_get, storage_remove, storage_set, unlock_audio, vibrate,
+    beep, chime, device_time_zone, ding, enable_notifications, form_value, load_page,
+    local_offset_minutes, mark_hydrated, notifications, notify, now_ms, speak, storage_get,
+    storage_remove, storage_set, unlock_audio, vibrate,
 };
+
+/// Whether this page may show system notifications (see `notify`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Notifications {
+    /// Not here: no Notification API or service workers, or not a secure context (a venue
+    /// serving plain `http://` on its Wi-Fi). The page still buzzes and beeps.
+    Unavailable,
+    /// Possible, not asked yet.
+    Off,
+    /// The customer (or the browser) said no; only the browser's settings can undo it.
+    Blocked,
+    On,
+}
 
 /// `localStorage` key: the customer's tickets, a JSON array of [`SavedTicket`].
 pub const TICKETS_KEY: &str = "fila.tickets";
@@ -136,12 +150,14 @@ pub fn forget_ticket(token: &str) {
 
 #[cfg(feature = "hydrate")]
 mod browser {
-    use super::{ApiError, STAFF_TOKEN_KEY};
+    use super::{ApiError, Notifications, STAFF_TOKEN_KEY};
     use std::cell::RefCell;
     use wasm_bindgen::{JsCast, JsValue};
     use wasm_bindgen_futures::JsFuture;
     use web_sys::{
-        AudioContext, Headers, Request, RequestInit, Response, SpeechSynthesisUtterance, Storage,
+        AudioContext, Headers, Notification, NotificationOptions, NotificationPermission, Request,
+        RequestInit, Response, ServiceWorkerRegistration, SpeechSynthesisUtterance, Storage,
+        VisibilityState,
     };
 
     fn window() -> web_sys::Window {
@@ -296,6 +312,11 @@ mod browser {
         tones(&[(880.0, 0.0, 0.18), (880.0, 0.28, 0.18)]);
     }
 
+    /// One soft tone (the phone, almost up).
+    pub fn ding() {
+        tones(&[(660.0, 0.0, 0.3)]);
+    }
+
     /// A two-tone chime (the venue screen).
     pub fn chime() {
         tones(&[(784.0, 0.0, 0.6), (523.25, 0.45, 0.9)]);
@@ -315,6 +336,81 @@ mod browser {
     /// Vibrate for `ms` milliseconds where the device allows.
     pub fn vibrate(ms: u32) {
         let _ = window().navigator().vibrate_with_duration(ms);
+    }
+
+    // ---- system notifications --------------------------------------------------------
+
+    /// A secure context with the Notification API and service workers: Android's Chrome
+    /// shows a page's notifications only through a service worker (`public/sw.js`).
+    fn can_notify() -> bool {
+        let w = window();
+        let has = |target: &JsValue, name: &str| {
+            js_sys::Reflect::has(target, &JsValue::from_str(name)).unwrap_or(false)
+        };
+        w.is_secure_context() && has(&w, "Notification") && has(&w.navigator(), "serviceWorker")
+    }
+
+    pub fn notifications() -> Notifications {
+        if !can_notify() {
+            return Notifications::Unavailable;
+        }
+        match Notification::permission() {
+            NotificationPermission::Granted => Notifications::On,
+            NotificationPermission::Denied => Notifications::Blocked,
+            _ => Notifications::Off,
+        }
+    }
+
+    /// Ask for notifications (call from a tap: browsers only ask then) and, if allowed,
+    /// install the service worker that shows them.
+    pub async fn enable_notifications() -> Notifications {
+        if notifications() == Notifications::Off
+            && let Ok(asked) = Notification::request_permission()
+        {
+            let _ = JsFuture::from(asked).await;
+        }
+        let state = notifications();
+        if state == Notifications::On {
+            let registered = window().navigator().service_worker().register("/sw.js");
+            let _ = JsFuture::from(registered).await;
+        }
+        state
+    }
+
+    /// Show a system notification, replacing the one with the same `tag`, when the page is
+    /// out of sight (a phone in a pocket, another tab) and notifications are on; tapping it
+    /// opens `url`. In sight, the page says it itself.
+    pub fn notify(title: &str, body: &str, tag: &str, url: &str) {
+        let hidden = window()
+            .document()
+            .is_some_and(|d| d.visibility_state() == VisibilityState::Hidden);
+        if !hidden || notifications() != Notifications::On {
+            return;
+        }
+        let options = NotificationOptions::new();
+        options.set_body(body);
+        options.set_tag(tag);
+        options.set_renotify(true);
+        options.set_data(&JsValue::from_str(url));
+        let title = title.to_owned();
+        wasm_bindgen_futures::spawn_local(async move {
+            let container = window().navigator().service_worker();
+            // Installed by `enable_notifications`, on this visit or an earlier one.
+            let registered = container.register("/sw.js");
+            if JsFuture::from(registered).await.is_err() {
+                return;
+            }
+            let Ok(ready) = container.ready() else {
+                return;
+            };
+            let Ok(registration) = JsFuture::from(ready).await else {
+                return;
+            };
+            let registration: ServiceWorkerRegistration = registration.unchecked_into();
+            if let Ok(shown) = registration.show_notification_with_options(&title, &options) {
+                let _ = JsFuture::from(shown).await;
+            }
+        });
     }
 
     /// A full page load of `url` (leaving the client-side router).
@@ -379,6 +475,14 @@ mod browser {
 
     pub fn unlock_audio() {}
     pub fn beep() {}
+    pub fn ding() {}
+    pub fn notifications() -> super::Notifications {
+        super::Notifications::Unavailable
+    }
+    pub async fn enable_notifications() -> super::Notifications {
+        super::Notifications::Unavailable
+    }
+    pub fn notify(_title: &str, _body: &str, _tag: &str, _url: &str) {}
     pub fn chime() {}
     pub fn speak(_text: &str) {}
     pub fn vibrate(_ms: u32) {}

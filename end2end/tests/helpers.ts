@@ -127,7 +127,7 @@ export class StaffApi {
   }
 
   /** Join as a customer would (public endpoint); the answer carries the token. */
-  async join(queue: QueueSlug, name: string, partySize = 2): Promise<Ticket> {
+  async join(queue: string, name: string, partySize = 2): Promise<Ticket> {
     const res = await this.request.post(`/api/v1/venues/${VENUE}/queues/${queue}/tickets`, {
       data: { name, party_size: partySize },
     });
@@ -142,7 +142,7 @@ export class StaffApi {
   }
 
   /** Call whoever is first; `null` when nobody is waiting (409 nobody_waiting). */
-  async callNext(queue: QueueSlug, counterId: number): Promise<Ticket | null> {
+  async callNext(queue: string, counterId: number): Promise<Ticket | null> {
     const res = await this.post(
       `/api/v1/venues/${VENUE}/queues/${queue}/call-next`,
       { counter: counterId },
@@ -161,6 +161,17 @@ export class StaffApi {
 
   async queueAction(queue: QueueSlug, action: "pause" | "resume" | "close"): Promise<void> {
     await this.post(`/api/v1/venues/${VENUE}/queues/${queue}/${action}`);
+  }
+
+  /** Add a queue to the demo venue (owner). */
+  async addQueue(slug: string, name: string, prefix: string): Promise<void> {
+    await this.post(`/api/v1/venues/${VENUE}/queues`, { slug, name, prefix });
+  }
+
+  /** Remove an empty queue (owner). */
+  async removeQueue(slug: string): Promise<void> {
+    const res = await this.request.delete(`/api/v1/venues/${VENUE}/queues/${slug}`, { headers: this.headers() });
+    if (res.status() !== 204) throw new Error(`DELETE queue ${slug} -> ${res.status()}: ${await res.text()}`);
   }
 
   /** Every queue open and empty, nobody at a counter. */

@@ -2,7 +2,8 @@
 // and cancelling.
 
 import { test, expect, type Page } from "@playwright/test";
-import { DESKTOP, PHONE, StaffApi, joinFromPhone, openHydrated, screen, staffLogin, staffRow, tag } from "./helpers";
+import * as path from "node:path";
+import { DESKTOP, PHONE, SCREENSHOTS, StaffApi, joinFromPhone, openHydrated, screen, staffLogin, staffRow, tag } from "./helpers";
 
 test.use(PHONE);
 
@@ -213,4 +214,93 @@ test("a phone loads the phone's own wasm, gets its ticket with the page, and lea
   await expect.poll(() => wasm.length).toBe(2);
   expect(wasm[1]).toMatch(/^\/pkg\/fila\.[0-9a-f]{16}_bg\.wasm$/);
   expect(problems).toEqual([]);
+});
+
+test("the phone tells its customer when they are almost up and when they are called, by notification when out of sight", async ({ browser, request }) => {
+  const api = await StaffApi.login(request);
+  await api.resetVenue();
+  // A queue of its own: its pace, and so its wait estimate, is the default two minutes a
+  // call, whatever other tests called elsewhere.
+  const slug = `n-${tag()}`.toLowerCase().replace(/[^a-z0-9-]/g, "").slice(0, 30);
+  await api.addQueue(slug, `Alerts ${slug}`, "N");
+  const bar1 = await api.counter("Bar 1");
+  const { context, page } = await screen(browser, PHONE);
+  try {
+    // What the page asks the operating system to show: that is beyond the page, so it is
+    // recorded here instead.
+    await page.addInitScript(() => {
+      const shown: Array<{ title: string; body?: string; tag?: string; data?: unknown }> = [];
+      (window as unknown as { __shown: typeof shown }).__shown = shown;
+      ServiceWorkerRegistration.prototype.showNotification = function (title: string, options?: NotificationOptions) {
+        shown.push({ title, body: options?.body, tag: options?.tag, data: options?.data });
+        return Promise.resolve();
+      };
+    });
+    const shown = () => page.evaluate(() => (window as unknown as { __shown: Array<{ title: string; body?: string; tag?: string; data?: unknown }> }).__shown);
+    const setHidden = (hidden: boolean) =>
+      page.evaluate((hidden) => {
+        Object.defineProperty(document, "visibilityState", { configurable: true, get: () => (hidden ? "hidden" : "visible") });
+        document.dispatchEvent(new Event("visibilitychange"));
+      }, hidden);
+
+    for (const n of ["Ada", "Ben", "Cleo", "Dev"]) await api.join(slug, n, 2);
+    const me = await api.join(slug, "Eve", 2);
+    await openHydrated(page, `/t/${me.token}`, "cancel-ticket");
+    await expect(page.getByTestId("ticket-position")).toHaveText("5");
+    await expect(page.getByTestId("connection")).toHaveAttribute("data-state", "live");
+    await expect(page.getByTestId("almost-up")).toHaveCount(0);
+    await expect(page).toHaveTitle(new RegExp(`Ticket ${me.number}`));
+
+    // Notifications: asked for with a tap, which installs the service worker.
+    await context.grantPermissions(["notifications"]);
+    await page.getByTestId("notify-me").click();
+    await expect(page.getByTestId("notify-on")).toBeVisible();
+    expect(await page.evaluate(async () => (await navigator.serviceWorker.getRegistration("/"))?.active?.scriptURL)).toMatch(/\/sw\.js$/);
+
+    // Out of sight: four ahead (eight minutes) is not close yet; three ahead is close enough.
+    await setHidden(true);
+    await api.callNext(slug, bar1.id);
+    await expect(page.getByTestId("ticket-position")).toHaveText("4");
+    await expect(page.getByTestId("almost-up")).toHaveCount(0);
+    await api.callNext(slug, bar1.id);
+    await expect(page.getByTestId("ticket-position")).toHaveText("3");
+    await expect(page.getByTestId("almost-up")).toBeVisible();
+    await expect(page).toHaveTitle(new RegExp(`Almost up · ${me.number}`));
+    await page.screenshot({ path: path.join(SCREENSHOTS, "phone-almost-up.png"), animations: "disabled" });
+    await expect.poll(shown).toEqual([
+      {
+        title: `You're almost up · ${me.number}`,
+        body: "2 people ahead of you. Please come back to Demo Bar & Grill and stay close.",
+        tag: "fila-ticket",
+        data: `/t/${me.token}`,
+      },
+    ]);
+
+    // Closer still is told once only; in sight, the page says it itself.
+    await api.callNext(slug, bar1.id);
+    await expect(page.getByTestId("ticket-position")).toHaveText("2");
+    await setHidden(false);
+    await api.callNext(slug, bar1.id);
+    await expect(page.getByTestId("ticket-position")).toHaveText("1");
+    const called = await api.callNext(slug, bar1.id);
+    expect(called!.number).toBe(me.number);
+    await expect(page.getByTestId("your-turn")).toHaveText("It's your turn — go to Bar 1");
+    await expect(page).toHaveTitle(new RegExp(`It's your turn · ${me.number}`));
+    expect(await shown()).toHaveLength(1);
+
+    // A recall while the phone is in a pocket is a notification again.
+    await setHidden(true);
+    await api.ticketAction(called!.id, "recall");
+    await expect.poll(async () => (await shown()).length).toBe(2);
+    expect((await shown())[1]).toEqual({
+      title: `It's your turn · ${me.number}`,
+      body: "Go to Bar 1 at Demo Bar & Grill.",
+      tag: "fila-ticket",
+      data: `/t/${me.token}`,
+    });
+  } finally {
+    await context.close();
+    await api.resetVenue();
+    await api.removeQueue(slug);
+  }
 });

@@ -1,7 +1,8 @@
 //! `/t/:token`: the customer's ticket, live.
 
 use super::common::{ConnectionBadge, Loading, status_label, use_param};
-use crate::client::{self, ConnState, LiveSocket, api_delete, api_get};
+use crate::alerts::{self, Alert};
+use crate::client::{self, ConnState, LiveSocket, Notifications, api_delete, api_get};
 use crate::protocol::{TicketMessage, TicketView, format_wait};
 use leptos::either::EitherOf4;
 use leptos::{prelude::*, task::spawn_local};
@@ -119,10 +120,7 @@ impl Tk {
             return;
         }
         self.last.set(offset);
-        let before = self.ticket.with_untracked(|t| {
-            t.as_ref()
-                .map(|t| (t.status.clone(), t.counter.clone(), t.calls))
-        });
+        let before = self.ticket.get_untracked();
         match msg {
             TicketMessage::Snapshot { ticket: t, .. } => {
                 let mut t = *t;
@@ -151,26 +149,30 @@ impl Tk {
                 }
             }),
         }
-        let calls_now = self
-            .ticket
-            .with_untracked(|t| t.as_ref().map_or(0, |t| t.calls));
-        // A first call, a call to another counter, or a recall: alert again.
-        if status == "called"
-            && let Some((prev_status, prev_counter, prev_calls)) = before
-            && (prev_status != "called" || prev_counter != counter || calls_now > prev_calls)
+        if let (Some(before), Some(now)) = (before, self.ticket.get_untracked())
+            && let Some(alert) = alerts::alert(&before, &now)
         {
-            alert_turn();
+            tell(alert, &now, &self.token.get_untracked());
         }
     }
 }
 
-/// Buzz and beep: it is this ticket's turn. Deferred a moment so the banner is drawn first
-/// (creating the audio context can take most of a second on a cold phone).
-fn alert_turn() {
+/// Tell the customer: buzz and beep (deferred a moment so the banner is drawn first, as
+/// creating the audio context can take most of a second on a cold phone), and a system
+/// notification when the page is out of sight.
+fn tell(alert: Alert, t: &TicketView, token: &str) {
+    let (title, body) = alerts::notification(alert, t);
+    client::notify(&title, &body, "fila-ticket", &format!("/t/{token}"));
     set_timeout(
-        || {
-            client::vibrate(600);
-            client::beep();
+        move || match alert {
+            Alert::Turn => {
+                client::vibrate(600);
+                client::beep();
+            }
+            Alert::AlmostUp => {
+                client::vibrate(200);
+                client::ding();
+            }
         },
         std::time::Duration::from_millis(30),
     );
@@ -255,6 +257,17 @@ pub fn TicketPage() -> impl IntoView {
     let number = Memo::new(move |_| with_ticket(|t| t.number.clone()));
     let number = move || number.get();
     let load_state = Memo::new(move |_| load.get());
+    let almost_up = Memo::new(move |_| ticket.with(|t| t.as_ref().is_some_and(alerts::almost_up)));
+    let almost_up = move || almost_up.get();
+    // Known only in the browser: the server renders the page without the control.
+    let notify_state = RwSignal::new(Notifications::Unavailable);
+    Effect::new(move |_| notify_state.set(client::notifications()));
+    let enable_notifications = move |_| {
+        spawn_local(async move {
+            let state = client::enable_notifications().await;
+            notify_state.try_set(state);
+        });
+    };
     let finished = move || is_final(&status());
 
     // Nothing more will happen to a served or cancelled ticket: stop listening.
@@ -319,6 +332,11 @@ pub fn TicketPage() -> impl IntoView {
                     {format!("It's your turn — go to {}", with_ticket(|t| t.counter.clone().unwrap_or_else(|| "the counter".into())))}
                 </div>
             })}
+            {move || almost_up().then(|| view! {
+                <div class="almost-up" data-testid="almost-up" role="status">
+                    "You're almost up — please come back and stay close."
+                </div>
+            })}
             <section class="ticket-card" data-status=status>
                 <span class="ticket-label">"Your number"</span>
                 <span class="ticket-number" data-testid="ticket-number">{number}</span>
@@ -328,12 +346,7 @@ pub fn TicketPage() -> impl IntoView {
             </section>
             {move || ticket.with(|t| t.as_ref().filter(|t| t.status == "waiting").map(|t| {
                 let pos = t.position.unwrap_or(0);
-                let ahead = pos.saturating_sub(1);
-                let ahead_text = match ahead {
-                    0 => "Nobody ahead of you — you're next".to_string(),
-                    1 => "People ahead of you: 1".to_string(),
-                    n => format!("People ahead of you: {n}"),
-                };
+                let ahead_text = alerts::ahead_text(pos);
                 view! {
                     <section class="ticket-stats">
                         <div class="stat">
@@ -348,9 +361,23 @@ pub fn TicketPage() -> impl IntoView {
                             <span class="stat-label">"Estimated wait"</span>
                         </div>
                     </section>
-                    <p class="hint">"Keep this page open: your phone will buzz when it's your turn."</p>
+                    <p class="hint">"Keep this page open: your phone will buzz when you're almost up and when it's your turn."</p>
                 }
             }))}
+            {move || (status() == "waiting").then(|| match notify_state.get() {
+                Notifications::Off => Some(view! {
+                    <button class="button subtle notify" data-testid="notify-me" on:click=enable_notifications>
+                        "Also notify me when this page is in the background"
+                    </button>
+                }.into_any()),
+                Notifications::On => Some(view! {
+                    <p class="hint" data-testid="notify-on">"Notifications are on: this phone will tell you even when this page is in the background."</p>
+                }.into_any()),
+                Notifications::Blocked => Some(view! {
+                    <p class="hint" data-testid="notify-blocked">"Notifications are blocked for this site: allow them in your browser's site settings to be told in the background."</p>
+                }.into_any()),
+                Notifications::Unavailable => None,
+            })}
             {move || {
                 let s = status();
                 let venue = with_ticket(|t| t.venue.clone());
@@ -399,7 +426,16 @@ pub fn TicketPage() -> impl IntoView {
     };
 
     view! {
-        <Title text=super::page_title(move || { let n = number(); if n.is_empty() { "Your ticket".to_string() } else { format!("Ticket {n}") } })/>
+        // What the tab says when another one is in front.
+        <Title text=super::page_title(move || {
+            let n = number();
+            match (n.is_empty(), status().as_str(), almost_up()) {
+                (true, ..) => "Your ticket".to_string(),
+                (false, "called", _) => format!("It's your turn · {n}"),
+                (false, _, true) => format!("Almost up · {n}"),
+                _ => format!("Ticket {n}"),
+            }
+        })/>
         <main class="page narrow ticket-page" on:pointerdown=unlock>
             <div class="topbar">
                 <a class="brand small" href="/">"Fila"</a>

@@ -91,10 +91,15 @@ async fn the_ticket_and_join_pages_come_with_their_data() {
         "and the position: {html}"
     );
     assert!(html.contains("Cancel my ticket"));
-    // Titles are worked out from the page's data when the server builds it (`page_title`).
+    // Titles are worked out from the page's data when the server builds it (`page_title`);
+    // one ahead is "almost up" (`app::alerts`), in the title and in a banner.
     assert!(
-        html.contains(&format!("<title>Ticket {} · Fila</title>", t.number)),
+        html.contains(&format!("<title>Almost up · {} · Fila</title>", t.number)),
         "the ticket's title: {html}"
+    );
+    assert!(
+        html.contains("almost up — please come back and stay close"),
+        "{html}"
     );
 
     let html = app.get("/v/demo").await.text().await.unwrap();
