@@ -222,7 +222,7 @@ test("the phone tells its customer when they are almost up and when they are cal
   // A queue of its own: its pace, and so its wait estimate, is the default two minutes a
   // call, whatever other tests called elsewhere.
   const slug = `n-${tag()}`.toLowerCase().replace(/[^a-z0-9-]/g, "").slice(0, 30);
-  await api.addQueue(slug, `Alerts ${slug}`, "N");
+  await api.addQueue(slug, "Terrace", "N");
   const bar1 = await api.counter("Bar 1");
   const { context, page } = await screen(browser, PHONE);
   try {
