@@ -364,19 +364,20 @@ pub fn TicketPage() -> impl IntoView {
                     <p class="hint">"Keep this page open: your phone will buzz when you're almost up and when it's your turn."</p>
                 }
             }))}
+            // `Either`, not `into_any`: type-erased views cost the phone's wasm kilobytes.
             {move || (status() == "waiting").then(|| match notify_state.get() {
-                Notifications::Off => Some(view! {
+                Notifications::Off => EitherOf4::A(view! {
                     <button class="button subtle notify" data-testid="notify-me" on:click=enable_notifications>
                         "Also notify me when this page is in the background"
                     </button>
-                }.into_any()),
-                Notifications::On => Some(view! {
+                }),
+                Notifications::On => EitherOf4::B(view! {
                     <p class="hint" data-testid="notify-on">"Notifications are on: this phone will tell you even when this page is in the background."</p>
-                }.into_any()),
-                Notifications::Blocked => Some(view! {
+                }),
+                Notifications::Blocked => EitherOf4::C(view! {
                     <p class="hint" data-testid="notify-blocked">"Notifications are blocked for this site: allow them in your browser's site settings to be told in the background."</p>
-                }.into_any()),
-                Notifications::Unavailable => None,
+                }),
+                Notifications::Unavailable => EitherOf4::D(()),
             })}
             {move || {
                 let s = status();
