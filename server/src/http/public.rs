@@ -189,14 +189,12 @@ pub(super) async fn live_token(s: &AppState, token: &str) -> Option<(Arc<VenueHa
     if let Some(found) = s.venues.find_token(token) {
         return Some(found);
     }
-    match s.venues.dist()?.catch_up_behind().await {
-        Ok(true) => s.venues.find_token(token),
-        Ok(false) => None,
-        Err(e) => {
-            tracing::debug!(error = %format!("{e:#}"), "could not catch up to find a ticket");
-            None
-        }
+    // Look again whatever the catch-up found: the follower may have applied the join between
+    // the look above and the check of the log, which then has nothing newer ("not behind").
+    if let Err(e) = s.venues.dist()?.catch_up_behind().await {
+        tracing::debug!(error = %format!("{e:#}"), "could not catch up to find a ticket");
     }
+    s.venues.find_token(token)
 }
 
 /// Find a ticket by token: in memory, else (finished on an earlier day) in storage.

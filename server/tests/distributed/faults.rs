@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet};
 use std::process::Stdio;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
@@ -235,10 +235,17 @@ async fn a_redis_restart_loses_no_acknowledged_join() {
     .unwrap();
 
     let acked = Arc::new(Mutex::new(Vec::<String>::new()));
+    // Acknowledged joins per instance (`join(k, …)` goes to instance `k % 2`).
+    let acked_at: Arc<[AtomicUsize; 2]> = Arc::default();
     let running = Arc::new(AtomicBool::new(true));
     let burst: Vec<_> = (0..4)
         .map(|w| {
-            let (c, acked, running) = (cluster.clone(), acked.clone(), running.clone());
+            let (c, acked, acked_at, running) = (
+                cluster.clone(),
+                acked.clone(),
+                acked_at.clone(),
+                running.clone(),
+            );
             tokio::spawn(async move {
                 let mut k = w;
                 while running.load(Ordering::Relaxed) {
@@ -248,6 +255,7 @@ async fn a_redis_restart_loses_no_acknowledged_join() {
                             .lock()
                             .await
                             .push(b["token"].as_str().unwrap().to_owned());
+                        acked_at[k % 2].fetch_add(1, Ordering::Relaxed);
                     } else {
                         tokio::time::sleep(Duration::from_millis(20)).await;
                     }
@@ -260,7 +268,22 @@ async fn a_redis_restart_loses_no_acknowledged_join() {
     redis.kill();
     tokio::time::sleep(Duration::from_secs(1)).await;
     redis.spawn();
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // Each instance is back once it acknowledges a join again: its Redis client retries with
+    // a backoff of up to 2 s, later on a busy machine. Then the burst goes on a little.
+    let before: Vec<usize> = acked_at.iter().map(|n| n.load(Ordering::Relaxed)).collect();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while acked_at
+        .iter()
+        .zip(&before)
+        .any(|(n, b)| n.load(Ordering::Relaxed) <= *b)
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "both instances acknowledge joins within 30 s of Redis coming back"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
     running.store(false, Ordering::Relaxed);
     for b in burst {
         b.await.unwrap();
@@ -307,16 +330,18 @@ async fn a_redis_restart_loses_no_acknowledged_join() {
             .unwrap();
         assert_eq!(n, 1, "acknowledged join {t} is in history once");
     }
-    // The watcher was called by that call-next (it was first in line) and sees it.
+    // The watcher was called by that call-next (it was first in line) and sees it. What it
+    // heard goes into the failure message: a socket that ended says how.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let mut heard = Vec::new();
     loop {
         use futures_util::StreamExt;
         let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-        let msg = tokio::time::timeout(left, ws.next())
-            .await
-            .expect("the watcher hears about the call")
-            .expect("open")
-            .expect("message");
+        let msg = match tokio::time::timeout(left, ws.next()).await {
+            Ok(Some(Ok(msg))) => msg,
+            ended => panic!("the watcher hears about the call: {ended:?} after {heard:?}"),
+        };
+        heard.push(format!("{msg:?}"));
         if let tokio_tungstenite::tungstenite::Message::Text(t) = msg {
             let v: Value = serde_json::from_str(&t).unwrap();
             if v["status"] == "called" {

@@ -136,6 +136,59 @@ async fn a_ticket_joined_on_one_instance_is_found_at_once_on_another() {
     cluster.stop().await;
 }
 
+/// The same while the other instance keeps up by itself, in a burst of joins on both: its
+/// follower may apply the join between the request's look in memory and its check of the
+/// log, which then has nothing newer. Both looks come before the answer: the ticket is
+/// found, and its socket is a live one. (It was "no such ticket", or, once history had it,
+/// a snapshot and a close, as for a ticket finished on an earlier day.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_ticket_joined_on_one_instance_is_found_on_another_in_a_burst() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let cluster = Arc::new(Cluster::start(2).await);
+    let running = Arc::new(AtomicBool::new(true));
+    let burst: Vec<_> = (0..4)
+        .map(|w| {
+            let (c, running) = (cluster.clone(), running.clone());
+            tokio::spawn(async move {
+                let mut k = w;
+                while running.load(Ordering::Relaxed) {
+                    c.join(k, "bar", &format!("Burst {k}")).await;
+                    k += 4;
+                }
+            })
+        })
+        .collect();
+    for k in 0..150 {
+        let (status, body) = cluster.join(0, "bar", &format!("Probe {k}")).await;
+        assert_eq!(status, 201, "join accepted: {body}");
+        let seen = cluster.ticket(1, body["token"].as_str().unwrap()).await;
+        assert_eq!(
+            seen["number"], body["number"],
+            "probe {k} on the other instance: {seen}"
+        );
+        let (status, body) = cluster.join(0, "bar", &format!("Watcher {k}")).await;
+        assert_eq!(status, 201, "join accepted: {body}");
+        let token = body["token"].as_str().unwrap();
+        let mut ws = watch(
+            &cluster
+                .at(1)
+                .ws_url(&format!("/api/v1/tickets/{token}/live")),
+        )
+        .await;
+        until(&mut ws, "snapshot", |v| v["type"] == "snapshot").await;
+        // A live socket stays open; the other kind closes right after its snapshot.
+        use futures_util::StreamExt;
+        let next = tokio::time::timeout(Duration::from_millis(30), ws.next()).await;
+        assert!(next.is_err(), "watcher {k}'s socket stays open: {next:?}");
+    }
+    running.store(false, Ordering::Relaxed);
+    for b in burst {
+        b.await.unwrap();
+    }
+    Arc::into_inner(cluster).unwrap().stop().await;
+}
+
 /// A resync (after a divergence, or a log the instance could not follow) replaces the venue's
 /// state with its latest snapshot caught up from the log. A phone watching a ticket joined
 /// after that snapshot keeps its socket through it: a fresh snapshot with its position, then
