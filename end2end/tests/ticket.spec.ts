@@ -255,7 +255,7 @@ test("the phone tells its customer when they are almost up and when they are cal
     await context.grantPermissions(["notifications"]);
     await page.getByTestId("notify-me").click();
     await expect(page.getByTestId("notify-on")).toBeVisible();
-    expect(await page.evaluate(async () => (await navigator.serviceWorker.getRegistration("/"))?.active?.scriptURL)).toMatch(/\/sw\.js$/);
+    expect(await page.evaluate(async () => (await navigator.serviceWorker.ready).active?.scriptURL)).toMatch(/\/sw\.js$/);
 
     // Out of sight: four ahead (eight minutes) is not close yet; three ahead is close enough.
     await setHidden(true);
