@@ -21,8 +21,7 @@ impl Dist {
                 // Nothing after us in the stream: we are at the head, or the log went back
                 // (Redis lost data), or entries were appended since the read (look again),
                 // or they were trimmed (we were away long).
-                let seq: Option<u64> = self.redis.get(self.key(venue.id, "seq")).await?;
-                match seq {
+                match self.seq_of(venue.id).await? {
                     Some(s) if s == have => return Ok(()),
                     Some(s) if s > have => {
                         if self
@@ -44,6 +43,18 @@ impl Dist {
                 Applied::Gap { .. } | Applied::Diverged => return self.resync(venue).await,
             }
         }
+    }
+
+    /// Bring the venue up to its log if it is behind it: one round trip when it is not.
+    pub(crate) async fn catch_up_if_behind(&self, venue: &VenueHandle) -> anyhow::Result<()> {
+        if self
+            .seq_of(venue.id)
+            .await?
+            .is_some_and(|head| head > venue.log_seq())
+        {
+            self.catch_up(venue).await?;
+        }
+        Ok(())
     }
 
     /// Catch up every loaded venue that is behind its log; one round trip when none is.

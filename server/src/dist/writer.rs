@@ -21,9 +21,19 @@ use tokio::sync::{mpsc, watch};
 /// Most commands appended in one step (one script call, one log item, one pub/sub message).
 const MAX_BATCH: usize = 512;
 
-/// Attempts before a batch is refused: only reached when several instances keep winning
-/// the race for the same venue, or Redis keeps failing.
+/// Attempts before a batch is refused: only reached when Redis keeps failing (a writer that
+/// keeps losing the race claims the next turn, see [`CLAIM_AFTER`]).
 const MAX_ATTEMPTS: u32 = 64;
+
+/// Lost races after which a batch claims the next append for itself. Without it, a batch
+/// that takes longer to redo than another instance takes between appends (a call next, which
+/// cannot be taken back, copies the whole venue to try again) lost every time while a door
+/// rush went on elsewhere, and staff got "try again" after 64 attempts.
+const CLAIM_AFTER: u32 = 3;
+
+/// Waits for another instance's claimed turn, each about a millisecond, that do not count
+/// as attempts (a claim expires after 100 ms).
+const MAX_TURN_WAITS: u32 = 1000;
 
 pub(super) fn start(dist: Arc<Dist>, venue: Arc<VenueHandle>, stopping: watch::Receiver<bool>) {
     let (tx, rx) = mpsc::channel(WRITE_QUEUE);
@@ -152,7 +162,10 @@ async fn write_batch(
     requests: Vec<WriteRequest>,
 ) -> bool {
     let mut last_error = None;
-    for _ in 0..MAX_ATTEMPTS {
+    let mut looked_at_head = false;
+    let (mut attempts, mut losses, mut waits) = (0, 0, 0);
+    while attempts < MAX_ATTEMPTS {
+        attempts += 1;
         // Taken out: whatever this attempt does to it, it is put back only if it then
         // describes the venue exactly.
         let (
@@ -208,10 +221,29 @@ async fn write_batch(
                 seq,
                 reloads,
             });
+            // Answered without an append, nothing has checked that the copy is the log's
+            // newest state: "nobody waiting" could be about a join another instance has just
+            // acknowledged and this one's follower not yet applied. One look at the log's head
+            // first; if it moved on, catch up and apply the batch again.
+            if !looked_at_head {
+                looked_at_head = true;
+                match dist.seq_of(venue.id).await {
+                    Ok(Some(head)) if head > seq => {
+                        if let Err(e) = dist.catch_up(venue).await {
+                            tracing::warn!(venue = %venue.slug, error = %format!("{e:#}"), "catch-up failed");
+                        }
+                        continue;
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::warn!(venue = %venue.slug, error = %format!("{e:#}"), "could not read the log's head")
+                    }
+                }
+            }
             answer(requests, results);
             return false;
         }
-        if venue.log_seq.load(Ordering::Acquire) != seq {
+        if losses < CLAIM_AFTER && venue.log_seq.load(Ordering::Acquire) != seq {
             // The follower applied another instance's entry while this batch was applied, so
             // the append would fail its compare-and-set: don't send it (Redis would take the
             // whole text before refusing it). Try again from the newer state.
@@ -220,6 +252,7 @@ async fn write_batch(
                 .fetch_add(1, Ordering::Relaxed);
             dist.metrics.appends_skipped.fetch_add(1, Ordering::Relaxed);
             *kept = Scratch::taken_back(scratch, undo, seq, reloads);
+            losses += 1;
             continue;
         }
         let item = match write_item(&entries) {
@@ -239,7 +272,8 @@ async fn write_batch(
         dist.keep_own(venue.id, last, prefix.clone(), history);
         let appending = Appending::start(venue, prefix);
         let t0 = Instant::now();
-        let appended = dist.append(venue.id, seq, count, item).await;
+        let claim = losses >= CLAIM_AFTER;
+        let appended = dist.append(venue.id, seq, count, item, claim).await;
         dist.metrics.append_time.observe(t0.elapsed());
         let done = match appended {
             Ok(Appended::Done(new_seq)) => Some(new_seq),
@@ -247,7 +281,24 @@ async fn write_batch(
                 dist.metrics
                     .append_conflicts
                     .fetch_add(1, Ordering::Relaxed);
+                if claim {
+                    dist.metrics.turns_claimed.fetch_add(1, Ordering::Relaxed);
+                }
+                losses += 1;
                 None
+            }
+            Ok(Appended::NotOurTurn) => {
+                // Another instance's starved writer goes first: let it, then redo from the
+                // newer state. Not an attempt: a claim expires.
+                drop(appending);
+                dist.metrics.turn_waits.fetch_add(1, Ordering::Relaxed);
+                waits += 1;
+                if waits <= MAX_TURN_WAITS {
+                    attempts -= 1;
+                }
+                *kept = Scratch::taken_back(scratch, undo, seq, reloads);
+                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+                continue;
             }
             Ok(Appended::NoLog) => {
                 drop(appending);

@@ -145,6 +145,16 @@ pub async fn metrics(State(s): State<AppState>) -> Response {
                 &m.appends_skipped,
             ),
             (
+                "fila_log_turns_claimed_total",
+                "appends that claimed the next turn after losing the race again and again",
+                &m.turns_claimed,
+            ),
+            (
+                "fila_log_turn_waits_total",
+                "appends that waited because another instance had claimed the next turn",
+                &m.turn_waits,
+            ),
+            (
                 "fila_writer_state_copies_total",
                 "times a venue writer copied the whole venue state",
                 &m.state_copies,

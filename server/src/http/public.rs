@@ -57,6 +57,7 @@ pub async fn venue_info(
 ) -> Result<Json<VenueInfo>, ApiError> {
     check_param(&venue, "venue")?;
     let v = s.venue(&venue).await?;
+    up_to_date(&s, &v).await;
     Ok(Json(views::venue_info(&v.read())))
 }
 
@@ -82,11 +83,42 @@ pub(super) fn join_command(
     })
 }
 
-pub(super) fn queue_id(v: &VenueHandle, slug: &str) -> Result<app::domain::QueueId, ApiError> {
-    v.read()
-        .queue_by_slug(slug)
-        .map(|q| q.id)
+pub(super) async fn queue_id(
+    s: &AppState,
+    v: &VenueHandle,
+    slug: &str,
+) -> Result<app::domain::QueueId, ApiError> {
+    look_fresh(s, v, |st| st.queue_by_slug(slug).map(|q| q.id))
+        .await
         .ok_or_else(|| ApiError::not_found("queue_not_found", "no such queue in this venue"))
+}
+
+/// Before a read is answered from the venue's state: in distributed mode, bring it up to the
+/// log if it is behind, so the answer holds every change acknowledged on any instance before
+/// the request came (a ticket called on another instance a moment ago is "called" here too).
+/// One Redis round trip; if Redis does not answer, the read is answered from what is here.
+pub(super) async fn up_to_date(s: &AppState, v: &VenueHandle) {
+    let Some(dist) = s.venues.dist() else { return };
+    if let Err(e) = dist.catch_up_if_behind(v).await {
+        tracing::debug!(error = %format!("{e:#}"), "could not catch up before a read");
+    }
+}
+
+/// Look something up in the venue's state. In distributed mode, when it is not there, bring
+/// the venue up to its log and look again: another instance may have added it a moment ago
+/// (a queue, a counter), and an answer there must hold here at once.
+pub(super) async fn look_fresh<T>(
+    s: &AppState,
+    v: &VenueHandle,
+    look: impl Fn(&app::domain::VenueState) -> Option<T>,
+) -> Option<T> {
+    if let Some(found) = look(&v.read()) {
+        return Some(found);
+    }
+    if let Err(e) = s.venues.dist()?.catch_up(v).await {
+        tracing::debug!(error = %format!("{e:#}"), "could not catch up to look again");
+    }
+    look(&v.read())
 }
 
 pub(super) fn ticket_response(
@@ -133,7 +165,7 @@ pub(super) async fn join_queue(
     check_param(queue, "queue")?;
     let v = s.venue(venue).await?;
     let code = body.code.clone();
-    let cmd = join_command(queue_id(&v, queue)?, body, false)?;
+    let cmd = join_command(queue_id(s, &v, queue).await?, body, false)?;
     super::join_code::check(s, &v, code.as_deref()).await?;
     // Checked after validation, so a typo does not use up someone's allowance.
     let now = Instant::now();
@@ -197,16 +229,20 @@ pub(super) async fn live_token(s: &AppState, token: &str) -> Option<(Arc<VenueHa
     s.venues.find_token(token)
 }
 
-/// Find a ticket by token: in memory, else (finished on an earlier day) in storage.
-pub(super) async fn find_ticket(s: &AppState, token: &str) -> Result<Found, ApiError> {
+/// Find a ticket by token: in memory, else (finished on an earlier day) in storage. `fresh`:
+/// see [`up_to_date`] (a socket need not wait for it: the next update follows at once).
+pub(super) async fn find_ticket(s: &AppState, token: &str, fresh: bool) -> Result<Found, ApiError> {
     check_param(token, "ticket")?;
     let live = |(v, id): (Arc<VenueHandle>, TicketId)| {
         held_ticket(&v, id)
             .map(|view| (v, view, true))
             .ok_or_else(|| ApiError::not_found("ticket_not_found", "no such ticket"))
     };
-    if let Some(found) = live_token(s, token).await {
-        return live(found);
+    if let Some((v, id)) = live_token(s, token).await {
+        if fresh {
+            up_to_date(s, &v).await;
+        }
+        return live((v, id));
     }
     let Some((slug, ticket)) = s.store.ticket_by_token(token).await? else {
         return Err(ApiError::not_found("ticket_not_found", "no such ticket"));
@@ -224,7 +260,7 @@ pub async fn get_ticket(
     State(s): State<AppState>,
     Path(token): Path<String>,
 ) -> Result<TicketJson, ApiError> {
-    Ok(TicketJson(find_ticket(&s, &token).await?.1))
+    Ok(TicketJson(find_ticket(&s, &token, true).await?.1))
 }
 
 #[utoipa::path(delete, path = "/api/v1/tickets/{token}", tag = "public",
@@ -245,7 +281,7 @@ pub(super) async fn cancel_by_holder(s: &AppState, token: &str) -> Result<Ticket
     // Only a ticket in memory can change; no view of it is needed to cancel it.
     let (v, id) = match s.venues.find_token(token) {
         Some(found) => found,
-        None => match find_ticket(s, token).await? {
+        None => match find_ticket(s, token, false).await? {
             // Joined on another instance a moment ago (distributed mode).
             (v, view, true) => (v, TicketId(view.id)),
             // Finished on an earlier day (no such ticket: 404 above).
@@ -286,6 +322,7 @@ pub async fn display(
     check_param(&venue, "venue")?;
     let v = s.venue(&venue).await?;
     super::screens::may_view_display(&s, &v, q.screen.as_deref(), &method, &headers).await?;
+    up_to_date(&s, &v).await;
     Ok(Json(views::display_snapshot(
         &v.read(),
         &s.config.public_url(),

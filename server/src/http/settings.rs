@@ -10,7 +10,7 @@ use super::AppState;
 use super::auth::{ManagerAt, OwnerAt, StaffAt};
 use super::error::ApiError;
 use super::extract::{ApiJson, OptionalJson};
-use super::public::{check_param, queue_id};
+use super::public::{check_param, look_fresh, queue_id};
 use crate::clock::now_ms;
 use crate::store::Role;
 use crate::venues::{VenueHandle, time_zone, views};
@@ -129,7 +129,7 @@ pub async fn queue_limit(
     }
     check_param(&queue, "queue")?;
     let v = at.venue;
-    let q = queue_id(&v, &queue)?;
+    let q = queue_id(&s, &v, &queue).await?;
     if body
         .max_waiting
         .is_some_and(|m| !(1..=MAX_QUEUE_LIMIT).contains(&m))
@@ -172,7 +172,7 @@ pub async fn queue_settings(
     let open_hours = HoursSlotView::to_hours(&body.open_hours)
         .map_err(|e| ApiError::unprocessable("invalid_open_hours", e.to_string()))?;
     let v = at.venue;
-    let q = queue_id(&v, &queue)?;
+    let q = queue_id(&s, &v, &queue).await?;
     let stored_hours = (!open_hours.is_unrestricted())
         .then(|| serde_json::to_string(&open_hours))
         .transpose()
@@ -208,7 +208,7 @@ pub async fn remove_queue(
 ) -> Result<StatusCode, ApiError> {
     check_param(&queue, "queue")?;
     let v = at.venue;
-    let q = queue_id(&v, &queue)?;
+    let q = queue_id(&s, &v, &queue).await?;
     s.venues
         .execute(&v, Command::RemoveQueue { queue: q }, Some(at.auth.user_id))
         .await?;
@@ -217,16 +217,21 @@ pub async fn remove_queue(
 }
 
 /// A counter by id, or by name (case-insensitive).
-fn counter_in_path(v: &VenueHandle, raw: &str) -> Result<(CounterId, String), ApiError> {
+async fn counter_in_path(
+    s: &AppState,
+    v: &VenueHandle,
+    raw: &str,
+) -> Result<(CounterId, String), ApiError> {
     check_param(raw, "counter")?;
-    let st = v.read();
-    let found = match raw.parse::<i64>() {
-        Ok(id) => st.counters.get(&CounterId(id)),
-        Err(_) => st.counter_by_name(raw),
-    };
-    found
+    look_fresh(s, v, |st| {
+        match raw.parse::<i64>() {
+            Ok(id) => st.counters.get(&CounterId(id)),
+            Err(_) => st.counter_by_name(raw),
+        }
         .map(|c| (c.id, c.name.clone()))
-        .ok_or_else(|| ApiError::not_found("counter_not_found", "no such counter in this venue"))
+    })
+    .await
+    .ok_or_else(|| ApiError::not_found("counter_not_found", "no such counter in this venue"))
 }
 
 #[utoipa::path(post, path = "/api/v1/venues/{venue}/counters/{counter}", tag = "staff",
@@ -245,7 +250,7 @@ pub async fn rename_counter(
     let name = body.name.trim().to_owned();
     crate::cli::check_name(&name).map_err(invalid("invalid_name"))?;
     let v = at.venue;
-    let (id, _) = counter_in_path(&v, &counter)?;
+    let (id, _) = counter_in_path(&s, &v, &counter).await?;
     let cmd = Command::RenameCounter {
         counter: id,
         name: name.clone(),
@@ -267,7 +272,7 @@ pub async fn remove_counter(
     Path((_, counter)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     let v = at.venue;
-    let (id, name) = counter_in_path(&v, &counter)?;
+    let (id, name) = counter_in_path(&s, &v, &counter).await?;
     s.venues
         .execute(
             &v,

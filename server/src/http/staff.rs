@@ -4,7 +4,7 @@ use super::AppState;
 use super::auth::StaffAt;
 use super::error::ApiError;
 use super::extract::{ApiJson, OptionalJson};
-use super::public::{check_param, join_command, queue_id, ticket_response};
+use super::public::{check_param, join_command, look_fresh, queue_id, ticket_response, up_to_date};
 use crate::store::Role;
 use crate::venues::{VenueHandle, views};
 use app::domain::{Command, CounterId, End, TicketId};
@@ -18,19 +18,21 @@ use axum::http::StatusCode;
     params(("venue" = String, Path)),
     responses((status = 200, body = StaffSnapshot), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
     security(("bearer" = [])))]
-pub async fn queues(at: StaffAt) -> Result<Json<StaffSnapshot>, ApiError> {
+pub async fn queues(
+    State(s): State<AppState>,
+    at: StaffAt,
+) -> Result<Json<StaffSnapshot>, ApiError> {
+    up_to_date(&s, &at.venue).await;
     Ok(Json(views::staff_snapshot(&at.venue.read())))
 }
 
-fn counter_id(v: &VenueHandle, r: &CounterRef) -> Result<CounterId, ApiError> {
-    let st = v.read();
-    let found = match r {
-        CounterRef::Id(id) => st.counters.get(&CounterId(*id)),
-        CounterRef::Name(name) => st.counter_by_name(name),
-    };
-    found
-        .map(|c| c.id)
-        .ok_or_else(|| ApiError::not_found("counter_not_found", "no such counter in this venue"))
+async fn counter_id(s: &AppState, v: &VenueHandle, r: &CounterRef) -> Result<CounterId, ApiError> {
+    look_fresh(s, v, |st| match r {
+        CounterRef::Id(id) => st.counters.get(&CounterId(*id)).map(|c| c.id),
+        CounterRef::Name(name) => st.counter_by_name(name).map(|c| c.id),
+    })
+    .await
+    .ok_or_else(|| ApiError::not_found("counter_not_found", "no such counter in this venue"))
 }
 
 #[utoipa::path(post, path = "/api/v1/venues/{venue}/queues/{queue}/call-next", tag = "staff",
@@ -48,8 +50,8 @@ pub async fn call_next(
 ) -> Result<Json<TicketView>, ApiError> {
     check_param(&queue, "queue")?;
     let cmd = Command::CallNext {
-        queue: queue_id(&v, &queue)?,
-        counter: counter_id(&v, &body.counter)?,
+        queue: queue_id(&s, &v, &queue).await?,
+        counter: counter_id(&s, &v, &body.counter).await?,
     };
     let outcome = s.venues.execute(&v, cmd, Some(auth.user_id)).await?;
     Ok(Json(ticket_response(
@@ -72,7 +74,7 @@ pub async fn walk_in(
     ApiJson(body): ApiJson<JoinRequest>,
 ) -> Result<(StatusCode, Json<TicketView>), ApiError> {
     check_param(&queue, "queue")?;
-    let cmd = join_command(queue_id(&v, &queue)?, body, true)?;
+    let cmd = join_command(queue_id(&s, &v, &queue).await?, body, true)?;
     let outcome = s.venues.execute(&v, cmd, Some(auth.user_id)).await?;
     Ok((
         StatusCode::CREATED,
@@ -96,7 +98,7 @@ pub async fn queue_action(
     Path((_, queue, action)): Path<(String, String, String)>,
 ) -> Result<Json<QueueSummary>, ApiError> {
     check_param(&queue, "queue")?;
-    let q = queue_id(&v, &queue)?;
+    let q = queue_id(&s, &v, &queue).await?;
     let cmd = match action.as_str() {
         "pause" => Command::PauseQueue { queue: q },
         "resume" | "open" => Command::ResumeQueue { queue: q },
@@ -154,7 +156,7 @@ pub async fn ticket_action(
             })?;
             Command::CallTicket {
                 ticket,
-                counter: counter_id(&v, counter)?,
+                counter: counter_id(&s, &v, counter).await?,
             }
         }
         "recall" => Command::Recall { ticket },
@@ -173,7 +175,7 @@ pub async fn ticket_action(
             check_param(slug, "queue")?;
             Command::Move {
                 ticket,
-                queue: queue_id(&v, slug)?,
+                queue: queue_id(&s, &v, slug).await?,
                 to: end(body.to.as_deref())?,
             }
         }

@@ -135,7 +135,7 @@ pub async fn ticket_live(
             ticket_socket(socket, peer, venue, id, stopping)
         }));
     }
-    let (venue, view, live) = find_ticket(&s, &token).await?;
+    let (venue, view, live) = find_ticket(&s, &token, false).await?;
     let id = app::domain::TicketId(view.id);
     Ok(upgrade(&s, ws, move |socket| async move {
         if live {
