@@ -142,6 +142,13 @@ pcall(redis.call, 'XGROUP', 'CREATE', KEYS[5], ARGV[3], '0', 'MKSTREAM')
 return redis.call('GET', KEYS[2])
 "#;
 
+/// Give back a claimed turn that is not needed (the batch had nothing left to append):
+/// KEYS turn; ARGV this writer's name.
+const RELEASE_TURN: &str = r#"
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"#;
+
 /// Keep the newest snapshot: KEYS snap, snapseq; ARGV seq, snapshot.
 const SNAPSHOT: &str = r#"
 local cur = tonumber(redis.call('GET', KEYS[2]) or '-1')
@@ -167,6 +174,7 @@ pub struct Dist {
     stopping: tokio::sync::watch::Receiver<bool>,
     nonces: AtomicU64,
     append: Script,
+    release_turn: Script,
     init: Script,
     snapshot: Script,
     /// This instance's appends, until its projector takes them.
@@ -250,6 +258,7 @@ impl Dist {
             stopping,
             nonces: AtomicU64::new(0),
             append: Script::from_lua(APPEND),
+            release_turn: Script::from_lua(RELEASE_TURN),
             init: Script::from_lua(INIT),
             snapshot: Script::from_lua(SNAPSHOT),
             own: Mutex::default(),
@@ -451,6 +460,19 @@ impl Dist {
         })
     }
 
+    /// Give back this instance's claim on the venue's next append, if it holds one.
+    pub(crate) async fn release_turn(&self, venue_id: i64) -> anyhow::Result<()> {
+        let _: i64 = self
+            .release_turn
+            .evalsha_with_reload(
+                &self.redis,
+                vec![self.key(venue_id, "turn")],
+                vec![self.instance.clone()],
+            )
+            .await?;
+        Ok(())
+    }
+
     /// `XRANGE key start end COUNT count`, as Redis answers it.
     pub(crate) async fn xrange(
         &self,
@@ -613,7 +635,8 @@ mod tests {
 
     /// The append script's turn, against a real Redis (`FILA_TEST_REDIS`, else
     /// 127.0.0.1:6379) under a key prefix of its own: a writer that lost the race and claims
-    /// the next turn appends next; the others wait until it has, or until the claim expires.
+    /// the next turn appends next; the others wait until it has, gives it back, or the claim
+    /// expires.
     #[tokio::test]
     async fn a_writer_that_keeps_losing_claims_the_next_append() {
         let url = std::env::var("FILA_TEST_REDIS").unwrap_or("redis://127.0.0.1:6379".into());
@@ -657,6 +680,25 @@ mod tests {
         assert_eq!(append(8, "a", false).await, (2, 8), "a waits for b");
         tokio::time::sleep(Duration::from_millis(150)).await;
         assert_eq!(append(8, "a", false).await, (1, 9), "b's claim expired");
+        // A claim given back: only by its holder.
+        assert_eq!(append(8, "b", true).await, (0, 9));
+        let release = Script::from_lua(RELEASE_TURN);
+        let give_back = |who: &str| {
+            let (redis, release) = (redis.clone(), release.clone());
+            let args = vec![who.to_owned()];
+            let keys = vec![keys[2].clone()];
+            async move {
+                let n: i64 = release
+                    .evalsha_with_reload(&redis, keys, args)
+                    .await
+                    .unwrap();
+                n
+            }
+        };
+        assert_eq!(give_back("a").await, 0, "not a's to give back");
+        assert_eq!(append(9, "a", false).await, (2, 9), "a still waits for b");
+        assert_eq!(give_back("b").await, 1);
+        assert_eq!(append(9, "a", false).await, (1, 10), "b gave it back");
         let _: i64 = redis.del(keys).await.unwrap();
     }
 }

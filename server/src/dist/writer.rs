@@ -240,6 +240,12 @@ async fn write_batch(
                     }
                 }
             }
+            if losses > CLAIM_AFTER {
+                // It may hold the turn it claimed, which the others wait for: give it back.
+                if let Err(e) = dist.release_turn(venue.id).await {
+                    tracing::debug!(error = %format!("{e:#}"), "turn not given back; it expires");
+                }
+            }
             answer(requests, results);
             return false;
         }
