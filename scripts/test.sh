@@ -90,6 +90,13 @@ if [ "$E2E_STATUS" != 0 ]; then
   die "browser tests failed"
 fi
 
+say "Phone page weight harness smoke run (debug build, nothing throttled: checks the harness, not the figures)"
+# The real measurement is scripts/page-weight.sh (release build, throttled); see docs/BENCHMARKS.md.
+OUT="$(mktemp)"
+FILA_BASE_URL="http://127.0.0.1:$PORT" PERF_SMOKE=1 PERF_RUNS=1 node end2end/perf/page-weight.mjs > "$OUT" 2>&1 \
+  || { cat "$OUT"; rm -f "$OUT"; die "the page weight harness failed"; }
+tail -1 "$OUT"; rm -f "$OUT"
+
 # One closing line for every runner above.
 passed=$(grep -oE 'test result: ok\. [0-9]+ passed' "$LOG" | awk '{s+=$4} END {print s+0}')
 e2e=$(grep -oE '^ *[0-9]+ passed' "$LOG" | awk '{s+=$1} END {print s+0}')

@@ -1,6 +1,7 @@
 // Phone page weight and time to interactive (issue 5), against a running Fila server.
 //
 //   FILA_BASE_URL=http://127.0.0.1:3290 node end2end/perf/page-weight.mjs
+//   (PERF_RUNS=n runs per page and condition, default 3; PERF_SMOKE=1: see SMOKE below)
 //
 // scripts/page-weight.sh builds a release, starts a server with a fresh database and runs
 // this. Debian's Chromium (/usr/bin/chromium), driven by Playwright over CDP.
@@ -53,6 +54,10 @@ const SLOW_4G = {
   downloadThroughput: ((1.6 * 1000 * 1000) / 8) * 0.9, // bytes/s: 180,000
   uploadThroughput: ((750 * 1000) / 8) * 0.9, // bytes/s: 84,375
 };
+// PERF_SMOKE=1 (scripts/test.sh, against its debug build): every condition's code path, but
+// nothing throttled, and a check at the end that each page was measured whole. It keeps the
+// harness from rotting; its figures are not measurements.
+const SMOKE = process.env.PERF_SMOKE === "1";
 const CONDITIONS = [
   { name: "no throttling (loopback)", network: null, cpu: 1 },
   { name: "Slow 4G", network: SLOW_4G, cpu: 1 },
@@ -60,7 +65,7 @@ const CONDITIONS = [
   // A phone that has been here before: the same context visits the page once (unthrottled),
   // then the measured visit reuses its HTTP cache (the hashed /pkg files are immutable).
   { name: "Slow 4G, repeat visit", network: SLOW_4G, cpu: 1, repeat: true },
-];
+].map((c) => (SMOKE ? { ...c, network: null, cpu: 1 } : c));
 
 // What "interactive" means on each page (data-testid values; see the top of this file).
 const PAGES = {
@@ -375,6 +380,7 @@ async function main() {
     console.log(`| ${shown} | ${r.status} | ${r.encoding} | ${r.cache} | ${validator} |`);
   }
 
+  if (SMOKE) return smokeCheck(results);
   const ticketTotal = totals.ticket;
   console.log("\n### Targets (issue 5)\n");
   console.log(
@@ -389,6 +395,35 @@ async function main() {
         `${ms(live[page]["Slow 4G"])} ms`,
     );
   }
+}
+
+// What a smoke run checks: every page, in every condition, became interactive and live (else
+// `measure` timed out already), fetched its HTML and wasm, and the ticket page opened its
+// live socket.
+function smokeCheck(results) {
+  const problems = [];
+  for (const page of Object.keys(PAGES)) {
+    for (const cond of CONDITIONS) {
+      for (const run of results[page][cond.name]) {
+        const t = run.timings;
+        if (!(t.effect > 0 && t.hydrated > 0)) problems.push(`${page}, ${cond.name}: not interactive`);
+        if (cond.repeat) continue;
+        const got = (k) => run.requests.some((r) => kind(r) === k && r.status === 200);
+        for (const k of ["HTML", "CSS", "JS", "WASM"]) {
+          if (!got(k)) problems.push(`${page}, ${cond.name}: no ${k} answered 200`);
+        }
+        if (page === "ticket" && !run.requests.some((r) => r.ws && r.status === 101)) {
+          problems.push(`${page}, ${cond.name}: no live socket`);
+        }
+      }
+    }
+  }
+  console.log("\n### Smoke run (no throttling; the figures above are not measurements)\n");
+  if (problems.length) {
+    console.log(problems.join("\n"));
+    process.exit(1);
+  }
+  console.log("smoke: every page measured whole in every condition");
 }
 
 main().catch((e) => {
