@@ -311,7 +311,7 @@ async fn api_not_found() -> ApiError {
 }
 
 /// The ticket page a phone is sent to right after joining may be asked of an instance that
-/// has not applied the join yet (distributed mode). Pages render from memory only, so the
+/// has not applied the join (or a call) yet (distributed mode). Pages render from memory only, so the
 /// ticket is looked for first as the API looks for it ([`public::live_token`]): the page then
 /// comes with the ticket instead of loading it afterwards.
 async fn ticket_page_catch_up(
@@ -324,7 +324,11 @@ async fn ticket_page_catch_up(
         && !token.is_empty()
         && !token.contains('/')
     {
-        public::live_token(&s, token).await;
+        // Found: brought up to the log first, as a REST read is (a call made elsewhere a
+        // moment ago shows).
+        if let Some((v, _)) = public::live_token(&s, token).await {
+            public::up_to_date(&s, &v).await;
+        }
     }
     next.run(req).await
 }

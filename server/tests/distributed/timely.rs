@@ -141,8 +141,8 @@ async fn a_ticket_joined_on_one_instance_is_found_at_once_on_another() {
 /// What one instance has just acknowledged holds on another at once, though that one has not
 /// had the pub/sub message (dropped here): staff there call the customer who has just
 /// joined (not "nobody waiting": a refusal is answered only after a look at the log's head);
-/// a ticket, the venue and the staff picture read there show the call and the join; a queue
-/// and a counter added elsewhere can be joined and called to.
+/// a ticket, its page, the venue and the staff picture read there show the call, the serve
+/// and the join; a queue and a counter added elsewhere can be joined and called to.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn what_one_instance_acknowledged_holds_on_another_at_once() {
     let cluster = Cluster::start(2).await;
@@ -175,6 +175,20 @@ async fn what_one_instance_acknowledged_holds_on_another_at_once() {
             "guest {k} read back where they joined: {seen}"
         );
         assert_eq!(seen["counter"], "Bar 2", "{seen}");
+        // Served on the other instance; the ticket's page, where it was just read, shows it.
+        let id = joined["id"].as_u64().unwrap();
+        let path = format!("/api/v1/venues/demo/tickets/{id}/serve");
+        let (status, body) = cluster.staff_post(1, &path, serde_json::json!({})).await;
+        assert_eq!(status, 200, "{body}");
+        let token = joined["token"].as_str().unwrap();
+        let page = cluster
+            .client
+            .get(cluster.at(0).url(&format!("/t/{token}")));
+        let html = page.send().await.unwrap().text().await.unwrap();
+        assert!(
+            html.contains(r#"data-status="served""#),
+            "guest {k}'s page where they joined shows them served: {html}"
+        );
         assert_eq!(cluster.join(0, "bar", &format!("Second {k}")).await.0, 201);
         let (_, venue) = cluster.staff_get(1, "/api/v1/venues/demo").await;
         assert_eq!(waiting(&venue), 1, "seen from the other instance: {venue}");
