@@ -343,7 +343,7 @@ fn page_context(state: &AppState) -> impl Fn() + Clone + Send + Sync + 'static {
     }
 }
 
-/// The Content-Security-Policy of a rendered page. Scripts: our own files plus the inline
+/// The Content-Security-Policy (and cache policy) of a rendered page. Scripts: our own files plus the inline
 /// hydration loader, which carries this response's nonce (leptos_axum makes one per request
 /// and puts it on the scripts it writes); `'wasm-unsafe-eval'` lets the app's WebAssembly
 /// compile. Inline `style` attributes are allowed: they cannot run code.
@@ -362,6 +362,13 @@ fn page_csp() {
         if let Ok(v) = HeaderValue::from_str(&policy) {
             res.insert_header(header::CONTENT_SECURITY_POLICY, v);
         }
+        // Pages are rendered per request and a ticket's holds its customer's name: browsers
+        // ask again each time, shared caches (a venue's proxy, a CDN) keep none. The hashed
+        // files they link are cached for good instead.
+        res.insert_header(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("private, no-cache"),
+        );
     }
 }
 

@@ -56,7 +56,14 @@ async fn phone_pages_load_the_phone_bundle_and_the_rest_the_whole_app() {
         ("/display/demo", whole, phone),
         ("/no/such/page", whole, phone),
     ] {
-        let html = app.get(path).await.text().await.unwrap();
+        let resp = app.get(path).await;
+        // A ticket's page holds a customer's name: no shared cache may keep a page.
+        assert_eq!(
+            resp.headers()["cache-control"],
+            "private, no-cache",
+            "{path}"
+        );
+        let html = resp.text().await.unwrap();
         assert!(
             html.contains(&format!("/pkg/{bundle}.js")),
             "{path} links {bundle}.js: {html}"
