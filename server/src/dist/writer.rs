@@ -227,17 +227,11 @@ async fn write_batch(
             // first; if it moved on, catch up and apply the batch again.
             if !looked_at_head {
                 looked_at_head = true;
-                match dist.seq_of(venue.id).await {
-                    Ok(Some(head)) if head > seq => {
-                        if let Err(e) = dist.catch_up(venue).await {
-                            tracing::warn!(venue = %venue.slug, error = %format!("{e:#}"), "catch-up failed");
-                        }
-                        continue;
-                    }
-                    Ok(_) => {}
-                    Err(e) => {
-                        tracing::warn!(venue = %venue.slug, error = %format!("{e:#}"), "could not read the log's head")
-                    }
+                if let Err(e) = dist.catch_up_if_behind(venue).await {
+                    tracing::warn!(venue = %venue.slug, error = %format!("{e:#}"), "catch-up failed");
+                }
+                if venue.log_seq() != seq {
+                    continue;
                 }
             }
             if losses > CLAIM_AFTER {

@@ -115,7 +115,7 @@ pub(super) async fn look_fresh<T>(
     if let Some(found) = look(&v.read()) {
         return Some(found);
     }
-    if let Err(e) = s.venues.dist()?.catch_up(v).await {
+    if let Err(e) = s.venues.dist()?.catch_up_if_behind(v).await {
         tracing::debug!(error = %format!("{e:#}"), "could not catch up to look again");
     }
     look(&v.read())

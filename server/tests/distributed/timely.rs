@@ -161,14 +161,7 @@ async fn what_one_instance_acknowledged_holds_on_another_at_once() {
     };
     for k in 0..2 {
         // Each look below is at something the other instance has not seen yet.
-        let (status, joined) = cluster.join(0, "bar", &format!("Guest {k}")).await;
-        assert_eq!(status, 201, "{joined}");
-        let (status, called) = call_next(&cluster, 1, "bar", "Bar 2").await;
-        assert_eq!(
-            status, 200,
-            "guest {k} called on the other instance: {called}"
-        );
-        assert_eq!(called["number"], joined["number"], "{called}");
+        let joined = join_here_call_there(&cluster, &format!("Guest {k}"), "Bar 2").await;
         let seen = cluster.ticket(0, joined["token"].as_str().unwrap()).await;
         assert_eq!(
             seen["status"], "called",
@@ -281,14 +274,7 @@ async fn a_call_on_one_instance_is_answered_during_a_rush_on_both() {
     while call_next(&cluster, 0, "bar", "Bar 1").await.0 == 200 {}
     let rush = Rush::start(&cluster, "tables-large");
     for k in 0..150 {
-        let (status, joined) = cluster.join(0, "bar", &format!("Probe {k}")).await;
-        assert_eq!(status, 201, "join accepted: {joined}");
-        let (status, called) = call_next(&cluster, 1, "bar", "Bar 1").await;
-        assert_eq!(
-            status, 200,
-            "probe {k} called on the other instance: {called}"
-        );
-        assert_eq!(called["number"], joined["number"], "probe {k}: {called}");
+        join_here_call_there(&cluster, &format!("Probe {k}"), "Bar 1").await;
     }
     rush.stop().await;
     Arc::into_inner(cluster).unwrap().stop().await;
@@ -376,6 +362,17 @@ async fn a_snapshot_due_in_a_rush_is_written_once_the_venue_goes_quiet() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     cluster.stop().await;
+}
+
+/// `name` joins the bar through instance 0, and the next at the bar is called to `counter`
+/// through instance 1 at once: that must be `name`. Returns the join's answer.
+async fn join_here_call_there(c: &Cluster, name: &str, counter: &str) -> Value {
+    let (status, joined) = c.join(0, "bar", name).await;
+    assert_eq!(status, 201, "{name} joins: {joined}");
+    let (status, called) = call_next(c, 1, "bar", counter).await;
+    assert_eq!(status, 200, "{name} called on the other instance: {called}");
+    assert_eq!(called["number"], joined["number"], "{name}: {called}");
+    joined
 }
 
 /// Call the next in `queue` to `counter`, on instance `i`: (status, body).
