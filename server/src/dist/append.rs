@@ -4,8 +4,9 @@
 use super::Dist;
 
 /// Compare-and-set append: KEYS seq, log, turn; ARGV expected seq, channel, entry count, the
-/// append's text ([`write_item`](super::write_item): stream item and pub/sub message, so Redis handles it once),
-/// this writer's name, and "1" if a lost compare-and-set is to claim the next turn.
+/// append's text ([`write_item`](super::write_item): stream item and pub/sub message, so
+/// Redis handles it once), this writer's name, and "1" if a lost compare-and-set is to claim
+/// the next turn.
 ///
 /// The turn keeps a writer from starving: an instance whose batch keeps losing the race
 /// (another instance appends continuously, as in a door rush, and this batch takes longer
@@ -44,9 +45,9 @@ pub(crate) enum Appended {
 }
 
 impl Dist {
-    /// Append `count` entries, written as one text by [`write_item`](super::write_item), if the log is still at
-    /// `expected` and no other writer has the turn; `claim`: if it is not at `expected`, take
-    /// the next turn (see [`APPEND`]).
+    /// Append `count` entries, written as one text by [`write_item`](super::write_item), if
+    /// the log is still at `expected` and no other writer has the turn; `claim`: if it is not
+    /// at `expected`, take the next turn (see [`APPEND`]).
     pub(crate) async fn append(
         &self,
         venue_id: i64,

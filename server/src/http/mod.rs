@@ -311,9 +311,9 @@ async fn api_not_found() -> ApiError {
 }
 
 /// The ticket page a phone is sent to right after joining may be asked of an instance that
-/// has not applied the join (or a call) yet (distributed mode). Pages render from memory only, so the
-/// ticket is looked for first as the API looks for it ([`public::live_token`]): the page then
-/// comes with the ticket instead of loading it afterwards.
+/// has not applied the join (or a call) yet (distributed mode). Pages render from memory
+/// only, so the ticket is looked for first as the API looks for it ([`public::live_token`]):
+/// the page then comes with the ticket instead of loading it afterwards.
 async fn ticket_page_catch_up(
     State(s): State<AppState>,
     req: axum::extract::Request,
@@ -343,10 +343,10 @@ fn page_context(state: &AppState) -> impl Fn() + Clone + Send + Sync + 'static {
     }
 }
 
-/// The Content-Security-Policy (and cache policy) of a rendered page. Scripts: our own files plus the inline
-/// hydration loader, which carries this response's nonce (leptos_axum makes one per request
-/// and puts it on the scripts it writes); `'wasm-unsafe-eval'` lets the app's WebAssembly
-/// compile. Inline `style` attributes are allowed: they cannot run code.
+/// The Content-Security-Policy (and cache policy) of a rendered page. Scripts: our own files
+/// plus the inline hydration loader, which carries this response's nonce (leptos_axum makes
+/// one per request and puts it on the scripts it writes); `'wasm-unsafe-eval'` lets the app's
+/// WebAssembly compile. Inline `style` attributes are allowed: they cannot run code.
 fn page_csp() {
     use leptos::prelude::use_context;
     if let (Some(nonce), Some(res)) = (
