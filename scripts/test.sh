@@ -47,7 +47,8 @@ cargo build -p loadtest
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || ulimit -n 4096 2>/dev/null || true
 # Two rounds, each with its own deployment; the grep checks the rounds' summary was printed.
 OUT="$(mktemp)"; "$CARGO_TARGET_DIR/debug/fila-load" --fila "$CARGO_TARGET_DIR/debug/fila" join-burst --joins 300 --concurrency 16 --rounds 2 | tee "$OUT"; grep -q '^ratio fila/baseline joins/s over 2 rounds: median' "$OUT"; rm -f "$OUT"
-"$CARGO_TARGET_DIR/debug/fila-load" --fila "$CARGO_TARGET_DIR/debug/fila" fan-out --watchers 50 --calls 5
+# Fila's calls and the baseline's broadcasts taking turns (both servers up); the grep checks it.
+OUT="$(mktemp)"; "$CARGO_TARGET_DIR/debug/fila-load" --fila "$CARGO_TARGET_DIR/debug/fila" fan-out --watchers 50 --calls 5 --interleave | tee "$OUT"; grep -q 'calls interleaved (fila, baseline, baseline, fila' "$OUT"; rm -f "$OUT"
 R="$(mktemp -d)"; "$CARGO_TARGET_DIR/debug/fila-load" --fila "$CARGO_TARGET_DIR/debug/fila" fan-out --watchers 20 --calls 3 --record "$R/runs.jsonl"; "$CARGO_TARGET_DIR/debug/fila-load" chart --input "$R/runs.jsonl" --output "$R/fanout.svg"; grep -q '<polyline' "$R/fanout.svg"; rm -rf "$R"
 # Distributed mode, three instances on this machine's MariaDB and Redis (own database and prefix).
 DIST=(--mysql "${FILA_TEST_MYSQL:-mysql://root@127.0.0.1:3306}" --redis "${FILA_TEST_REDIS:-redis://127.0.0.1:6379}" --instances 3)

@@ -5,6 +5,10 @@
 //! that, or with `--client-shards S`, the client sockets are spread over client shard
 //! processes (see [`crate::shard`]), and the baseline over as many server processes as Fila
 //! has instances, so that each side holds the same sockets in the same number of processes.
+//!
+//! Fila runs first and the baseline after it, unless `--interleave`: then both servers are up
+//! at once and take turns call by call, so a noisy minute on a shared machine falls on both
+//! sides, not on one (client sockets in this process only).
 
 use crate::baseline::BaselineProcess;
 use crate::deploy::Deployment;
@@ -69,6 +73,25 @@ pub(crate) fn check_size(
     Ok(watchers.div_ceil(shards).max(watchers.div_ceil(instances)))
 }
 
+/// With `--interleave`, both sides' client sockets are in this process at once: `shards` must
+/// be 0 and twice `watchers` at most `in_process_max`. Returns the sockets this process holds.
+pub(crate) fn check_interleave(
+    watchers: usize,
+    shards: usize,
+    in_process_max: usize,
+) -> anyhow::Result<usize> {
+    if shards != 0 {
+        bail!("--interleave holds every client socket in this process: no client shards");
+    }
+    if 2 * watchers > in_process_max {
+        bail!(
+            "--interleave holds both sides' sockets in this process: watchers must be 1..={}",
+            in_process_max / 2
+        );
+    }
+    Ok(2 * watchers)
+}
+
 /// `shards`: 0 keeps the client sockets in this process (one baseline process); S ≥ 1 puts
 /// them in S client shards and the baseline in as many processes as Fila has instances.
 pub async fn run(
@@ -77,6 +100,7 @@ pub async fn run(
     watchers: usize,
     calls: usize,
     shards: usize,
+    interleave: bool,
     record_to: Option<&Path>,
 ) -> anyhow::Result<()> {
     // Above Fila's default socket limit, raise it for this run (only then, so that every
@@ -99,8 +123,22 @@ pub async fn run(
             s => Some(Shards::start(s).await?),
         };
         let fila = Deployment::start_with(bin, mode, &env).await?;
+        if interleave {
+            // Both servers up at once (the baseline is killed on drop if this fails).
+            let mut base = BaselineProcess::start().await?;
+            let run = run_fila(&fila, watchers, calls, Some(&mut base)).await;
+            base.stop().await;
+            let (outcome, base) = fila.finish_with(run).await?;
+            let base = base.context("an interleaved run measures the baseline")?;
+            if let Some(c) = clients {
+                c.stop().await;
+            }
+            return anyhow::Ok((outcome, base));
+        }
         let outcome = match clients.as_mut() {
-            None => run_fila(&fila, watchers, calls).await,
+            None => run_fila(&fila, watchers, calls, None)
+                .await
+                .map(|(outcome, _)| outcome),
             Some(c) => run_fila_sharded(&fila, watchers, calls, c).await,
         };
         let outcome = fila.finish_with(outcome).await?;
@@ -135,7 +173,13 @@ pub async fn run(
             per_instance + SOCKET_SLACK
         );
     }
-    if shards == 0 {
+    if interleave {
+        println!(
+            "clients: every socket in this process; baseline: one server process, all {watchers} \
+             sockets, up with Fila's; calls interleaved (fila, baseline, baseline, fila, ...), \
+             each heard by every watcher before the next"
+        );
+    } else if shards == 0 {
         println!(
             "clients: every socket in this process; baseline: one server process, all {watchers} \
              sockets"
@@ -227,6 +271,7 @@ pub async fn run(
             load_before,
             client_processes: shards.max(1),
             baseline_processes: base_processes,
+            interleaved: interleave,
         };
         record::append(path, &run.to_json())?;
         println!("recorded in {}", path.display());
@@ -255,7 +300,16 @@ struct Outcome {
     timed: Option<Timed>,
 }
 
-async fn run_fila(fila: &Deployment, watchers: usize, calls: usize) -> anyhow::Result<Outcome> {
+/// The Fila side of a run with the client sockets in this process. With `base`, the
+/// baseline's watchers connect too and the calls are interleaved with its broadcasts, one
+/// call each in turn, so that both sides are timed over the same stretch of the machine's
+/// weather; the baseline's figures come back with Fila's.
+async fn run_fila(
+    fila: &Deployment,
+    watchers: usize,
+    calls: usize,
+    base: Option<&mut BaselineProcess>,
+) -> anyhow::Result<(Outcome, Option<BaselineRun>)> {
     // The first `calls` tickets will be called; the next `watchers` tickets are watched, so
     // every call moves every watcher up by exactly one.
     let bar = Bar::join(fila, calls, watchers).await?;
@@ -274,15 +328,41 @@ async fn run_fila(fila: &Deployment, watchers: usize, calls: usize) -> anyhow::R
     let rss_before = rss_per_instance(fila);
     let seen = Watchers::connect(list).await?;
     let memory = memory(rss_before, rss_per_instance(fila), watchers);
+    let mut base = match base {
+        Some(b) => Some(BaseSide::connect(b, watchers).await?),
+        None => None,
+    };
     let timed_before = fila.first_instance_timings().await;
     let cpu_before = fila.cpu_secs();
-    let sent = call_and_wait(&bar, &seen, calls, watchers).await?;
+    let sent = match base.as_mut() {
+        None => call_and_wait(&bar, &seen, calls, watchers).await?,
+        Some(b) => {
+            let mut sent = Calls::default();
+            for k in 1..=calls {
+                // Fila, baseline, baseline, Fila, ...: neither side always follows the other.
+                if k % 2 == 0 {
+                    b.call(k).await?;
+                }
+                sent.call(&bar).await?;
+                seen.wait_updates(k * watchers).await?;
+                if k % 2 == 1 {
+                    b.call(k).await?;
+                }
+            }
+            sent
+        }
+    };
     let calls_cpu = since(fila.cpu_secs(), cpu_before);
     let timed = timed_since(timed_before, fila.first_instance_timings().await);
     let latencies = seen.latencies(&sent.starts, |_| true).await;
     let n = fila.instances().len();
     check_positions(&seen.positions().await, |i| bar.position(i, calls), n)?;
-    finish(fila, latencies, memory, converged, (calls_cpu, sent, timed)).await
+    let base = match base {
+        Some(b) => Some(b.finish().await),
+        None => None,
+    };
+    let outcome = finish(fila, latencies, memory, converged, (calls_cpu, sent, timed)).await?;
+    Ok((outcome, base))
 }
 
 /// [`run_fila`] with the client sockets in the client shards: the same steps, except that
@@ -449,30 +529,63 @@ async fn baseline(
     watchers: usize,
     calls: usize,
 ) -> anyhow::Result<BaselineRun> {
-    let before = base.rss_kib();
-    let list = (0..watchers)
-        .map(|i| Watcher {
-            url: format!("ws://{}/ws", base.addr),
-            expect: None,
-            stalled: false,
-            source: Some(shard::source_addr(Side::Baseline, i)),
-        })
-        .collect();
-    let seen = Watchers::connect(list).await?;
-    let after = base.rss_kib();
-    let cpu_before = base.cpu_secs();
-    let mut starts = Vec::with_capacity(calls);
+    let mut side = BaseSide::connect(base, watchers).await?;
     for k in 1..=calls {
-        starts.push(Instant::now());
-        base.broadcast().await?;
-        seen.wait_updates(k * watchers).await?;
+        side.call(k).await?;
     }
-    let cpu = since(base.cpu_secs(), cpu_before);
-    Ok((
-        seen.latencies(&starts, |_| true).await,
-        before.zip(after),
-        cpu,
-    ))
+    Ok(side.finish().await)
+}
+
+/// The baseline server with its watchers connected (from this process), timing its calls.
+struct BaseSide<'a> {
+    process: &'a mut BaselineProcess,
+    seen: Watchers,
+    watchers: usize,
+    rss: Option<(u64, u64)>,
+    /// From the first call to the end (in an interleaved run, it idles during Fila's calls).
+    cpu_before: Option<f64>,
+    starts: Vec<Instant>,
+}
+
+impl<'a> BaseSide<'a> {
+    async fn connect(process: &'a mut BaselineProcess, watchers: usize) -> anyhow::Result<Self> {
+        let before = process.rss_kib();
+        let list = (0..watchers)
+            .map(|i| Watcher {
+                url: format!("ws://{}/ws", process.addr),
+                expect: None,
+                stalled: false,
+                source: Some(shard::source_addr(Side::Baseline, i)),
+            })
+            .collect();
+        let seen = Watchers::connect(list).await?;
+        let after = process.rss_kib();
+        let cpu_before = process.cpu_secs();
+        Ok(Self {
+            process,
+            seen,
+            watchers,
+            rss: before.zip(after),
+            cpu_before,
+            starts: Vec::new(),
+        })
+    }
+
+    /// The `k`th broadcast (from 1), once every watcher heard it.
+    async fn call(&mut self, k: usize) -> anyhow::Result<()> {
+        self.starts.push(Instant::now());
+        self.process.broadcast().await?;
+        self.seen.wait_updates(k * self.watchers).await
+    }
+
+    async fn finish(self) -> BaselineRun {
+        let cpu = since(self.process.cpu_secs(), self.cpu_before);
+        (
+            self.seen.latencies(&self.starts, |_| true).await,
+            self.rss,
+            cpu,
+        )
+    }
 }
 
 /// The baseline spread like Fila: `processes` baseline servers (one per Fila instance),
@@ -552,6 +665,14 @@ async fn baseline_sharded_run(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn interleaving_holds_both_sides_in_this_process() {
+        assert_eq!(check_interleave(1_000, 0, 19_500).unwrap(), 2_000);
+        assert_eq!(check_interleave(9_750, 0, 19_500).unwrap(), 19_500);
+        assert!(check_interleave(9_751, 0, 19_500).is_err());
+        assert!(check_interleave(1_000, 2, 19_500).is_err());
+    }
 
     #[test]
     fn sizes_that_fit_and_those_that_do_not() {

@@ -113,6 +113,12 @@ enum Scenario {
         /// watchers, else as few shards as hold 18,000 sockets each.
         #[arg(long, value_name = "S")]
         client_shards: Option<usize>,
+        /// Start the baseline with Fila and take turns: a call on Fila, a broadcast on the
+        /// baseline, each heard by every watcher before the next. Both sides are then timed
+        /// over the same minutes of a noisy machine. Client sockets in this process only (it
+        /// holds both sides': up to 9,750 watchers).
+        #[arg(long)]
+        interleave: bool,
         /// Append this run's figures to FILE (one JSON object a line) for `chart`.
         #[arg(long, value_name = "FILE")]
         record: Option<PathBuf>,
@@ -216,6 +222,7 @@ async fn run(cli: &Cli, mode: &Mode) -> anyhow::Result<()> {
             watchers,
             calls,
             client_shards,
+            interleave,
             ref record,
         } => {
             if calls == 0 || calls > 1_000 {
@@ -225,11 +232,25 @@ async fn run(cli: &Cli, mode: &Mode) -> anyhow::Result<()> {
             // The most sockets any one process holds (client, Fila instance or baseline): each
             // inherits this process's open-files limit.
             let most = fanout::check_size(watchers, shards, mode.instances(), MAX_FANOUT_WATCHERS)?;
+            let most = if interleave {
+                fanout::check_interleave(watchers, shards, MAX_FANOUT_WATCHERS)?
+            } else {
+                most
+            };
             watchers::check_fd_limit(most)?;
             if let Some(path) = record {
                 record::check_writable(path)?;
             }
-            fanout::run(&cli.fila, mode, watchers, calls, shards, record.as_deref()).await
+            fanout::run(
+                &cli.fila,
+                mode,
+                watchers,
+                calls,
+                shards,
+                interleave,
+                record.as_deref(),
+            )
+            .await
         }
         Scenario::Memory {
             watchers,

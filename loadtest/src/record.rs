@@ -47,6 +47,8 @@ pub(crate) struct FanOutRun {
     pub(crate) client_processes: usize,
     /// Baseline server processes the sockets were spread over.
     pub(crate) baseline_processes: usize,
+    /// Whether Fila's calls and the baseline's broadcasts took turns (`--interleave`).
+    pub(crate) interleaved: bool,
 }
 
 fn summary_json(run: &str, s: &Summary) -> Value {
@@ -79,6 +81,7 @@ impl FanOutRun {
             "load1_before": self.load_before,
             "client_processes": self.client_processes,
             "baseline_processes": self.baseline_processes,
+            "interleaved": self.interleaved,
             "fila": summary_json(&self.fila_row, &self.fila),
             "baseline": summary_json(&baseline_row(self.baseline_processes), &self.baseline),
         })
@@ -202,6 +205,7 @@ mod tests {
             load_before: Some(0.5),
             client_processes: 1,
             baseline_processes: 1,
+            interleaved: true,
         };
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("runs.jsonl");
@@ -215,6 +219,7 @@ mod tests {
         assert_eq!(v["fila"]["p99_ms"], 2.5);
         assert_eq!(v["baseline"]["run"], BASELINE_ROW);
         assert_eq!(v["client_processes"], 1);
+        assert_eq!(v["interleaved"], true);
         assert_eq!(baseline_row(6), "baseline-ws (6 own processes)");
         let series = crate::chart::series_from_jsonl(&text, crate::chart::Metric::P99).unwrap();
         assert_eq!(series.len(), 2);
