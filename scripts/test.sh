@@ -59,7 +59,7 @@ DIST=(--mysql "${FILA_TEST_MYSQL:-mysql://root@127.0.0.1:3306}" --redis "${FILA_
 OUT="$(mktemp)"; "$CARGO_TARGET_DIR/debug/fila-load" --fila "$CARGO_TARGET_DIR/debug/fila" "${DIST[@]}" fan-out --watchers 60 --calls 5 --client-shards 2 | tee "$OUT"; grep -q '^clients: 2 client processes .* baseline: 3 server processes' "$OUT"; rm -f "$OUT"
 # The other scenarios, small: memory, slow consumers, cross-instance, reconnect storm.
 "$CARGO_TARGET_DIR/debug/fila-load" --fila "$CARGO_TARGET_DIR/debug/fila" memory --watchers 100 --hold-secs 0
-"$CARGO_TARGET_DIR/debug/fila-load" --fila "$CARGO_TARGET_DIR/debug/fila" slow-consumers --watchers 100 --calls 5
+OUT="$(mktemp)"; "$CARGO_TARGET_DIR/debug/fila-load" --fila "$CARGO_TARGET_DIR/debug/fila" slow-consumers --watchers 100 --calls 5 --interleave | tee "$OUT"; grep -q 'both up at once, calls interleaved' "$OUT"; rm -f "$OUT"
 "$CARGO_TARGET_DIR/debug/fila-load" --fila "$CARGO_TARGET_DIR/debug/fila" "${DIST[@]}" memory --watchers 60 --hold-secs 0
 "$CARGO_TARGET_DIR/debug/fila-load" --fila "$CARGO_TARGET_DIR/debug/fila" "${DIST[@]}" slow-consumers --watchers 60 --calls 5
 "$CARGO_TARGET_DIR/debug/fila-load" --fila "$CARGO_TARGET_DIR/debug/fila" "${DIST[@]}" cross-instance --watchers 60 --calls 5

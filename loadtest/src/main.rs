@@ -159,6 +159,10 @@ enum Scenario {
         /// Share of the watchers that stop reading after their snapshot.
         #[arg(long, default_value_t = 10)]
         slow_percent: usize,
+        /// Both runs' deployments up at once, taking turns call by call (all healthy, with
+        /// stalled watchers, ...), so that both are timed over the same minutes.
+        #[arg(long)]
+        interleave: bool,
     },
     /// Watchers on other instances than the calls, against all on one (--instances >= 2).
     CrossInstance {
@@ -266,12 +270,24 @@ async fn run(cli: &Cli, mode: &Mode) -> anyhow::Result<()> {
             watchers,
             calls,
             slow_percent,
+            interleave,
         } => {
             check_watchers(watchers, calls)?;
+            if interleave {
+                // Both runs' client sockets are in this process at once.
+                if 2 * watchers > watchers::MAX_WATCHERS {
+                    bail!(
+                        "--interleave holds both runs' sockets in this process: watchers must \
+                         be 1..={}",
+                        watchers::MAX_WATCHERS / 2
+                    );
+                }
+                watchers::check_fd_limit(2 * watchers)?;
+            }
             if !(1..=50).contains(&slow_percent) {
                 bail!("slow-percent must be 1..=50");
             }
-            slow::run(&cli.fila, mode, watchers, calls, slow_percent).await
+            slow::run(&cli.fila, mode, watchers, calls, slow_percent, interleave).await
         }
         Scenario::CrossInstance { watchers, calls } => {
             check_watchers(watchers, calls)?;

@@ -6,7 +6,7 @@
 //! a snapshot (`server/src/http/ws.rs`), so nothing should pile up per slow socket.
 
 use crate::deploy::Deployment;
-use crate::latency::{LATENCY_HEADER, Latencies, call_and_wait, ratio};
+use crate::latency::{Calls, LATENCY_HEADER, Latencies, ratio};
 use crate::mode::Mode;
 use crate::watchers::{Bar, Watcher, Watchers, kib, met, rss_per_instance};
 use anyhow::bail;
@@ -83,16 +83,29 @@ pub async fn run(
     watchers: usize,
     calls: usize,
     percent: usize,
+    interleave: bool,
 ) -> anyhow::Result<()> {
-    let healthy = run_once(bin, mode, watchers, calls, 0).await?;
-    let slow = run_once(bin, mode, watchers, calls, percent).await?;
+    let (healthy, slow) = if interleave {
+        run_interleaved(bin, mode, watchers, calls, percent).await?
+    } else {
+        (
+            run_once(bin, mode, watchers, calls, 0).await?,
+            run_once(bin, mode, watchers, calls, percent).await?,
+        )
+    };
 
     println!(
         "slow consumers: {watchers} watchers of one queue, {calls} calls; in the second run \
          {} of them ({percent} %) stop reading after their snapshot; {}, one machine; a fresh \
-         deployment per run",
+         deployment per run{}",
         slow.stalled,
-        mode.describe()
+        mode.describe(),
+        if interleave {
+            ", both up at once, calls interleaved (all healthy, stalled, stalled, all healthy, \
+             ...), each heard by every healthy watcher before the next"
+        } else {
+            ""
+        }
     );
     let name = |o: &Outcome| {
         if o.stalled == 0 {
@@ -162,95 +175,181 @@ async fn run_once(
     percent: usize,
 ) -> anyhow::Result<Outcome> {
     let fila = Deployment::start(bin, mode).await?;
-    let outcome = run_fila(&fila, watchers, calls, percent).await;
+    let outcome = async {
+        let mut side = Side::prepare(&fila, watchers, calls, percent).await?;
+        for k in 1..=calls {
+            side.call(k).await?;
+        }
+        side.finish(&fila).await
+    }
+    .await;
     fila.finish_with(outcome).await
 }
 
-async fn run_fila(
-    fila: &Deployment,
+/// Both runs at once on two fresh deployments, taking turns call by call, so that both are
+/// timed over the same minutes of a noisy machine: `(all healthy, with stalled)`.
+async fn run_interleaved(
+    bin: &Path,
+    mode: &Mode,
     watchers: usize,
     calls: usize,
     percent: usize,
-) -> anyhow::Result<Outcome> {
-    let stalled = |i: usize| percent > 0 && stalls(i, percent);
-    let healthy = |i: usize| !stalled(i);
-    // The first `calls` tickets are called; every call moves every watcher up by one.
-    let bar = Bar::join(fila, calls, watchers).await?;
-    fila.converge().await?;
-    // Watcher i on instance i % N, as in fan-out.
-    let list = (0..watchers)
-        .map(|i| Watcher {
-            url: bar.live_url(fila.base(i), i),
-            expect: Some(bar.position(i, 0)),
-            stalled: stalled(i),
-            source: None,
-        })
-        .collect();
-    let seen = Watchers::connect(list).await?;
-    let n_stalled = (0..watchers).filter(|&i| stalled(i)).count();
-    let n_healthy = watchers - n_stalled;
-    tokio::time::sleep(SETTLE).await;
-    let before = rss_per_instance(fila);
-    // Only the healthy watchers read, so each call is done once they all heard of it.
-    let calls_sent = call_and_wait(&bar, &seen, calls, n_healthy).await?;
-    let latencies = seen.latencies(&calls_sent.starts, healthy).await;
-    tokio::time::sleep(SETTLE).await;
-    let after = rss_per_instance(fila);
-    let queued = fila
-        .instances()
-        .iter()
-        .map(|p| send_queues(p.base.rsplit(':').next()?.parse().ok()?))
-        .collect();
-    let n = fila.instances().len();
-    if let Some((i, p)) = seen
-        .misplaced(healthy, |i| bar.position(i, calls))
-        .await
-        .first()
-    {
-        bail!(
-            "healthy watcher {i} (instance {}) ended at {p:?}, expected {}",
-            i % n + 1,
-            bar.position(*i, calls)
-        );
-    }
-
-    // The stalled phones read again: each must reach its exact position (or have been
-    // closed, after which the app would reconnect and get a snapshot).
-    let resumed = Instant::now();
-    seen.resume();
-    let (caught_up, closed) = loop {
-        let (mut caught_up, mut closed, mut pending) = (0, 0, None);
-        for (i, s) in seen.seen.iter().enumerate().filter(|(i, _)| stalled(*i)) {
-            let s = s.lock().await;
-            if s.last_position == Some(bar.position(i, calls)) {
-                caught_up += 1;
-            } else if s.ended {
-                closed += 1;
+) -> anyhow::Result<(Outcome, Outcome)> {
+    let healthy = Deployment::start(bin, mode).await?;
+    let slow = match Deployment::start(bin, mode).await {
+        Ok(d) => d,
+        Err(e) => return healthy.finish_with(Err(e)).await,
+    };
+    let both = async {
+        let mut h = Side::prepare(&healthy, watchers, calls, 0).await?;
+        let mut s = Side::prepare(&slow, watchers, calls, percent).await?;
+        for k in 1..=calls {
+            // All healthy, stalled, stalled, all healthy, ...: neither always goes first.
+            if k % 2 == 1 {
+                h.call(k).await?;
+                s.call(k).await?;
             } else {
-                pending.get_or_insert((i, s.last_position));
+                s.call(k).await?;
+                h.call(k).await?;
             }
         }
-        let Some((i, p)) = pending else {
-            break (caught_up, closed);
-        };
-        if resumed.elapsed() > CATCH_UP_TIMEOUT {
+        anyhow::Ok((h.finish(&healthy).await?, s.finish(&slow).await?))
+    }
+    .await;
+    let both = slow.finish_with(both).await;
+    healthy.finish_with(both).await
+}
+
+/// One deployment's run: its watchers connected (some stalled), its calls timed.
+struct Side {
+    bar: Bar,
+    seen: Watchers,
+    calls: usize,
+    percent: usize,
+    n_healthy: usize,
+    n_stalled: usize,
+    /// Per instance, with every watcher connected and settled.
+    before: Vec<Option<u64>>,
+    sent: Calls,
+}
+
+impl Side {
+    fn stalled(&self, i: usize) -> bool {
+        self.percent > 0 && stalls(i, self.percent)
+    }
+
+    async fn prepare(
+        fila: &Deployment,
+        watchers: usize,
+        calls: usize,
+        percent: usize,
+    ) -> anyhow::Result<Self> {
+        let stalled = |i: usize| percent > 0 && stalls(i, percent);
+        // The first `calls` tickets are called; every call moves every watcher up by one.
+        let bar = Bar::join(fila, calls, watchers).await?;
+        fila.converge().await?;
+        // Watcher i on instance i % N, as in fan-out.
+        let list = (0..watchers)
+            .map(|i| Watcher {
+                url: bar.live_url(fila.base(i), i),
+                expect: Some(bar.position(i, 0)),
+                stalled: stalled(i),
+                source: None,
+            })
+            .collect();
+        let seen = Watchers::connect(list).await?;
+        let n_stalled = (0..watchers).filter(|&i| stalled(i)).count();
+        tokio::time::sleep(SETTLE).await;
+        Ok(Self {
+            bar,
+            seen,
+            calls,
+            percent,
+            n_healthy: watchers - n_stalled,
+            n_stalled,
+            before: rss_per_instance(fila),
+            sent: Calls::default(),
+        })
+    }
+
+    /// The `k`th call next (from 1), once every healthy watcher heard of it (only they read).
+    async fn call(&mut self, k: usize) -> anyhow::Result<()> {
+        self.sent.call(&self.bar).await?;
+        self.seen.wait_updates(k * self.n_healthy).await
+    }
+
+    /// Memory and send queues after the calls, every healthy watcher's position checked, then
+    /// the stalled ones let read again.
+    async fn finish(self, fila: &Deployment) -> anyhow::Result<Outcome> {
+        let calls = self.calls;
+        let healthy = |i: usize| !self.stalled(i);
+        let latencies = self.seen.latencies(&self.sent.starts, healthy).await;
+        tokio::time::sleep(SETTLE).await;
+        let after = rss_per_instance(fila);
+        let queued = fila
+            .instances()
+            .iter()
+            .map(|p| send_queues(p.base.rsplit(':').next()?.parse().ok()?))
+            .collect();
+        let n = fila.instances().len();
+        let bar = &self.bar;
+        if let Some((i, p)) = self
+            .seen
+            .misplaced(healthy, |i| bar.position(i, calls))
+            .await
+            .first()
+        {
             bail!(
-                "stalled watcher {i} (instance {}), reading again, still at {p:?} after \
-                 {CATCH_UP_TIMEOUT:?}, expected {}",
+                "healthy watcher {i} (instance {}) ended at {p:?}, expected {}",
                 i % n + 1,
-                bar.position(i, calls)
+                bar.position(*i, calls)
             );
         }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    };
-    Ok(Outcome {
-        latencies,
-        healthy: n_healthy,
-        stalled: n_stalled,
-        rss: before.into_iter().zip(after).collect(),
-        queued,
-        caught_up,
-        closed,
-        catch_up: resumed.elapsed(),
-    })
+
+        // The stalled phones read again: each must reach its exact position (or have been
+        // closed, after which the app would reconnect and get a snapshot).
+        let resumed = Instant::now();
+        self.seen.resume();
+        let (caught_up, closed) = loop {
+            let (mut caught_up, mut closed, mut pending) = (0, 0, None);
+            for (i, s) in self
+                .seen
+                .seen
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| self.stalled(*i))
+            {
+                let s = s.lock().await;
+                if s.last_position == Some(bar.position(i, calls)) {
+                    caught_up += 1;
+                } else if s.ended {
+                    closed += 1;
+                } else {
+                    pending.get_or_insert((i, s.last_position));
+                }
+            }
+            let Some((i, p)) = pending else {
+                break (caught_up, closed);
+            };
+            if resumed.elapsed() > CATCH_UP_TIMEOUT {
+                bail!(
+                    "stalled watcher {i} (instance {}), reading again, still at {p:?} after \
+                     {CATCH_UP_TIMEOUT:?}, expected {}",
+                    i % n + 1,
+                    bar.position(i, calls)
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        };
+        Ok(Outcome {
+            latencies,
+            healthy: self.n_healthy,
+            stalled: self.n_stalled,
+            rss: self.before.into_iter().zip(after).collect(),
+            queued,
+            caught_up,
+            closed,
+            catch_up: resumed.elapsed(),
+        })
+    }
 }
