@@ -21,11 +21,14 @@
 //!   `--client-shards S`) the client sockets are held by client shards, child processes of
 //!   this one (`fila-load client-shard`) of at most 18,000 sockets each, and the baseline is
 //!   spread over as many server processes as there are Fila instances (see `shard.rs`): 50,000
-//!   watchers need `--instances 3`, 100,000 `--instances 6`.
+//!   watchers need `--instances 3`, 100,000 `--instances 6`. `--interleave` (up to 9,750
+//!   watchers) keeps both servers up and takes turns call by call, so that a noisy minute on
+//!   a shared machine falls on both sides.
 //! - `memory`: N idle watchers; each instance's RSS growth per watcher, against the same
 //!   sockets held by that axum server in a process of its own.
 //! - `slow-consumers`: fan-out where some watchers stop reading after their snapshot; the
-//!   healthy ones' latency against an all-healthy run, and the server's RSS around the calls.
+//!   healthy ones' latency against an all-healthy run, and the server's RSS around the calls
+//!   (`--interleave`: both runs' deployments up at once, taking turns call by call).
 //! - `cross-instance` (2+ instances): watchers on instances 2..N, calls on instance 1, against
 //!   everything on instance 1; and a Redis round trip.
 //! - `reconnect-storm` (2+ instances): the instance holding every watcher is killed; the time
