@@ -157,7 +157,10 @@ enum Scenario {
     SlowConsumers {
         #[arg(long, default_value_t = 1_000)]
         watchers: usize,
-        #[arg(long, default_value_t = 30)]
+        /// 300 by default: enough updates to fill a stalled phone's buffers, its own and the
+        /// server's kernel send queue, so that the server meets the backpressure this scenario
+        /// is about (30 updates fit in the phone's receive buffer alone).
+        #[arg(long, default_value_t = 300)]
         calls: usize,
         /// Share of the watchers that stop reading after their snapshot.
         #[arg(long, default_value_t = 10)]
