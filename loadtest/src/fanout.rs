@@ -12,7 +12,7 @@
 
 use crate::baseline::BaselineProcess;
 use crate::deploy::Deployment;
-use crate::latency::{Calls, LATENCY_HEADER, Latencies, call_and_wait, ratio};
+use crate::latency::{Calls, LATENCY_HEADER, Latencies, call_and_wait, ratio, take_turns};
 use crate::metrics::{APPEND_CONFLICTS, Timed};
 use crate::mode::Mode;
 use crate::procfs::since;
@@ -342,17 +342,11 @@ async fn run_fila(
         None => call_and_wait(&bar, &seen, calls, watchers).await?,
         Some(b) => {
             let mut sent = Calls::default();
-            for k in 1..=calls {
-                // Fila, baseline, baseline, Fila, ...: neither side always follows the other.
-                if k % 2 == 0 {
-                    b.call(k).await?;
-                }
+            let fila_call = async |k| {
                 sent.call(&bar).await?;
-                seen.wait_updates(k * watchers).await?;
-                if k % 2 == 1 {
-                    b.call(k).await?;
-                }
-            }
+                seen.wait_updates(k * watchers).await
+            };
+            take_turns(calls, fila_call, async |k| b.call(k).await).await?;
             sent
         }
     };

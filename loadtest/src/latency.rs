@@ -53,6 +53,26 @@ pub(crate) async fn call_and_wait(
     Ok(out)
 }
 
+/// `calls` calls on each of two sides taking turns, each call heard by every watcher before
+/// the next: a, b, b, a, a, b, ... so that neither side always follows the other, and both
+/// are timed over the same minutes of a noisy machine (`--interleave`).
+pub(crate) async fn take_turns(
+    calls: usize,
+    mut a: impl AsyncFnMut(usize) -> anyhow::Result<()>,
+    mut b: impl AsyncFnMut(usize) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    for k in 1..=calls {
+        if k % 2 == 1 {
+            a(k).await?;
+            b(k).await?;
+        } else {
+            b(k).await?;
+            a(k).await?;
+        }
+    }
+    Ok(())
+}
+
 pub(crate) struct Latencies {
     /// Every watcher's delay for every call.
     pub(crate) all: Vec<Duration>,

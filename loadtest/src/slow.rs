@@ -6,7 +6,7 @@
 //! a snapshot (`server/src/http/ws.rs`), so nothing should pile up per slow socket.
 
 use crate::deploy::Deployment;
-use crate::latency::{Calls, LATENCY_HEADER, Latencies, ratio};
+use crate::latency::{Calls, LATENCY_HEADER, Latencies, ratio, take_turns};
 use crate::mode::Mode;
 use crate::watchers::{Bar, Watcher, Watchers, kib, met, rss_per_instance};
 use anyhow::bail;
@@ -203,16 +203,7 @@ async fn run_interleaved(
     let both = async {
         let mut h = Side::prepare(&healthy, watchers, calls, 0).await?;
         let mut s = Side::prepare(&slow, watchers, calls, percent).await?;
-        for k in 1..=calls {
-            // All healthy, stalled, stalled, all healthy, ...: neither always goes first.
-            if k % 2 == 1 {
-                h.call(k).await?;
-                s.call(k).await?;
-            } else {
-                s.call(k).await?;
-                h.call(k).await?;
-            }
-        }
+        take_turns(calls, async |k| h.call(k).await, async |k| s.call(k).await).await?;
         anyhow::Ok((h.finish(&healthy).await?, s.finish(&slow).await?))
     }
     .await;
@@ -235,7 +226,7 @@ struct Side {
 
 impl Side {
     fn stalled(&self, i: usize) -> bool {
-        self.percent > 0 && stalls(i, self.percent)
+        stalls(i, self.percent)
     }
 
     async fn prepare(
@@ -244,7 +235,6 @@ impl Side {
         calls: usize,
         percent: usize,
     ) -> anyhow::Result<Self> {
-        let stalled = |i: usize| percent > 0 && stalls(i, percent);
         // The first `calls` tickets are called; every call moves every watcher up by one.
         let bar = Bar::join(fila, calls, watchers).await?;
         fila.converge().await?;
@@ -253,12 +243,12 @@ impl Side {
             .map(|i| Watcher {
                 url: bar.live_url(fila.base(i), i),
                 expect: Some(bar.position(i, 0)),
-                stalled: stalled(i),
+                stalled: stalls(i, percent),
                 source: None,
             })
             .collect();
         let seen = Watchers::connect(list).await?;
-        let n_stalled = (0..watchers).filter(|&i| stalled(i)).count();
+        let n_stalled = (0..watchers).filter(|&i| stalls(i, percent)).count();
         tokio::time::sleep(SETTLE).await;
         Ok(Self {
             bar,
@@ -351,5 +341,19 @@ impl Side {
             closed,
             catch_up: resumed.elapsed(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::stalls;
+
+    #[test]
+    fn every_tenth_stalls_at_ten_percent_and_none_at_zero() {
+        let count = |percent| (0..1_000).filter(|&i| stalls(i, percent)).count();
+        assert_eq!(count(10), 100);
+        assert!((0..1_000).step_by(10).all(|i| stalls(i, 10)));
+        assert_eq!(count(0), 0);
+        assert_eq!(count(50), 500);
     }
 }

@@ -306,13 +306,7 @@ async fn a_resync_keeps_the_socket_of_a_ticket_newer_than_the_snapshot() {
         .await;
         assert_eq!(v["position"], 1, "round {round}: {v}");
     }
-    let (status, body) = cluster
-        .staff_post(
-            0,
-            "/api/v1/venues/demo/queues/bar/call-next",
-            serde_json::json!({"counter": "Bar 2"}),
-        )
-        .await;
+    let (status, body) = call_next(&cluster, 0, "bar", "Bar 2").await;
     assert_eq!(status, 200, "{body}");
     until(&mut ws, "the call", |v| v["status"] == "called").await;
     cluster.stop().await;
