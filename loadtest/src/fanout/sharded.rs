@@ -13,9 +13,10 @@ use crate::watchers::{Bar, rss_per_instance};
 use anyhow::bail;
 use std::time::Instant;
 
-/// [`run_fila`](super::run_fila) with the client sockets in the client shards: the same steps, except that
-/// each watcher also connects from a source address of its own (see [`shard::source_addr`])
-/// and that the call times are this process's, converted to the shards' shared clock.
+/// [`run_fila`](super::run_fila) with the client sockets in the client shards: the same
+/// steps, except that each watcher also connects from a source address of its own (see
+/// [`shard::source_addr`]) and that the call times are this process's, converted to the
+/// shards' shared clock.
 pub(super) async fn run_fila_sharded(
     fila: &Deployment,
     watchers: usize,
